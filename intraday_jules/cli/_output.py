@@ -1,0 +1,92 @@
+"""Output conventions shared by every command.
+
+- Human output goes through Rich; ``--json`` prints exactly one JSON object on stdout (and
+  nothing else there), so scripts can pipe it.
+- Errors are one clear line plus a hint on stderr, with a non-zero exit code (``CliError``).
+- Anything that can take more than a few seconds shows a progress bar (on stderr, hidden
+  under ``--json`` output).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object (for scripts).")
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line plus a hint, exit code ``code``."""
+
+    def __init__(self, message: str, hint: str | None = None, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(payload: Any) -> str:
+    return json.dumps(payload, default=_default, sort_keys=False)
+
+
+def emit(payload: Any, as_json: bool, render: Callable[[Console], None]) -> None:
+    """Print ``payload`` as one JSON object, or call ``render`` for human output."""
+    if as_json:
+        sys.stdout.write(to_json(payload) + "\n")
+        sys.stdout.flush()
+    else:
+        render(console)
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Progress]:
+    """A Rich progress bar on stderr; disabled (no output) when ``enabled`` is False."""
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not enabled,
+        transient=False,
+    )
+    with bar:
+        yield bar
+
+
+def track(items: Iterable[T], description: str, total: int | None = None,
+          enabled: bool = True) -> Iterator[T]:
+    with progress(enabled) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)

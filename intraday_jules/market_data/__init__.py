@@ -1,0 +1,1 @@
+"""Market data: sources (simulated, replay, IBKR, Alpha Vantage), failover and the BarStore."""

@@ -1,0 +1,240 @@
+"""Typed settings, read once when definitions (or a CLI command) load, never at import.
+
+Every setting has one environment variable; ``SETTING_SPECS`` is the single table of them
+(the README's configuration table is checked against it by a test). Deployments:
+
+- ``local`` (default): simulated market data, simulated broker, SQLite file, nothing to run.
+- ``ci``: like local with small training budgets; CI points the database at PostgreSQL.
+- ``paper``: IBKR paper (port 7497) with Alpha Vantage failover; TimescaleDB expected.
+- ``live``: as paper with a live account; needs explicit opt-in (see the trading docs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, parse_symbols
+
+Deployment = Literal["local", "ci", "paper", "live"]
+KNOWN_SOURCES = ("simulated", "replay", "ibkr", "alpha_vantage")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use (names the variable)."""
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def _deployment(text: str) -> Deployment:
+    value = text.strip().lower()
+    if value not in get_args(Deployment):
+        raise ValueError(f"expected one of {', '.join(get_args(Deployment))}, got {text!r}")
+    return value  # type: ignore[return-value]
+
+
+def _sources(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip().lower() for s in text.split(",") if s.strip())
+    unknown = [n for n in names if n not in KNOWN_SOURCES]
+    if not names or unknown:
+        raise ValueError(f"unknown source(s) {unknown or text!r}; known: {', '.join(KNOWN_SOURCES)}")
+    return names
+
+
+def _log_level(text: str) -> str:
+    value = text.strip().upper()
+    if value not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return value
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _money(text: str) -> Decimal:
+    value = Decimal(text)
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"expected a positive dollar amount, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its env var, how to parse it, its default and what it means."""
+
+    env: str
+    name: str
+    parse: Callable[[str], Any]
+    default: Callable[[dict[str, Any]], Any]
+    help: str
+    secret: bool = False
+
+
+def _home_default(_: dict[str, Any]) -> Path:
+    return Path.cwd() / ".intraday_jules"
+
+
+def _budget(local: int, ci: int) -> Callable[[dict[str, Any]], int]:
+    return lambda v: ci if v["deployment"] == "ci" else local
+
+
+SETTING_SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("INTRADAY_JULES_DEPLOYMENT", "deployment", _deployment, lambda _: "local",
+                "local | ci | paper | live"),
+    SettingSpec("INTRADAY_JULES_HOME", "home", _path, _home_default,
+                "folder for the SQLite file, DAGSTER_HOME, models, TensorBoard logs"),
+    SettingSpec("INTRADAY_JULES_DATABASE_URL", "database_url", str,
+                lambda v: f"sqlite:///{v['home'] / 'intraday_jules.db'}",
+                "SQLAlchemy URL of the market/feature/ledger database", secret=True),
+    SettingSpec("INTRADAY_JULES_MARKET_SOURCE", "market_sources", _sources,
+                lambda v: ("ibkr", "alpha_vantage") if v["deployment"] in ("paper", "live")
+                else ("simulated",),
+                "ordered failover list of sources: simulated, replay, ibkr, alpha_vantage"),
+    SettingSpec("INTRADAY_JULES_REPLAY_PATH", "replay_path", _path, lambda _: None,
+                "CSV or Parquet file of bars (symbol,ts,open,high,low,close,volume) for 'replay'"),
+    SettingSpec("INTRADAY_JULES_LOG_LEVEL", "log_level", _log_level, lambda _: "INFO",
+                "DEBUG | INFO | WARNING | ERROR"),
+    SettingSpec("INTRADAY_JULES_SYMBOLS", "symbols", parse_symbols, lambda _: DEFAULT_SYMBOLS,
+                "comma-separated symbols, in observation order"),
+    SettingSpec("INTRADAY_JULES_EXTENDED_HOURS", "extended_hours", _bool, lambda _: False,
+                "ingest and check 04:00-20:00 ET instead of regular hours 09:30-16:00"),
+    SettingSpec("INTRADAY_JULES_FIRST_SESSION", "first_session", date.fromisoformat,
+                lambda _: date(2025, 1, 2), "first session of the Dagster ingestion partitions"),
+    SettingSpec("INTRADAY_JULES_SIM_SEED", "sim_seed", int, lambda _: 7,
+                "seed of the simulated market (same seed, same bars on any machine)"),
+    SettingSpec("INTRADAY_JULES_IB_HOST", "ib_host", str, lambda _: "127.0.0.1",
+                "IB Gateway / TWS host"),
+    SettingSpec("INTRADAY_JULES_IB_PORT", "ib_port", _positive_int,
+                lambda v: 7496 if v["deployment"] == "live" else 7497,
+                "IB API port (7497 paper TWS, 7496 live TWS, 4002/4001 Gateway)"),
+    SettingSpec("INTRADAY_JULES_IB_CLIENT_ID", "ib_client_id", int, lambda _: 17,
+                "IB API client id (unique per connected program)"),
+    SettingSpec("INTRADAY_JULES_AV_BASE_URL", "av_base_url", str,
+                lambda _: "https://www.alphavantage.co/query", "Alpha Vantage endpoint"),
+    SettingSpec("INTRADAY_JULES_AV_CALLS_PER_MINUTE", "av_calls_per_minute", _positive_int,
+                lambda _: 5, "client-side Alpha Vantage rate limit per minute"),
+    SettingSpec("INTRADAY_JULES_AV_CALLS_PER_DAY", "av_calls_per_day", _positive_int,
+                lambda _: 25, "client-side Alpha Vantage rate limit per day"),
+    SettingSpec("INTRADAY_JULES_PUSHGATEWAY_URL", "pushgateway_url", str, lambda _: None,
+                "Prometheus Pushgateway URL (e.g. http://127.0.0.1:9091); unset: no push"),
+    SettingSpec("INTRADAY_JULES_MAX_POSITION", "max_position_usd", _money,
+                lambda _: Decimal("1000"), "risk: max position notional per asset, USD"),
+    SettingSpec("INTRADAY_JULES_DAILY_LOSS_LIMIT", "daily_loss_limit_usd", _money,
+                lambda _: Decimal("50"), "risk: daily loss that latches HALTED, USD"),
+    SettingSpec("INTRADAY_JULES_DRAWDOWN_LIMIT", "drawdown_limit_usd", _money,
+                lambda _: Decimal("100"), "risk: drawdown from high-water mark that latches HALTED"),
+    SettingSpec("INTRADAY_JULES_FOUNDATION_STEPS", "foundation_steps", _positive_int,
+                _budget(50_000, 2_048), "RecurrentPPO steps for the NVDA foundation model"),
+    SettingSpec("INTRADAY_JULES_DUAL_STEPS", "dual_steps", _positive_int,
+                _budget(200_000, 4_096), "RecurrentPPO steps for the dual-ticker model"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration. Build with ``Settings.from_env()``; never mutate."""
+
+    deployment: Deployment
+    home: Path
+    database_url: str = field(repr=False)
+    market_sources: tuple[str, ...]
+    replay_path: Path | None
+    log_level: str
+    symbols: tuple[str, ...]
+    extended_hours: bool
+    first_session: date
+    sim_seed: int
+    ib_host: str
+    ib_port: int
+    ib_client_id: int
+    av_base_url: str
+    av_calls_per_minute: int
+    av_calls_per_day: int
+    pushgateway_url: str | None
+    max_position_usd: Decimal
+    daily_loss_limit_usd: Decimal
+    drawdown_limit_usd: Decimal
+    foundation_steps: int
+    dual_steps: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Resolve every setting from ``environ`` (default ``os.environ``), then ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in SETTING_SPECS:
+            if spec.name in overrides:
+                values[spec.name] = overrides[spec.name]
+                continue
+            raw = env.get(spec.env)
+            if raw is None or raw == "":
+                values[spec.name] = spec.default(values)
+                continue
+            try:
+                values[spec.name] = spec.parse(raw)
+            except ValueError as exc:
+                shown = "***" if spec.secret else repr(raw)
+                raise SettingsError(f"{spec.env}={shown}: {exc}") from None
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if "replay" in self.market_sources and self.replay_path is None:
+            raise SettingsError("INTRADAY_JULES_MARKET_SOURCE includes 'replay' but "
+                                "INTRADAY_JULES_REPLAY_PATH is not set")
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.home / "tensorboard"
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting with its env var, secrets (URL passwords) masked; for display."""
+        from intraday_jules.db.engine import mask_url
+
+        out: dict[str, Any] = {}
+        for spec in SETTING_SPECS:
+            value = getattr(self, spec.name)
+            if spec.name == "database_url":
+                value = mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, Decimal | date):
+                value = str(value)
+            out[spec.name] = {"env": spec.env, "value": value, "help": spec.help}
+        return out
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
