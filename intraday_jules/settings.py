@@ -46,11 +46,12 @@ def _deployment(text: str) -> Deployment:
     return value  # type: ignore[return-value]
 
 
-def _sources(text: str) -> tuple[str, ...]:
+def parse_sources(text: str) -> tuple[str, ...]:
     names = tuple(s.strip().lower() for s in text.split(",") if s.strip())
     unknown = [n for n in names if n not in KNOWN_SOURCES]
     if not names or unknown:
-        raise ValueError(f"unknown source(s) {unknown or text!r}; known: {', '.join(KNOWN_SOURCES)}")
+        known = ", ".join(KNOWN_SOURCES)
+        raise ValueError(f"unknown source(s) {unknown or text!r}; known: {known}")
     return names
 
 
@@ -107,7 +108,7 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("INTRADAY_JULES_DATABASE_URL", "database_url", str,
                 lambda v: f"sqlite:///{v['home'] / 'intraday_jules.db'}",
                 "SQLAlchemy URL of the market/feature/ledger database", secret=True),
-    SettingSpec("INTRADAY_JULES_MARKET_SOURCE", "market_sources", _sources,
+    SettingSpec("INTRADAY_JULES_MARKET_SOURCE", "market_sources", parse_sources,
                 lambda v: ("ibkr", "alpha_vantage") if v["deployment"] in ("paper", "live")
                 else ("simulated",),
                 "ordered failover list of sources: simulated, replay, ibkr, alpha_vantage"),
@@ -143,7 +144,8 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("INTRADAY_JULES_DAILY_LOSS_LIMIT", "daily_loss_limit_usd", _money,
                 lambda _: Decimal("50"), "risk: daily loss that latches HALTED, USD"),
     SettingSpec("INTRADAY_JULES_DRAWDOWN_LIMIT", "drawdown_limit_usd", _money,
-                lambda _: Decimal("100"), "risk: drawdown from high-water mark that latches HALTED"),
+                lambda _: Decimal("100"),
+                "risk: drawdown from the high-water mark that latches HALTED, USD"),
     SettingSpec("INTRADAY_JULES_FOUNDATION_STEPS", "foundation_steps", _positive_int,
                 _budget(50_000, 2_048), "RecurrentPPO steps for the NVDA foundation model"),
     SettingSpec("INTRADAY_JULES_DUAL_STEPS", "dual_steps", _positive_int,

@@ -11,6 +11,7 @@ import logging
 import sys
 
 import typer
+from rich.markup import escape
 
 from intraday_jules.cli._output import CliError, err_console
 
@@ -34,9 +35,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except CliError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+            err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(exc.code)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
@@ -52,7 +53,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         logging.getLogger("intraday_jules").debug("unhandled error", exc_info=True)
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}",
+                          highlight=False)
         err_console.print("[dim]hint:[/] rerun with INTRADAY_JULES_LOG_LEVEL=DEBUG for details",
                           highlight=False)
         sys.exit(1)

@@ -83,7 +83,8 @@ class Bar:
         for name in PRICE_COLUMNS:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise BarValidationError(origin, f"{name} must be a finite price > 0, got {value!r}",
+                raise BarValidationError(origin,
+                                         f"{name} must be a finite price > 0, got {value!r}",
                                          symbol=self.symbol, ts=self.ts, field=name)
         if self.high < max(self.open, self.close, self.low):
             raise BarValidationError(origin, f"high {self.high} is below open/close/low",
@@ -169,7 +170,10 @@ def validate_bars(frame: pd.DataFrame, origin: str, *, allow_empty: bool = False
         symbol, ts, count = _first_offender(out, dup)
         raise BarValidationError(origin, "duplicate (symbol, ts)", symbol=symbol, ts=ts,
                                  field="ts", count=count)
-    columns = [*BAR_COLUMNS, "source"] if "source" in out.columns else list(BAR_COLUMNS)
+    columns = list(BAR_COLUMNS)
+    if "source" in out.columns:
+        out["source"] = out["source"].astype(object)
+        columns.append("source")
     return out[columns]
 
 
@@ -230,6 +234,8 @@ def _check_prices(frame: pd.DataFrame, origin: str) -> None:
         if bad.any():
             symbol, ts, count = _first_offender(frame, bad)
             i = int(np.flatnonzero(bad)[0])
+            if problem == "high < low" and lo[i] > max(o[i], c[i]):
+                field = "low"  # the low is outside open/close: it is the wrong field
             detail = f"{problem} (open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]})"
             raise BarValidationError(origin, detail, symbol=symbol, ts=ts, field=field,
                                      count=count)

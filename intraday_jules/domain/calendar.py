@@ -8,6 +8,7 @@ winter) and a half day 210.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -29,7 +30,11 @@ HALF_DAY_POST_MARKET_CLOSE = time(17, 0)
 def _calendar() -> xcals.ExchangeCalendar:
     # end: exchange_calendars knows holidays a year or so ahead; go as far as it allows.
     end = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=365)).strftime("%Y-%m-%d")
-    return xcals.get_calendar(CALENDAR_NAME, start=_CALENDAR_START, end=end)
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 uses Series.values on tz-aware data (deprecated in pandas 3.1)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return xcals.get_calendar(CALENDAR_NAME, start=_CALENDAR_START, end=end)
 
 
 @dataclass(frozen=True, slots=True)

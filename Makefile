@@ -1,0 +1,73 @@
+# IntradayJules: the two commands that matter are `make demo` and `make test`.
+# Everything else is a convenience around the same venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# torch is installed first, pinned, so nothing later resolves a multi-GB CUDA build.
+# On a machine with internet, TORCH_INDEX=https://download.pytorch.org/whl/cpu picks the CPU wheel.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+TORCH_INDEX_ARG := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+
+export INTRADAY_JULES_HOME ?= $(CURDIR)/.intraday_jules
+export DAGSTER_HOME ?= $(INTRADAY_JULES_HOME)/dagster
+export OMP_NUM_THREADS ?= 1
+UI_PORT ?= 3000
+
+.PHONY: demo test ui lint type imports bench train serve tensorboard clean help
+
+help:
+	@echo "make demo   - set up .venv and run the whole pipeline on the embedded default"
+	@echo "make test   - set up .venv with dev extras and run the test suite"
+	@echo "make ui     - open the Dagster UI (dagster dev) on http://127.0.0.1:$(UI_PORT)"
+	@echo "make lint | type | imports | bench | train | serve | tensorboard | clean"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==$(TORCH_VERSION) $(TORCH_INDEX_ARG)
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/intraday-jules demo
+
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+ui: $(VENV)/.installed
+	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check intraday_jules intraday_jules_tests benchmarks
+
+type: $(VENV)/.installed-dev
+	$(VENV)/bin/mypy intraday_jules
+
+imports: $(VENV)/.installed-dev
+	$(VENV)/bin/lint-imports
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks.ingest
+	$(PY) -m benchmarks.ingest --backend sqlite
+
+train: $(VENV)/.installed
+	$(VENV)/bin/intraday-jules train --full
+
+serve: $(VENV)/.installed
+	$(VENV)/bin/uvicorn intraday_jules.service.app:app --host 127.0.0.1 --port 8000
+
+tensorboard: $(VENV)/.installed
+	$(VENV)/bin/tensorboard --logdir $(INTRADAY_JULES_HOME)/tensorboard --host 127.0.0.1
+
+clean:
+	rm -rf $(INTRADAY_JULES_HOME)

@@ -1,0 +1,56 @@
+"""``intraday-jules demo``: what ``make demo`` runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
+from intraday_jules.cli.config_cmd import load_settings
+
+UI_HINT = "make ui   (runs `dagster dev` on http://127.0.0.1:3000)"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        sessions: int = typer.Option(3, min=1, max=20, help="Recent sessions to run."),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Run the whole pipeline through Dagster on the embedded default (no broker, no key)."""
+        from intraday_jules.db.engine import DatabaseUnreachable
+        from intraday_jules.demo import DemoFailed, planned_runs, run_demo
+        from intraday_jules.domain.calendar import last_completed_sessions
+        from intraday_jules.observability.logging import configure_logging
+
+        settings = load_settings()
+        configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
+        from datetime import UTC, datetime
+
+        total = len(planned_runs(settings, last_completed_sessions(datetime.now(UTC), sessions)))
+        try:
+            with progress(not as_json) as bar:
+                task = bar.add_task("demo", total=total)
+
+                def step(name: str) -> None:
+                    bar.update(task, description=name)
+                    bar.advance(task)
+
+                report = run_demo(settings, sessions=sessions, on_step=step)
+        except (DemoFailed, DatabaseUnreachable) as exc:
+            raise CliError(str(exc)) from None
+        payload = {**report.as_dict(), "ui": UI_HINT}
+        emit(payload, as_json, lambda console: _render(console, payload))
+
+
+def _render(console: Console, payload: dict[str, Any]) -> None:
+    sessions = payload["sessions"]
+    console.print(f"[bold]IntradayJules demo[/]: {len(payload['runs'])} Dagster runs over "
+                  f"{len(sessions)} sessions ({sessions[0]} .. {sessions[-1]})")
+    for symbol, rows in payload["rows_per_symbol"].items():
+        console.print(f"  {symbol}: {rows} bars stored")
+    console.print(f"database: {payload['database']} ({payload['backend']})")
+    console.print(f"Dagster home: {payload['dagster_home']}")
+    console.print(f"Open the UI: {UI_HINT}")

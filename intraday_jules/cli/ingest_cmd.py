@@ -1,0 +1,145 @@
+"""``intraday-jules ingest``: ingest a date range through the same code path as the asset."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
+from intraday_jules.cli.config_cmd import load_settings
+from intraday_jules.settings import Settings
+
+
+def source_options(settings: Settings, source: str | None, replay_path: Path | None) -> Any:
+    """SourceOptions from settings, with --source / --replay-path overrides applied."""
+    from intraday_jules.market_data.factory import SourceOptions
+    from intraday_jules.settings import parse_sources
+
+    names = settings.market_sources
+    if source is not None:
+        try:
+            names = parse_sources(source)
+        except ValueError as exc:
+            raise CliError(f"--source {source!r}: {exc}") from None
+    path = replay_path or settings.replay_path
+    if "replay" in names and path is None:
+        raise CliError("--source replay needs a file", hint="pass --replay-path FILE.csv")
+    return SourceOptions(
+        names=names, replay_path=path, sim_seed=settings.sim_seed,
+        extended_hours=settings.extended_hours, ib_host=settings.ib_host,
+        ib_port=settings.ib_port, ib_client_id=settings.ib_client_id,
+        av_base_url=settings.av_base_url, av_calls_per_minute=settings.av_calls_per_minute,
+        av_calls_per_day=settings.av_calls_per_day, home=settings.home)
+
+
+def parse_day(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{flag} {text!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+def summarise(results: list[Any]) -> dict[str, Any]:
+    per_symbol: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "sessions": 0,
+                 "sources": set()})
+    for r in results:
+        entry = per_symbol[r.symbol]
+        for key in ("rows", "inserted", "updated", "unchanged"):
+            entry[key] += getattr(r, key)
+        entry["sessions"] += 1
+        entry["sources"].update(r.sources)
+    return {s: {**v, "sources": sorted(v["sources"])} for s, v in per_symbol.items()}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest")
+    def ingest(
+        symbols: str = typer.Option("NVDA,MSFT", help="Comma-separated symbols."),
+        start: str = typer.Option(..., help="First session, YYYY-MM-DD."),
+        end: str = typer.Option(..., help="Last session, YYYY-MM-DD (inclusive)."),
+        source: str | None = typer.Option(None, help="Source or failover list, e.g. "
+                                          "replay or ibkr,alpha_vantage (default: settings)."),
+        replay_path: Path | None = typer.Option(None, help="CSV/Parquet file for --source replay."),
+        extended_hours: bool | None = typer.Option(None, "--extended-hours/--regular-hours",
+                                                   help="Override INTRADAY_JULES_EXTENDED_HOURS."),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Ingest bars for every (session, symbol) in a range into the configured database."""
+        from intraday_jules.domain.symbols import parse_symbols
+
+        settings = load_settings()
+        if extended_hours is not None:
+            settings = replace(settings, extended_hours=extended_hours)
+        try:
+            wanted = parse_symbols(symbols)
+        except ValueError as exc:
+            raise CliError(f"--symbols: {exc}") from None
+        first, last = parse_day(start, "--start"), parse_day(end, "--end")
+        payload = run_ingest(settings, wanted, first, last,
+                             source_options(settings, source, replay_path), show=not as_json)
+        emit(payload, as_json, lambda console: _render(console, payload))
+
+
+def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: date,
+               options: Any, show: bool) -> dict[str, Any]:
+    from intraday_jules.db.engine import DatabaseUnreachable, mask_url
+    from intraday_jules.domain.bars import BarValidationError
+    from intraday_jules.domain.calendar import sessions_in_range
+    from intraday_jules.market_data.factory import build_source
+    from intraday_jules.market_data.ingest import ingest_partition
+    from intraday_jules.market_data.source import SourceError
+    from intraday_jules.market_data.store import BarStore
+
+    sessions = sessions_in_range(first, last)
+    if not sessions:
+        raise CliError(f"no XNYS sessions between {first} and {last}",
+                       hint="weekends and exchange holidays have no bars")
+    try:
+        store = BarStore.open(settings.database_url)
+    except DatabaseUnreachable as exc:
+        raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
+    source = build_source(options)
+    results = []
+    try:
+        with progress(show) as bar:
+            task = bar.add_task("ingesting", total=len(sessions) * len(symbols))
+            for session in sessions:
+                for symbol in symbols:
+                    bar.update(task, description=f"{symbol} {session}")
+                    results.append(ingest_partition(source, store, symbol, session,
+                                                    settings.extended_hours))
+                    bar.advance(task)
+    except (BarValidationError, SourceError) as exc:
+        raise CliError(str(exc), hint="nothing of the refused batch was written; earlier "
+                       "partitions were stored and a re-run is idempotent") from None
+    finally:
+        source.close()
+        store.close()
+    return {
+        "symbols": summarise(results),
+        "sessions": [s.isoformat() for s in sessions],
+        "source": ",".join(options.names),
+        "backend": store.backend,
+        "database": mask_url(settings.database_url),
+    }
+
+
+def _render(console: Console, payload: dict[str, Any]) -> None:
+    table = Table(title=f"Ingested {len(payload['sessions'])} sessions "
+                        f"({payload['sessions'][0]} .. {payload['sessions'][-1]})")
+    for column in ("symbol", "rows", "inserted", "updated", "unchanged", "sources"):
+        table.add_column(column, justify="right" if column not in ("symbol", "sources")
+                         else "left")
+    for symbol, v in payload["symbols"].items():
+        table.add_row(symbol, str(v["rows"]), str(v["inserted"]), str(v["updated"]),
+                      str(v["unchanged"]), ",".join(v["sources"]))
+    console.print(table)
+    console.print(f"database: {payload['database']} ({payload['backend']})")

@@ -1,0 +1,27 @@
+"""The code location's entry point (``intraday_jules.definitions``).
+
+Settings are read when Dagster loads the definitions (the decorated function runs then), never
+at import, so tests and tools can import this module without touching the environment.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from intraday_jules.defs.ingestion import build_ingestion_defs
+from intraday_jules.observability.logging import configure_logging
+from intraday_jules.settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """All assets, checks, jobs, schedules and sensors for one resolved configuration."""
+    return dg.Definitions.merge(
+        build_ingestion_defs(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return build_definitions(settings)

@@ -1,0 +1,72 @@
+"""Resources: the market-data source and the bar store, configured from Settings.
+
+Secrets never enter resource config (which the UI shows): the database URL is passed as
+``dg.EnvVar`` when it comes from the environment, so the UI shows the variable's name only;
+vendor keys are fetched from the secrets helper when the source is built.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from intraday_jules.market_data.factory import SourceOptions, build_source
+from intraday_jules.market_data.source import BarSource
+from intraday_jules.market_data.store import BarStore
+from intraday_jules.settings import Settings
+
+DATABASE_URL_ENV = "INTRADAY_JULES_DATABASE_URL"
+
+
+class BarStoreResource(dg.ConfigurableResource):
+    """Opens the BarStore (schema migrated on open) for the duration of a step."""
+
+    database_url: str
+
+    def open(self) -> BarStore:
+        return BarStore.open(self.database_url)
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """Builds the configured source or failover chain (no secrets in this config)."""
+
+    sources: list[str]
+    replay_path: str | None = None
+    sim_seed: int = 7
+    extended_hours: bool = False
+    ib_host: str = "127.0.0.1"
+    ib_port: int = 7497
+    ib_client_id: int = 17
+    av_base_url: str = "https://www.alphavantage.co/query"
+    av_calls_per_minute: int = 5
+    av_calls_per_day: int = 25
+    home: str = ".intraday_jules"
+
+    def options(self) -> SourceOptions:
+        return SourceOptions(
+            names=tuple(self.sources), replay_path=Path(self.replay_path) if self.replay_path
+            else None, sim_seed=self.sim_seed, extended_hours=self.extended_hours,
+            ib_host=self.ib_host, ib_port=self.ib_port, ib_client_id=self.ib_client_id,
+            av_base_url=self.av_base_url, av_calls_per_minute=self.av_calls_per_minute,
+            av_calls_per_day=self.av_calls_per_day, home=Path(self.home))
+
+    def build(self) -> BarSource:
+        return build_source(self.options())
+
+
+def bar_store_resource(settings: Settings) -> BarStoreResource:
+    if os.environ.get(DATABASE_URL_ENV):
+        return BarStoreResource(database_url=dg.EnvVar(DATABASE_URL_ENV))
+    return BarStoreResource(database_url=settings.database_url)
+
+
+def market_data_resource(settings: Settings) -> MarketDataResource:
+    return MarketDataResource(
+        sources=list(settings.market_sources),
+        replay_path=str(settings.replay_path) if settings.replay_path else None,
+        sim_seed=settings.sim_seed, extended_hours=settings.extended_hours,
+        ib_host=settings.ib_host, ib_port=settings.ib_port, ib_client_id=settings.ib_client_id,
+        av_base_url=settings.av_base_url, av_calls_per_minute=settings.av_calls_per_minute,
+        av_calls_per_day=settings.av_calls_per_day, home=str(settings.home))

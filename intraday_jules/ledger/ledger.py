@@ -1,0 +1,235 @@
+"""The append-only ledger: every decision, order, fill, risk event and state change, exactly.
+
+Writes are INSERTs only (state changes are new rows; triggers refuse UPDATE and DELETE).
+Recording an order or a fill twice is a no-op that returns the stored row: a restarted run
+derives the same ``client_order_id`` for the same decision, finds it here and sends nothing
+again (``order_exists``/``pending_orders``). Positions are folded from fills on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from intraday_jules.domain.orders import Fill, Order, OrderStatus
+from intraday_jules.domain.portfolio import Position, positions_from_fills
+from intraday_jules.ledger import rows
+from intraday_jules.ledger.records import (
+    DecisionRecord,
+    LedgerConflict,
+    Reconciliation,
+    UnknownOrder,
+)
+from intraday_jules.ledger.risk_records import RiskRecords
+from intraday_jules.ledger.schema import decisions, fills, order_events, orders
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def insert_new(conn: Connection, table: sa.Table, values: dict[str, Any],
+               key: list[str]) -> bool:
+    """INSERT unless a row with the same ``key`` exists; True if this call wrote it."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=key)
+    return bool(conn.execute(stmt).rowcount == 1)
+
+
+def _order_status(order: Order, filled: int, last: OrderStatus | None) -> OrderStatus:
+    """Fills are the truth for quantity; the broker's last word decides cancels/rejects."""
+    if filled >= order.quantity:
+        return OrderStatus.FILLED
+    if last is not None and last.is_terminal:
+        return last
+    if filled > 0:
+        return OrderStatus.PARTIALLY_FILLED
+    return last or OrderStatus.PENDING
+
+
+class Ledger(RiskRecords):
+    """The ledger on one database (SQLite or PostgreSQL), tables from migration 0005_ledger.
+
+    engine: a SQLAlchemy engine whose schema is at head (``upgrade_to_head``).
+    clock: wall clock for ``recorded_at``; inject it in tests.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        super().__init__(engine, clock)
+
+    @classmethod
+    def connect(cls, url: str, *, clock: Clock = utc_now) -> Ledger:
+        """Open the database at ``url`` (failing fast) and bring its schema to head."""
+        from intraday_jules.db import create_db_engine, upgrade_to_head
+
+        engine = create_db_engine(url)
+        upgrade_to_head(engine)
+        return cls(engine, clock=clock)
+
+    # decisions -----------------------------------------------------------------------------
+    def record_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        """Record the decision of a bar; a second one for the same bar returns the first."""
+        with self.engine.begin() as conn:
+            insert_new(conn, decisions, rows.decision_values(decision, self.clock()),
+                       ["session", "ts"])
+            row = conn.execute(sa.select(decisions).where(
+                decisions.c.session == decision.session, decisions.c.ts == decision.ts)).one()
+        return rows.decision_from_row(row._mapping)
+
+    def decisions(self, session: date) -> list[DecisionRecord]:
+        query = sa.select(decisions).where(decisions.c.session == session).order_by(
+            decisions.c.ts, decisions.c.id)
+        return [rows.decision_from_row(r) for r in self._mappings(query)]
+
+    # orders --------------------------------------------------------------------------------
+    def record_order(self, order: Order) -> Order:
+        """Record ``order`` before it is sent; if its id is already here, return that one."""
+        with self.engine.begin() as conn:
+            insert_new(conn, orders, rows.order_values(order, self.clock()),
+                       ["client_order_id"])
+            row = conn.execute(sa.select(orders).where(
+                orders.c.client_order_id == order.client_order_id)).one()
+        return rows.order_from_row(row._mapping)
+
+    def order_exists(self, client_order_id: str) -> bool:
+        return self.get_order(client_order_id) is not None
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        query = sa.select(orders).where(orders.c.client_order_id == client_order_id)
+        found = self._mappings(query)
+        return rows.order_from_row(found[0]) if found else None
+
+    def orders(self, session: date | None = None) -> list[Order]:
+        query = sa.select(orders).order_by(orders.c.id)
+        if session is not None:
+            query = query.where(orders.c.session == session)
+        return [rows.order_from_row(r) for r in self._mappings(query)]
+
+    def record_order_status(self, client_order_id: str, status: OrderStatus, ts: datetime,
+                            reason: str = "") -> None:
+        """Append what the broker said about an order (submitted, cancelled, rejected...)."""
+        with self.engine.begin() as conn:
+            self._require_order(conn, client_order_id, f"status {status}")
+            conn.execute(sa.insert(order_events).values(
+                client_order_id=client_order_id, ts=ts, status=OrderStatus(status).value,
+                reason=reason, recorded_at=self.clock()))
+
+    def order_statuses(self, session: date | None = None) -> dict[str, OrderStatus]:
+        """Every order's current status, derived from its fills and status events."""
+        filled = self.filled_quantities()
+        last: dict[str, OrderStatus] = {}
+        for row in self._mappings(sa.select(order_events).order_by(order_events.c.id)):
+            last[row["client_order_id"]] = OrderStatus(row["status"])
+        return {o.client_order_id: _order_status(o, filled.get(o.client_order_id, 0),
+                                                 last.get(o.client_order_id))
+                for o in self.orders(session)}
+
+    def pending_orders(self, session: date | None = None) -> list[Order]:
+        """Orders recorded but not finished (not filled, cancelled or rejected)."""
+        statuses = self.order_statuses(session)
+        return [o for o in self.orders(session) if not statuses[o.client_order_id].is_terminal]
+
+    def filled_quantity(self, client_order_id: str) -> int:
+        return self.filled_quantities().get(client_order_id, 0)
+
+    def filled_quantities(self) -> dict[str, int]:
+        query = sa.select(fills.c.client_order_id, sa.func.sum(fills.c.quantity)).group_by(
+            fills.c.client_order_id)
+        with self.engine.connect() as conn:
+            return {cid: int(total) for cid, total in conn.execute(query)}
+
+    def _require_order(self, conn: Connection, client_order_id: str, what: str) -> Order:
+        row = conn.execute(sa.select(orders).where(
+            orders.c.client_order_id == client_order_id)).first()
+        if row is None:
+            raise UnknownOrder(f"{what} for client order id {client_order_id!r}, which the "
+                               "ledger never recorded; nothing was written")
+        return rows.order_from_row(row._mapping)
+
+    # fills ---------------------------------------------------------------------------------
+    def record_fill(self, fill: Fill) -> Fill:
+        """Record an execution once (by ``exec_id``); refuse one that contradicts the ledger."""
+        with self.engine.begin() as conn:
+            order = self._require_order(conn, fill.client_order_id, f"fill {fill.exec_id}")
+            existing = conn.execute(sa.select(fills).where(fills.c.exec_id == fill.exec_id)).first()
+            if existing is not None:
+                stored = rows.fill_from_row(existing._mapping)
+                if stored != fill:
+                    raise LedgerConflict(f"fill {fill.exec_id} is already recorded as {stored}, "
+                                         f"not {fill}; nothing was written")
+                return stored
+            self._check_fill_fits(conn, order, fill)
+            insert_new(conn, fills, rows.fill_values(fill, self.clock()), ["exec_id"])
+        return fill
+
+    @staticmethod
+    def _check_fill_fits(conn: Connection, order: Order, fill: Fill) -> None:
+        if (fill.symbol, fill.side) != (order.symbol, order.side):
+            raise LedgerConflict(f"fill {fill.exec_id} is {fill.side} {fill.symbol} but order "
+                                 f"{order.client_order_id} is {order.side} {order.symbol}")
+        done = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(fills.c.quantity), 0)).where(
+            fills.c.client_order_id == order.client_order_id)).scalar_one()
+        if int(done) + fill.quantity > order.quantity:
+            raise LedgerConflict(f"fill {fill.exec_id} of {fill.quantity} would overfill order "
+                                 f"{order.client_order_id} ({done} of {order.quantity} filled)")
+
+    def fills(self, session: date | None = None) -> list[Fill]:
+        """Fills in execution order (all sessions unless ``session`` is given)."""
+        query = sa.select(fills).order_by(fills.c.ts, fills.c.id)
+        if session is not None:
+            query = query.where(fills.c.session == session)
+        return [rows.fill_from_row(r) for r in self._mappings(query)]
+
+    def fills_for_session(self, session: date) -> list[Fill]:
+        return self.fills(session)
+
+    # derived -------------------------------------------------------------------------------
+    def positions(self) -> dict[str, Position]:
+        """Every symbol's position, folded from all fills (never stored)."""
+        return positions_from_fills(self.fills())
+
+    def reconcile(self, broker_positions: Mapping[str, int]) -> Reconciliation:
+        """Compare share counts with the broker's (flat symbols may be omitted either side)."""
+        ours = {s: p.quantity for s, p in self.positions().items() if p.quantity}
+        theirs = {s: int(q) for s, q in broker_positions.items() if q}
+        return Reconciliation.compare(ours, theirs)
+
+    def high_water_mark(self) -> Decimal | None:
+        """Highest equity recorded with a decision since the latest reset (None: none yet)."""
+        values = self._equities_since_reset(None)
+        return max(values) if values else None
+
+    def session_start_equity(self, session: date) -> Decimal | None:
+        """Equity at the session's first decision (or the first after a reset within it)."""
+        values = self._equities_since_reset(session)
+        return values[0] if values else None
+
+    def _equities_since_reset(self, session: date | None) -> list[Decimal]:
+        since = self.last_reset_ts()
+        query = sa.select(decisions.c.equity).where(decisions.c.equity.is_not(None)).order_by(
+            decisions.c.ts, decisions.c.id)
+        if since is not None:
+            query = query.where(decisions.c.ts >= since)
+        if session is not None:
+            query = query.where(decisions.c.session == session)
+        with self.engine.connect() as conn:
+            return [Decimal(v) for v in conn.execute(query).scalars()]
+
+    def session_ledger(self, session: date) -> dict[str, list[dict[str, Any]]]:
+        """The session as one JSON-ready object (see ``intraday_jules.ledger.report``)."""
+        from intraday_jules.ledger.report import session_ledger
+
+        return session_ledger(self, session)
+
+    def _mappings(self, query: sa.Select[Any]) -> list[sa.RowMapping]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).mappings())
+

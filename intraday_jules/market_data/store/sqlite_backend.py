@@ -1,0 +1,100 @@
+"""SQLite side of BarStore: one transaction, executemany upsert, ISO-text UTC timestamps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from intraday_jules.db.types import format_sqlite_ts
+from intraday_jules.domain.bars import TS_DTYPE
+
+_UPSERT = (
+    "INSERT INTO market_data (symbol, ts, open, high, low, close, volume, source, ingested_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (symbol, ts) DO UPDATE SET open = excluded.open, high = excluded.high, "
+    "low = excluded.low, close = excluded.close, volume = excluded.volume, "
+    "source = excluded.source, ingested_at = excluded.ingested_at "
+    "WHERE (market_data.open, market_data.high, market_data.low, market_data.close, "
+    "market_data.volume, market_data.source) IS NOT "
+    "(excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, "
+    "excluded.source)"
+)
+
+
+def format_ts(value: datetime) -> str:
+    return format_sqlite_ts(value)
+
+
+def ts_strings(ts: pd.Series) -> np.ndarray:
+    """Vectorised UTC ISO text matching ``format_sqlite_ts`` (2025-01-02T14:30:00.000000Z)."""
+    values = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    return np.char.add(np.datetime_as_string(values, unit="us"), "Z")
+
+
+def upsert(engine: Engine, frame: pd.DataFrame, ingested_at: datetime) -> tuple[int, int]:
+    """Write a validated frame; returns (inserted, updated)."""
+    stamp = format_ts(ingested_at)
+    ts = ts_strings(frame["ts"])
+    rows = list(zip(frame["symbol"].tolist(), ts.tolist(), frame["open"].tolist(),
+                    frame["high"].tolist(), frame["low"].tolist(), frame["close"].tolist(),
+                    frame["volume"].tolist(), frame["source"].astype(str).tolist(),
+                    [stamp] * len(frame), strict=True))
+    symbols = sorted(frame["symbol"].unique())
+    lo, hi = format_ts(frame["ts"].min()), format_ts(frame["ts"].max())
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        before = _count_range(raw, symbols, lo, hi)
+        changes_before = raw.total_changes
+        raw.executemany(_UPSERT, rows)
+        changed = raw.total_changes - changes_before
+        inserted = _count_range(raw, symbols, lo, hi) - before
+    return inserted, changed - inserted
+
+
+def _count_range(raw: object, symbols: list[str], lo: str, hi: str) -> int:
+    marks = ",".join("?" * len(symbols))
+    cur = raw.execute(  # type: ignore[attr-defined]
+        f"SELECT count(*) FROM market_data WHERE symbol IN ({marks}) AND ts BETWEEN ? AND ?",
+        [*symbols, lo, hi])
+    return int(cur.fetchone()[0])
+
+
+def read(engine: Engine, symbols: Sequence[str] | None, start: datetime | None,
+         end: datetime | None, with_meta: bool) -> pd.DataFrame:
+    columns = "symbol, ts, open, high, low, close, volume, source"
+    if with_meta:
+        columns += ", ingested_at"
+    clauses, params = [], []
+    if symbols:
+        clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
+        params.extend(symbols)
+    if start is not None:
+        clauses.append("ts >= ?")
+        params.append(format_ts(start))
+    if end is not None:
+        clauses.append("ts < ?")
+        params.append(format_ts(end))
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT {columns} FROM market_data{where} ORDER BY symbol, ts"
+    with engine.connect() as conn:
+        cur = conn.connection.driver_connection.execute(sql, params)
+        frame = pd.DataFrame(cur.fetchall(), columns=[c.strip() for c in columns.split(",")])
+    return _typed(frame, with_meta)
+
+
+def _typed(frame: pd.DataFrame, with_meta: bool) -> pd.DataFrame:
+    frame["symbol"] = frame["symbol"].astype(object)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").astype(TS_DTYPE)
+    for col in ("open", "high", "low", "close"):
+        frame[col] = frame[col].astype(np.float64)
+    frame["volume"] = frame["volume"].astype(np.int64)
+    frame["source"] = frame["source"].astype(object)
+    if with_meta:
+        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True,
+                                              format="ISO8601").astype(TS_DTYPE)
+    return frame
+

@@ -1,0 +1,1 @@
+"""Logging and metrics: every Prometheus metric lives in ``metrics.py``."""

@@ -1,0 +1,34 @@
+"""Data quality: contracts (``data_contracts/``), pure checks, Great Expectations suites built
+from the same contracts, quarantine, and stored reports. Imports ``domain`` and ``db`` only.
+
+Entry point: ``run_quality_checks(bars, symbols=..., sessions=..., extended_hours=...,
+contract="market_data")`` -> ``QualityReport`` (``report.blocking_failed``). See
+``docs/data_quality.md``.
+"""
+
+from intraday_jules.quality.base import CheckContext
+from intraday_jules.quality.contracts import Contract, ContractError, load_contract, parse_contract
+from intraday_jules.quality.quarantine import (
+    QuarantineSplit,
+    read_quarantine,
+    split_quarantine,
+    write_quarantine,
+)
+from intraday_jules.quality.reports import (
+    load_latest_report,
+    load_latest_reports,
+    report_markdown,
+    report_png,
+    report_to_json,
+    store_report,
+)
+from intraday_jules.quality.results import CheckResult, Failure, QualityReport, Severity
+from intraday_jules.quality.run import run_quality_checks, run_with_quarantine
+
+__all__ = [
+    "CheckContext", "CheckResult", "Contract", "ContractError", "Failure", "QualityReport",
+    "QuarantineSplit", "Severity", "load_contract", "load_latest_report", "load_latest_reports",
+    "parse_contract", "read_quarantine", "report_markdown", "report_png", "report_to_json",
+    "run_quality_checks", "run_with_quarantine", "split_quarantine", "store_report",
+    "write_quarantine",
+]

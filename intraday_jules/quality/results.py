@@ -1,0 +1,132 @@
+"""What a check says: ``Failure`` (one located problem), ``CheckResult`` (one named property),
+``QualityReport`` (every check over one partition or range).
+
+Kept free of pandas logic so that reports read back from ``data_quality_reports`` and reports
+fresh from a run are the same objects: storage, the Markdown table, the PNG and the CLI JSON all
+work from these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import pandas as pd
+
+#: How many Failure records a check keeps in memory; ``failure_count`` keeps the true total.
+MAX_FAILURES_KEPT = 1000
+#: How many of the worst examples a check keeps for reports.
+WORST_KEPT = 10
+
+
+class Severity(StrEnum):
+    """ERROR checks block downstream assets; WARN checks are recorded and shown."""
+
+    ERROR = "ERROR"
+    WARN = "WARN"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One located problem. ``ts`` is None for problems of a whole session or of the frame."""
+
+    symbol: str | None
+    session: date | None
+    ts: datetime | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI/JSON shape: symbol, session, ts (only when there is one), detail."""
+        out: dict[str, Any] = {
+            "symbol": self.symbol,
+            "session": self.session.isoformat() if self.session else None,
+        }
+        if self.ts is not None:
+            out["ts"] = pd.Timestamp(self.ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        out["detail"] = self.detail
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Failure:
+        session = data.get("session")
+        ts = data.get("ts")
+        return cls(
+            symbol=data.get("symbol"),
+            session=date.fromisoformat(session) if session else None,
+            ts=pd.Timestamp(ts).to_pydatetime() if ts else None,
+            detail=str(data.get("detail", "")),
+        )
+
+
+def _empty_offending() -> pd.DataFrame:
+    return pd.DataFrame({"position": pd.Series([], dtype="int64"),
+                         "detail": pd.Series([], dtype=object),
+                         "quarantinable": pd.Series([], dtype=bool)})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one named property over a bars frame.
+
+    ``failures`` may be truncated (at ``MAX_FAILURES_KEPT`` in memory, fewer once stored);
+    ``failure_count`` is always the true total. ``offending`` lists the offending rows by
+    position (``iloc``) in the frame that was checked, with a reason and whether the contract
+    lets that row be quarantined; it is empty for checks about absent data (missing minutes,
+    missing sessions) and for reports read back from the database. ``stats`` holds JSON-safe
+    figures (per-session counts) that the PNG is drawn from.
+    """
+
+    name: str
+    severity: Severity
+    passed: bool
+    rows_checked: int
+    failures: list[Failure] = field(default_factory=list)
+    worst: list[Failure] = field(default_factory=list)
+    failure_count: int = -1
+    note: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+    offending: pd.DataFrame = field(default_factory=_empty_offending, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.failure_count < 0:
+            object.__setattr__(self, "failure_count", len(self.failures))
+        if len(self.failures) > MAX_FAILURES_KEPT:
+            object.__setattr__(self, "failures", self.failures[:MAX_FAILURES_KEPT])
+        if not self.worst and self.failures:
+            object.__setattr__(self, "worst", self.failures[:WORST_KEPT])
+
+    @property
+    def blocking(self) -> bool:
+        """True if this result alone must stop downstream assets."""
+        return self.severity is Severity.ERROR and not self.passed
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Every check over one bars frame (a partition or a CLI range), in contract order."""
+
+    contract: str
+    checks: list[CheckResult]
+    rows: int = 0
+    symbols: tuple[str, ...] = ()
+    sessions: tuple[date, ...] = ()
+    extended_hours: bool = False
+    checked_at: datetime | None = None
+
+    @property
+    def blocking_failed(self) -> bool:
+        """True when any ERROR check failed: features, training and trading must not run."""
+        return any(c.blocking for c in self.checks)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def result(self, name: str) -> CheckResult:
+        """The result of the check called ``name`` (KeyError naming the checks that ran)."""
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(f"no check {name!r} in this report; ran: {[c.name for c in self.checks]}")

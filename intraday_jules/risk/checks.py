@@ -1,0 +1,155 @@
+"""Pre-trade checks: a chain of small named predicates (NautilusTrader style).
+
+Each check sees the intent as left by the previous one and returns either the intent
+(unchanged, or shrunk to fit) or a human-readable reason to deny it. The chain order matters:
+state first (what is allowed at all), then shorting, then the position cap, then the per-order
+guards. Checks only ever shrink an order, never grow it, so a later check cannot undo the
+guarantee of an earlier one.
+
+"Exposure" is the position plus unfilled open orders, so an order still on its way counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from intraday_jules.domain.orders import IntentOrigin, OrderIntent
+from intraday_jules.domain.portfolio import Book
+from intraday_jules.risk.limits import RiskLimits
+from intraday_jules.risk.state import TradingState
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What the checks need besides the intent and the book."""
+
+    state: TradingState
+    state_reason: str
+    limits: RiskLimits
+    orders_last_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class Approved:
+    """The order may go out as ``intent`` (possibly smaller than ``requested``)."""
+
+    intent: OrderIntent
+    requested: OrderIntent
+    notes: tuple[str, ...] = ()
+
+    @property
+    def resized(self) -> bool:
+        return self.intent.quantity != self.requested.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """The order must not go out; ``check`` names the predicate that refused it."""
+
+    intent: OrderIntent
+    reason: str
+    check: str
+
+
+Verdict = Approved | Denied
+Outcome = OrderIntent | str
+Check = Callable[[OrderIntent, Book, CheckContext], Outcome]
+
+
+def _resize(intent: OrderIntent, quantity: int, why: str) -> Outcome:
+    """Shrink to ``quantity`` shares, or deny with ``why`` when nothing is left."""
+    if quantity <= 0:
+        return why
+    return intent.with_quantity(min(quantity, intent.quantity))
+
+
+def _reduce_only(intent: OrderIntent, book: Book, why: str) -> Outcome:
+    """Allow only the part of the order that moves exposure towards zero (never through)."""
+    held = book.exposure(intent.symbol)
+    if held == 0 or (held > 0) == (intent.signed_quantity > 0):
+        return (f"{why}; {intent.side} {intent.quantity} {intent.symbol} would not reduce "
+                f"exposure of {held} shares")
+    return _resize(intent, abs(held), why)
+
+
+def trading_state_allows(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
+    """ACTIVE: anything; REDUCING: reducing orders; HALTED: the engine's flattening orders."""
+    if ctx.state is TradingState.HALTED and intent.origin is not IntentOrigin.FLATTEN:
+        return f"trading is HALTED ({ctx.state_reason}): only the engine's flattening orders"
+    if ctx.state is TradingState.ACTIVE and intent.origin is IntentOrigin.POLICY:
+        return intent
+    why = (f"trading is {ctx.state} ({ctx.state_reason})" if intent.origin is IntentOrigin.POLICY
+           else "a flattening order may only reduce")
+    return _reduce_only(intent, book, why)
+
+
+def short_selling_allowed(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
+    """Without ``allow_short`` a sell may take exposure down to zero, not below."""
+    held = book.exposure(intent.symbol)
+    if ctx.limits.allow_short or held + intent.signed_quantity >= 0:
+        return intent
+    return _resize(intent, max(held, 0),
+                   f"short selling is disabled and exposure in {intent.symbol} is {held} shares")
+
+
+def position_within_cap(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
+    """Exposure after the order stays within ``max_position_usd`` at the reference price.
+
+    An order that does not grow exposure in absolute terms always passes: reducing a position
+    that drifted above the cap (the price rose) must stay possible.
+    """
+    held = book.exposure(intent.symbol)
+    after = held + intent.signed_quantity
+    if abs(after) <= abs(held):
+        return intent
+    cap = ctx.limits.max_position_usd
+    cap_shares = int(cap // intent.reference_price)
+    if abs(after) <= cap_shares:
+        return intent
+    allowed_after = cap_shares if after > 0 else -cap_shares
+    quantity = (allowed_after - held) * intent.side.sign
+    return _resize(intent, quantity,
+                   f"{intent.symbol} exposure of {held} shares is at its cap of ${cap} "
+                   f"({cap_shares} shares at {intent.reference_price})")
+
+
+def order_within_notional(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
+    """A policy order's notional stays within ``max_order_usd`` (flattening is exempt)."""
+    limit = ctx.limits.max_order_usd
+    if intent.origin is IntentOrigin.FLATTEN or intent.notional <= limit:
+        return intent
+    return _resize(intent, int(limit // intent.reference_price),
+                   f"one share of {intent.symbol} at {intent.reference_price} exceeds the "
+                   f"order limit of ${limit}")
+
+
+def order_rate_within_limit(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
+    """At most ``max_orders_per_minute`` policy orders per minute (flattening is exempt)."""
+    limit = ctx.limits.max_orders_per_minute
+    if intent.origin is IntentOrigin.FLATTEN or ctx.orders_last_minute < limit:
+        return intent
+    return f"{ctx.orders_last_minute} orders in the last minute reached the limit of {limit}"
+
+
+CHECKS: tuple[Check, ...] = (
+    trading_state_allows,
+    short_selling_allowed,
+    position_within_cap,
+    order_within_notional,
+    order_rate_within_limit,
+)
+
+
+def run_checks(intent: OrderIntent, book: Book, ctx: CheckContext,
+               checks: tuple[Check, ...] = CHECKS) -> Verdict:
+    """Pass ``intent`` through every check; the first refusal denies it."""
+    current, notes = intent, []
+    for check in checks:
+        outcome = check(current, book, ctx)
+        if isinstance(outcome, str):
+            return Denied(intent, f"{check.__name__}: {outcome}", check.__name__)
+        if outcome.quantity != current.quantity:
+            notes.append(f"{check.__name__}: {current.quantity} -> {outcome.quantity} shares")
+        current = outcome
+    return Approved(current, intent, tuple(notes))
