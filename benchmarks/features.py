@@ -72,6 +72,15 @@ _BOUNDS: dict[int, tuple[int, int]] = {}
 def reference_features(bars: pd.DataFrame) -> list[np.ndarray]:
     """The 12 formulas, plainly, on (segment, position) matrices: 12 float64 columns in
     (symbol, ts) row order. Assumes every bar is inside regular hours."""
+    ohlcv, ts, bounds, flat = _reference_layout(bars)
+    columns = _reference_formulas(*ohlcv)
+    session_time = (ts - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0])
+    return [*(m.reshape(-1)[flat] for m in columns), session_time]
+
+
+def _reference_layout(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Sort by (symbol, ts), split into (symbol, session) segments, fill the (5, segments,
+    depth) OHLCV matrix; also ts, session (open, close) and each row's cell, per row."""
     sym, _ = pd.factorize(bars["symbol"], sort=True)
     ts = bars["ts"].dt.tz_localize(None).to_numpy().view(np.int64)
     order = np.lexsort((ts, sym))
@@ -94,44 +103,49 @@ def reference_features(bars: pd.DataFrame) -> list[np.ndarray]:
     cells = np.ones((5, len(starts) * depth))  # padding, after each segment: never read
     cells[:, flat] = bars[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)[
         order].T
-    o, h, lo, c, v = cells.reshape(5, len(starts), depth)
+    return cells.reshape(5, len(starts), depth), ts, bounds, flat
+
+
+def _reference_formulas(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
+                        v: np.ndarray) -> list[np.ndarray]:
+    """The 11 matrix formulas (all but session_time), each (segments, depth)."""
+    depth = c.shape[1]
 
     def roll(cs: np.ndarray, w: int) -> np.ndarray:
         out = cs.copy()
-        out[:, w:] -= cs[:, :-w]
+        out[..., w:] -= cs[..., :-w]
         return out
 
     def ret(lc: np.ndarray, k: int) -> np.ndarray:
         prev = np.empty_like(lc)
         prev[:, k:], prev[:, :k] = lc[:, :-k], np.log(o[:, :1])
-        return lc - prev
+        out: np.ndarray = lc - prev
+        return out
 
     lc = np.log(c)
     r1 = ret(lc, 1)
-    m = np.cumsum(np.stack([r1 * r1, np.maximum(r1, 0), np.maximum(-r1, 0)], axis=2), axis=1)
+    m = np.cumsum(np.stack([r1 * r1, np.maximum(r1, 0), np.maximum(-r1, 0)]), axis=2)
     x = np.log1p(v)
-    xm = np.cumsum(np.stack([x, x * x], axis=2), axis=1)
-    pv = np.cumsum(np.stack([(h + lo + c) / 3.0 * v, v], axis=2), axis=1)
+    xm = np.cumsum(np.stack([x, x * x]), axis=2)
+    pv = np.cumsum(np.stack([(h + lo + c) / 3.0 * v, v]), axis=2)
     n15, n50 = (np.minimum(np.arange(depth) + 1, w).astype(float) for w in (15, 50))
-    g, loss = roll(m[:, :, 1], 14), roll(m[:, :, 2], 14)
-    mean = roll(xm[:, :, 0], 50) / n50
-    var = roll(xm[:, :, 1], 50) / n50 - mean * mean
-    e = np.stack([lc, lc], axis=2).transpose(1, 0, 2).copy()
-    a = 2.0 / (np.array([12.0, 26.0]) + 1.0)
+    g, loss = roll(m[1], 14), roll(m[2], 14)
+    mean = roll(xm[0], 50) / n50
+    var = roll(xm[1], 50) / n50 - mean * mean
+    e = np.stack([lc, lc]).transpose(2, 0, 1).copy()  # (position, 2, segment)
+    a = (2.0 / (np.array([12.0, 26.0]) + 1.0))[:, None]
     for i in range(1, depth):
         e[i] = e[i - 1] + a * (e[i] - e[i - 1])
-    has_v = pv[:, :, 1] > 0
-    mats = [
+    has_v = pv[1] > 0
+    return [
         r1, ret(lc, 5), ret(lc, 15), ret(lc, 50),
-        np.sqrt(roll(m[:, :, 0], 15) / n15), np.sqrt(roll(m[:, :, 0], 50) / n50),
+        np.sqrt(roll(m[0], 15) / n15), np.sqrt(roll(m[0], 50) / n50),
         np.where(g + loss > 0, (g - loss) / np.where(g + loss > 0, g + loss, 1), 0.0),
-        (e[:, :, 0] - e[:, :, 1]).T,
-        np.where(has_v, lc - np.log(pv[:, :, 0] / np.where(has_v, pv[:, :, 1], 1.0)), 0.0),
+        (e[:, 0] - e[:, 1]).T,
+        np.where(has_v, lc - np.log(pv[0] / np.where(has_v, pv[1], 1.0)), 0.0),
         np.where(var > 1e-8, (x - mean) / np.sqrt(np.where(var > 1e-8, var, 1.0)), 0.0),
         np.log(h) - np.log(lo),
     ]
-    session_time = (ts - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0])
-    return [*(mt.reshape(-1)[flat] for mt in mats), session_time]
 
 
 def best_times(fns: list[Callable[[], Any]], repeat: int) -> list[tuple[float, Any]]:

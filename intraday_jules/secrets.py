@@ -18,6 +18,7 @@ Nothing here reads the environment at import time: callers pass ``home`` and ``e
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import re
@@ -77,8 +78,6 @@ class SecretsBackendUnavailable(SecretsError):
     """``INTRADAY_JULES_SECRETS_BACKEND=keyring`` but keyring has no usable backend."""
 
 
-# --- redaction -----------------------------------------------------------------------------
-
 _registry_lock = threading.Lock()
 _revealed: set[str] = set()
 
@@ -129,8 +128,6 @@ def install_log_redaction(target: logging.Logger | logging.Handler) -> None:
         target.addFilter(SecretRedactingFilter())
 
 
-# --- the value wrapper ---------------------------------------------------------------------
-
 class SecretValue:
     """A secret that prints as ``********``; ``reveal()`` is the one way to its text."""
 
@@ -158,8 +155,6 @@ class SecretValue:
         return MASK
 
     def __eq__(self, other: object) -> bool:
-        import hmac
-
         if not isinstance(other, SecretValue):
             return NotImplemented
         return hmac.compare_digest(self._value.encode(), other._value.encode())
@@ -175,8 +170,6 @@ class SecretValue:
     def __reduce__(self) -> Any:
         raise TypeError("a SecretValue cannot be pickled; reveal() it where it must leave")
 
-
-# --- the encrypted file backend ------------------------------------------------------------
 
 class VaultKeyring(CryptFileKeyring):  # type: ignore[misc]  # untyped third-party base
     """keyrings.cryptfile's Argon2id + AES-GCM backend, with a 256-bit key (stock: 128).
@@ -194,7 +187,7 @@ class VaultKeyring(CryptFileKeyring):  # type: ignore[misc]  # untyped third-par
 
     @properties.NonDataProperty
     def scheme(self) -> str:
-        return "[Argon2id] AES256." + self.aesmode
+        return f"[Argon2id] AES256.{self.aesmode}"
 
     def _create_cipher(self, password: str, salt: bytes, nonce: bytes | None = None) -> Any:
         from argon2.low_level import Type, hash_secret_raw
@@ -249,8 +242,6 @@ def native_keyring() -> KeyringBackend | None:
             return backend
     return None
 
-
-# --- the store -----------------------------------------------------------------------------
 
 def validate_secret_name(name: str) -> str:
     if name not in KNOWN_SECRETS:
@@ -335,7 +326,13 @@ class SecretStore:
         register_secret_value(plain)
         backend = self._open(create=True)
         assert backend is not None  # create=True opens or raises
-        self._call(backend.set_password, name, plain)
+        problem = None
+        try:
+            backend.set_password(SERVICE_NAME, name, plain)
+        except KeyringError as exc:
+            problem = f"{type(exc).__name__}: {redact(str(exc))}"
+        if problem:  # raised outside the except: the original (maybe unredacted) is not chained
+            raise SecretsError(f"could not store secret {name}: {problem}")
 
     def delete(self, name: str) -> bool:
         """Remove a secret from the backend; False if it was not stored there."""
@@ -390,15 +387,6 @@ class SecretStore:
                               hint=f"set {VAULT_PASSWORD_ENV} or run from a terminal")
         register_secret_value(password)
         return password
-
-    def _call(self, op: Callable[[str, str, str], None], name: str, value: str) -> None:
-        problem = None
-        try:
-            op(SERVICE_NAME, name, value)
-        except KeyringError as exc:
-            problem = f"{type(exc).__name__}: {redact(str(exc))}"
-        if problem:  # raised outside the except: the original (maybe unredacted) is not chained
-            raise SecretsError(f"could not store secret {name}: {problem}")
 
 
 def get_secret(name: str, *, home: Path, environ: Mapping[str, str],

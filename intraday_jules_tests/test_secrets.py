@@ -65,7 +65,7 @@ def vault_env(**extra: str) -> dict[str, str]:
 
 def test_secret_value_repr_str_and_format_are_masked() -> None:
     secret = SecretValue("hunter2-long", "database_password", "env")
-    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret,
+    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", f"{secret:>30}",
                   repr([secret]), repr({"k": secret})):
         assert "hunter2-long" not in shown
     assert MASK in str(secret)

@@ -24,7 +24,9 @@ app = typer.Typer(
 )
 
 # Modules that provide commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("config_cmd", "ingest_cmd", "demo_cmd")
+COMMAND_MODULES: tuple[str, ...] = (
+    "config_cmd", "ingest_cmd", "demo_cmd", "ledger_cmd", "risk_cmd", "secrets_cmd",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"intraday_jules.cli.{_name}").register(app)

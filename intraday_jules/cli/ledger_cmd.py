@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit
@@ -17,15 +18,16 @@ if TYPE_CHECKING:
 
 SESSION_OPTION = typer.Option(..., "--session", help="XNYS session date, YYYY-MM-DD.")
 
-# (title, key of the list, columns shown) for the human tables.
+# (title, key of the list, columns shown) for the human tables; --json has every field.
 _SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Decisions", "decisions", ("ts", "action", "equity")),
-    ("Orders", "orders", ("client_order_id", "ts", "symbol", "side", "quantity",
-                          "reference_price", "origin", "status", "filled_quantity")),
-    ("Fills", "fills", ("ts", "symbol", "side", "quantity", "price", "commission",
-                        "client_order_id", "exec_id")),
+    ("Orders", "orders", ("client_order_id", "side", "quantity", "reference_price", "status",
+                          "filled_quantity")),
+    ("Fills", "fills", ("ts", "client_order_id", "side", "quantity", "price", "commission")),
     ("Risk events", "risk_events", ("ts", "kind", "state", "symbol", "reason")),
 )
+_NO_WRAP = frozenset({"ts", "client_order_id"})
+_HEADERS = {"reference_price": "ref price", "filled_quantity": "filled", "quantity": "qty"}
 
 
 def parse_session(text: str) -> date:
@@ -67,9 +69,11 @@ def _render(console: Console, session: date, payload: dict[str, list[dict[str, A
             continue
         table = Table(title=title, title_justify="left")
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(_HEADERS.get(column, column), no_wrap=column in _NO_WRAP,
+                             overflow="fold")
         for item in payload[key]:
-            table.add_row(*("" if item.get(c) is None else str(item[c]) for c in columns))
+            table.add_row(*("" if item.get(c) is None else escape(str(item[c]))
+                            for c in columns))
         console.print(table)
 
 

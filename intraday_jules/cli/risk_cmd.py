@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit
 from intraday_jules.cli.ledger_cmd import load_settings, open_ledger
@@ -53,7 +54,7 @@ def status_command(as_json: bool = JSON_OPTION) -> None:
         colour = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "bold red"}[current.state]
         console.print(f"Trading state: [{colour}]{current.state}[/] since "
                       f"{_record_json(current)['since']}")
-        console.print(f"  reason: {current.reason}", highlight=False)
+        console.print(f"  reason: {escape(current.reason)}", highlight=False)
         console.print("  limits: " + ", ".join(f"{k}={v}" for k, v in limits.describe().items()))
 
     emit(payload, as_json, render)
@@ -74,7 +75,7 @@ def reset_command(reason: str = REASON_OPTION, as_json: bool = JSON_OPTION) -> N
 
     def render(console: Console) -> None:
         console.print(f"Trading state reset: {previous.state} -> [green]ACTIVE[/] "
-                      f"({engine.state_record.reason})", highlight=False)
+                      f"({escape(engine.state_record.reason)})", highlight=False)
 
     emit(payload, as_json, render)
 

@@ -67,7 +67,7 @@ def _read_value(value: str | None) -> str:
     if value is not None:
         return value
     if sys.stdin.isatty():
-        return typer.prompt("Value", hide_input=True, confirmation_prompt=True)
+        return str(typer.prompt("Value", hide_input=True, confirmation_prompt=True))
     return sys.stdin.read().rstrip("\r\n")
 
 
@@ -138,9 +138,8 @@ def list_command(as_json: bool = JSON_OPTION) -> None:
 
     def render(c: Console) -> None:
         table = Table("secret", "set", "from", "override variable")
-        for row in rows:
-            table.add_row(row["name"], "yes" if row["set"] else "no", row["source"] or "-",
-                          row["env_var"])
+        for s in statuses:
+            table.add_row(s.name, "yes" if s.source else "no", s.source or "-", s.env_var)
         c.print(table)
         c.print(f"store: {_where(store)}", highlight=False)
 

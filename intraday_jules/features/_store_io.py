@@ -109,7 +109,7 @@ def pg_read(conn: Connection, columns: list[str], where: str,
     exprs = ["(EXTRACT(EPOCH FROM ts) * 1000000)::bigint" if c == "ts" else
              "warmup::int" if c == "warmup" else c for c in columns]
     query = (f"COPY (SELECT {', '.join(exprs)} FROM features WHERE {where}"
-             " ORDER BY symbol, ts) TO STDOUT (FORMAT CSV)")
+             ' ORDER BY symbol COLLATE "C", ts) TO STDOUT (FORMAT CSV)')  # byte order, as pandas
     conn.exec_driver_sql("SET LOCAL extra_float_digits = 3")
     raw = conn.connection.driver_connection
     assert raw is not None

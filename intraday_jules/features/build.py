@@ -51,13 +51,13 @@ def build_features(bars: pd.DataFrame, spec: FeatureSpec | None = None, *,
     codes, ts_us, values = _sorted_by_symbol_ts(codes, ts_us, values, names, origin)
     day = new_york_day(ts_us)
     bounds = session_bounds(day)
-    lo, hi = (bounds[0], bounds[1]) if spec.hours == "regular" else (bounds[2], bounds[3])
-    keep = (ts_us >= lo) & (ts_us < hi)
+    keep = _inside_hours(ts_us, bounds, spec)
     if not keep.all():
         codes, ts_us, values, bounds, day = (
             codes[keep], ts_us[keep], values[:, keep], bounds[:, keep], day[keep])
     if len(ts_us) == 0:
         raise FeatureInputError(origin, f"no bars inside {spec.hours} session hours")
+    # A segment (one symbol's bars of one session) starts where the symbol or the day changes.
     new_segment = np.ones(len(ts_us), dtype=bool)
     new_segment[1:] = (codes[1:] != codes[:-1]) | (day[1:] != day[:-1])
     panel = Panel.build(values, new_segment)
@@ -82,6 +82,9 @@ def _read_input(bars: pd.DataFrame, origin: str) -> tuple[np.ndarray, np.ndarray
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         raise FeatureInputError(origin, f"ts must be tz-aware datetimes, got dtype {ts.dtype}",
                                 field="ts")
+    if ts.isna().any():
+        raise FeatureInputError(origin, "missing timestamp (NaT)", field="ts",
+                                count=int(ts.isna().sum()))
     naive_utc = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("us")
     ts_us = naive_utc.to_numpy().view(np.int64)
     codes, uniques = pd.factorize(bars["symbol"], sort=True)  # arrow strings: no object copy
@@ -95,7 +98,8 @@ def _read_input(bars: pd.DataFrame, origin: str) -> tuple[np.ndarray, np.ndarray
 
 def _as_float(col: pd.Series, name: str, origin: str) -> np.ndarray:
     try:
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+        values: np.ndarray = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values
     except (TypeError, ValueError):
         raise FeatureInputError(origin, f"{name} is not numeric (dtype {col.dtype})",
                                 field=name) from None
@@ -139,6 +143,13 @@ def _sorted_by_symbol_ts(codes: np.ndarray, ts_us: np.ndarray, values: np.ndarra
         raise FeatureInputError(origin, "duplicate (symbol, ts)", symbol=str(names[codes[first]]),
                                 ts=ts_us[first], field="ts", count=len(j))
     return codes, ts_us, values
+
+
+def _inside_hours(ts_us: np.ndarray, bounds: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Rows inside their session's regular (or, per spec, extended) hours."""
+    lo, hi = (bounds[0], bounds[1]) if spec.hours == "regular" else (bounds[2], bounds[3])
+    inside: np.ndarray = (ts_us >= lo) & (ts_us < hi)
+    return inside
 
 
 def _is_sorted(codes: np.ndarray, ts_us: np.ndarray) -> bool:

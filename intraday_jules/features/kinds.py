@@ -1,9 +1,10 @@
-"""The computations behind each feature kind: pure functions of a ``Panel``, all causal.
+"""The computations behind each feature kind: pure functions of a ``Context``, all causal.
 
-Each function returns a (segment, position) float64 matrix (or, for ``session_time``, one value
-per row), finite for valid bars (prices > 0, volume >= 0). Formulas are the ``formula`` texts of ``spec.default_spec``; docs/features.md has the
-table. Shared intermediates (log prices, 1-bar returns, running sums) are computed once per
-build by ``Context``.
+Each returns a (segment, position) float64 matrix (``session_time``: one value per row),
+finite for valid bars (prices > 0, volume >= 0). The formulas are the ``formula`` texts of
+``spec.default_spec`` (table in docs/features.md). Shared intermediates (log prices, 1-bar
+returns, running sums) are computed once per build by ``Context``; several running sums are
+stacked on a leading axis so one ``cumsum`` pass serves them all.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class Context:
 
     @cached_property
     def ret_1_sums(self) -> Matrix:
-        """Running sums of (ret_1^2, gains, losses), stacked on the last axis."""
+        """Running sums of (ret_1^2, gains, losses), stacked on a leading axis."""
         r = self.ret_1
-        return Panel.cumsum(np.stack([r * r, np.maximum(r, 0.0), np.maximum(-r, 0.0)], axis=2))
+        return Panel.cumsum(np.stack([r * r, np.maximum(r, 0.0), np.maximum(-r, 0.0)]))
 
     @cached_property
     def log_volume(self) -> Matrix:
@@ -59,7 +60,7 @@ class Context:
     def log_volume_sums(self) -> Matrix:
         """Running sums of (x, x^2), x = log(1 + volume)."""
         x = self.log_volume
-        return Panel.cumsum(np.stack([x, x * x], axis=2))
+        return Panel.cumsum(np.stack([x, x * x]))
 
 
 def log_return(ctx: Context, f: FeatureDef) -> Matrix:
@@ -67,13 +68,13 @@ def log_return(ctx: Context, f: FeatureDef) -> Matrix:
 
 
 def realized_vol(ctx: Context, f: FeatureDef) -> Matrix:
-    total = Panel.rolling_sum(ctx.ret_1_sums[:, :, 0], f.window)
+    total = Panel.rolling_sum(ctx.ret_1_sums[0], f.window)
     return np.sqrt(np.maximum(total, 0.0) / ctx.p.window_count(f.window))
 
 
 def rsi(ctx: Context, f: FeatureDef) -> Matrix:
-    gains = Panel.rolling_sum(ctx.ret_1_sums[:, :, 1], f.window)
-    losses = Panel.rolling_sum(ctx.ret_1_sums[:, :, 2], f.window)
+    gains = Panel.rolling_sum(ctx.ret_1_sums[1], f.window)
+    losses = Panel.rolling_sum(ctx.ret_1_sums[2], f.window)
     both = gains + losses
     moved = both > 0.0
     return np.where(moved, (gains - losses) / np.where(moved, both, 1.0), 0.0)
@@ -82,24 +83,25 @@ def rsi(ctx: Context, f: FeatureDef) -> Matrix:
 def ema_trend(ctx: Context, f: FeatureDef) -> Matrix:
     spans = np.array([f.param("fast"), f.param("slow")], dtype=np.float64)
     x = ctx.log_close
-    emas = Panel.ema(np.stack([x, x], axis=2), 2.0 / (spans + 1.0))
-    return emas[:, :, 0] - emas[:, :, 1]
+    emas = Panel.ema(np.stack([x, x]), 2.0 / (spans + 1.0))
+    trend: Matrix = emas[0] - emas[1]
+    return trend
 
 
 def vwap_distance(ctx: Context, f: FeatureDef) -> Matrix:
     p = ctx.p
     typical = (p.h + p.low + p.c) / 3.0
-    sums = Panel.cumsum(np.stack([typical * p.v, p.v], axis=2))
-    traded = sums[:, :, 1] > 0.0
-    vwap = np.where(traded, sums[:, :, 0] / np.where(traded, sums[:, :, 1], 1.0), 1.0)
+    value, volume = Panel.cumsum(np.stack([typical * p.v, p.v]))
+    traded = volume > 0.0
+    vwap = np.where(traded, value / np.where(traded, volume, 1.0), 1.0)
     return np.where(traded, ctx.log_close - np.log(vwap), 0.0)
 
 
 def volume_zscore(ctx: Context, f: FeatureDef) -> Matrix:
     w = f.window
     n = ctx.p.window_count(w)
-    mean = Panel.rolling_sum(ctx.log_volume_sums[:, :, 0], w) / n
-    var = Panel.rolling_sum(ctx.log_volume_sums[:, :, 1], w) / n - mean * mean
+    mean = Panel.rolling_sum(ctx.log_volume_sums[0], w) / n
+    var = Panel.rolling_sum(ctx.log_volume_sums[1], w) / n - mean * mean
     spread = var > float(f.param("min_var"))
     return np.where(spread, (ctx.log_volume - mean) / np.sqrt(np.where(spread, var, 1.0)), 0.0)
 
@@ -111,7 +113,9 @@ def hl_range(ctx: Context, f: FeatureDef) -> Matrix:
 def session_time(ctx: Context, f: FeatureDef) -> FloatArray:
     """Per row (not a matrix): it needs each bar's own timestamp and session bounds."""
     elapsed = (ctx.ts_us - ctx.open_us).astype(np.float64)
-    return elapsed / (ctx.close_us - ctx.open_us).astype(np.float64)
+    length = (ctx.close_us - ctx.open_us).astype(np.float64)
+    fraction: FloatArray = elapsed / length
+    return fraction
 
 
 KIND_FUNCTIONS: dict[str, Callable[[Context, FeatureDef], np.ndarray]] = {

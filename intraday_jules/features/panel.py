@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 
-Matrix = np.ndarray  # float64, shape (segments, depth) or (segments, depth, k)
+# float64, shape (segments, depth), or (k, segments, depth) for k stacked sums
+Matrix = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +62,7 @@ class Panel:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.c.shape  # type: ignore[return-value]
+        return self.c.shape
 
     @cached_property
     def positions(self) -> np.ndarray:
@@ -68,29 +70,25 @@ class Panel:
         return np.arange(self.shape[1], dtype=np.int64)[None, :]
 
     def rows(self, m: Matrix) -> np.ndarray:
-        """Matrix -> one value per bar, in (symbol, ts) row order."""
-        return m.reshape((-1, *m.shape[2:]))[self.flat]
-
-    def to_matrix(self, x: np.ndarray, pad: float = 0.0) -> Matrix:
-        """One value per bar -> matrix (inverse of ``rows``); padding cells hold ``pad``."""
-        out = np.full((self.shape[0] * self.shape[1], *x.shape[1:]), pad, dtype=x.dtype)
-        out[self.flat] = x
-        return out.reshape((*self.shape, *x.shape[1:]))
+        """(segments, depth) matrix -> one value per bar, in (symbol, ts) row order."""
+        values: np.ndarray = m.reshape(-1)[self.flat]
+        return values
 
     def window_count(self, window: int) -> Matrix:
         """Bars inside a rolling window at each position: min(window, position + 1)."""
-        return np.minimum(self.positions + 1, window).astype(np.float64)
+        count: Matrix = np.minimum(self.positions + 1, window).astype(np.float64)
+        return count
 
     @staticmethod
     def cumsum(x: Matrix) -> Matrix:
         """Running sum along each segment from its first bar (sequential, hence exact)."""
-        return np.cumsum(x, axis=1)
+        return np.cumsum(x, axis=-1)
 
     @staticmethod
     def rolling_sum(running: Matrix, window: int) -> Matrix:
         """Sum of the last min(window, position + 1) values, from a ``cumsum``."""
         out = running.copy()
-        out[:, window:] -= running[:, :-window]
+        out[..., window:] -= running[..., :-window]
         return out
 
     @staticmethod
@@ -104,10 +102,11 @@ class Panel:
 
     @staticmethod
     def ema(x: Matrix, alphas: np.ndarray) -> Matrix:
-        """EMAs of x (segments, depth, k) with smoothing ``alphas`` (k,), one per segment:
+        """EMAs of x (k, segments, depth) with smoothing ``alphas`` (k,), per segment:
         y_0 = x_0, y_j = y_{j-1} + a (x_j - y_{j-1}); vectorised over segments, stepping
         forward through positions, so y_j depends on x_0..x_j of its segment only."""
-        m = np.ascontiguousarray(x.transpose(1, 0, 2))
+        m = np.ascontiguousarray(x.transpose(2, 0, 1))  # (depth, k, segments)
+        a = alphas[:, None]
         for j in range(1, m.shape[0]):
-            m[j] = m[j - 1] + alphas * (m[j] - m[j - 1])
-        return m.transpose(1, 0, 2)
+            m[j] = m[j - 1] + a * (m[j] - m[j - 1])
+        return m.transpose(1, 2, 0)

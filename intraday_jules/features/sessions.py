@@ -43,7 +43,8 @@ def new_york_day(ts_us: np.ndarray) -> np.ndarray:
     utc = pd.DatetimeIndex((hours * US_PER_HOUR).view("M8[us]")).tz_localize("UTC")
     local = utc.tz_convert(NEW_YORK).tz_localize(None).as_unit("us")
     offset = local.to_numpy().view(np.int64) - hours * US_PER_HOUR
-    return (ts_us + offset[codes]) // US_PER_DAY
+    day: np.ndarray = (ts_us + offset[codes]) // US_PER_DAY
+    return day
 
 
 def session_bounds(day: np.ndarray) -> np.ndarray:
@@ -51,7 +52,8 @@ def session_bounds(day: np.ndarray) -> np.ndarray:
     of each row's session; all 0 on a day that is no XNYS session (nothing is inside)."""
     codes, days = dense_codes(day)
     table = np.array([_bounds_of_day(int(d)) for d in days], dtype=np.int64).reshape(-1, 4)
-    return table[codes].T
+    per_row: np.ndarray = table[codes].T
+    return per_row
 
 
 @lru_cache(maxsize=16_384)

@@ -170,7 +170,8 @@ def default_spec() -> FeatureSpec:
            " since the session's first bar, tp = (h + l + c) / 3; 0 while sum(v) = 0",
            "(-inf, inf)"),
         _f("volume_z", "volume_zscore", 50, "(x_t - mean(x)) / std(x), x = log(1 + v), over"
-           " the last min(50, n) bars (population std); 0 when var(x) <= 1e-8", "(-inf, inf)",
+           " the last min(50, n) bars (population std); 0 when var(x) <= 1e-8",
+           "[-7, 7] (|z| <= sqrt(n - 1))",
            min_var=1e-8),
         _f("hl_range", "hl_range", 0, "log(h_t / l_t)", "[0, inf)"),
         _f("session_time", "session_time", 0, "(ts - open) / (close - open), the XNYS regular"

@@ -53,12 +53,16 @@ def write_features(engine: Engine, features: pd.DataFrame, spec: FeatureSpec | N
     """
     spec = DEFAULT_SPEC if spec is None else spec
     table = _checked_table(features, spec, partition)
-    with engine.begin() as conn:
-        _remember_spec(conn, spec)
-        if conn.dialect.name == "postgresql":
-            io.pg_upsert(conn, table, FEATURE_COLUMNS)
-        else:
-            io.sqlite_upsert(conn, table, FEATURE_COLUMNS)
+    try:
+        with engine.begin() as conn:
+            _remember_spec(conn, spec)
+            if conn.dialect.name == "postgresql":
+                io.pg_upsert(conn, table, FEATURE_COLUMNS)
+            else:
+                io.sqlite_upsert(conn, table, FEATURE_COLUMNS)
+    except Exception as exc:  # the transaction rolled back: say which partition failed
+        exc.add_note(f"while writing features partition {partition}; nothing was written")
+        raise
     return len(table.symbol)
 
 
@@ -131,6 +135,8 @@ def _checked_table(features: pd.DataFrame, spec: FeatureSpec, partition: str) ->
                                 " (symbol, ts)")
     if features.empty:
         raise FeatureWriteError(partition, "no feature rows (bars missing entirely?)")
+    if not features.index.is_unique:
+        raise FeatureWriteError(partition, "duplicate (symbol, ts) rows")
     symbols = features.index.get_level_values("symbol").astype(str).to_numpy(dtype=object)
     ts = features.index.get_level_values("ts")
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):

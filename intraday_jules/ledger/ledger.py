@@ -137,6 +137,15 @@ class Ledger(RiskRecords):
         statuses = self.order_statuses(session)
         return [o for o in self.orders(session) if not statuses[o.client_order_id].is_terminal]
 
+    def pending_quantities(self, session: date | None = None) -> dict[str, int]:
+        """Signed unfilled shares of pending orders per symbol (``Book.pending``)."""
+        filled = self.filled_quantities()
+        result: dict[str, int] = {}
+        for order in self.pending_orders(session):
+            left = order.quantity - filled.get(order.client_order_id, 0)
+            result[order.symbol] = result.get(order.symbol, 0) + order.side.sign * left
+        return result
+
     def filled_quantity(self, client_order_id: str) -> int:
         return self.filled_quantities().get(client_order_id, 0)
 

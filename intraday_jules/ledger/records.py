@@ -39,7 +39,9 @@ def _json_default(value: object) -> Any:
 
 def json_safe(detail: Mapping[str, Any]) -> dict[str, Any]:
     """A plain-JSON copy of ``detail`` (Decimals as exact strings, datetimes ISO UTC)."""
-    result: dict[str, Any] = json.loads(json.dumps(dict(detail), default=_json_default))
+    # allow_nan=False: NaN is not JSON and PostgreSQL's JSONB would refuse it later
+    result: dict[str, Any] = json.loads(json.dumps(dict(detail), default=_json_default,
+                                                   allow_nan=False))
     return result
 
 

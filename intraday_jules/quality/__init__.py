@@ -22,13 +22,19 @@ from intraday_jules.quality.reports import (
     report_to_json,
     store_report,
 )
-from intraday_jules.quality.results import CheckResult, Failure, QualityReport, Severity
+from intraday_jules.quality.results import (
+    CheckResult,
+    Failure,
+    QualityReport,
+    Severity,
+    offending_rows,
+)
 from intraday_jules.quality.run import run_quality_checks, run_with_quarantine
 
 __all__ = [
     "CheckContext", "CheckResult", "Contract", "ContractError", "Failure", "QualityReport",
     "QuarantineSplit", "Severity", "load_contract", "load_latest_report", "load_latest_reports",
-    "parse_contract", "read_quarantine", "report_markdown", "report_png", "report_to_json",
-    "run_quality_checks", "run_with_quarantine", "split_quarantine", "store_report",
-    "write_quarantine",
+    "offending_rows", "parse_contract", "read_quarantine", "report_markdown", "report_png",
+    "report_to_json", "run_quality_checks", "run_with_quarantine", "split_quarantine",
+    "store_report", "write_quarantine",
 ]

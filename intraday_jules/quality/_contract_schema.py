@@ -19,6 +19,7 @@ from intraday_jules.quality.contracts import (
     ContractError,
     FeatureColumns,
     Rule,
+    RuleOp,
 )
 from intraday_jules.quality.results import Severity
 
@@ -111,7 +112,7 @@ def _rules(w: _Where, raw: Any, columns: set[str]) -> tuple[Rule, ...]:
         ops = [op for op in RULE_OPS if op in item]
         if len(ops) != 1 or "check" not in item:
             raise w.fail(place, f"a rule needs 'check' and exactly one of {list(RULE_OPS)}")
-        op = ops[0]
+        op: RuleOp = ops[0]  # type: ignore[assignment]  # one of RULE_OPS, checked above
         if op == "ordered":
             cols, value_ = w.names(item["ordered"], f"{place}.ordered"), None
             if len(cols) < 2:
@@ -174,5 +175,6 @@ def _params(w: _Where, check: str, raw: Any, place: str) -> dict[str, Any]:
         ok = not isinstance(value, bool) and (
             isinstance(value, int) if expected is int else isinstance(value, int | float))
         if not ok or value < 0:
-            raise w.fail(f"{place}.{key}", f"expected a {expected.__name__} >= 0, got {value!r}")
+            kind = "an integer" if expected is int else "a number"
+            raise w.fail(f"{place}.{key}", f"expected {kind} >= 0, got {value!r}")
     return dict(params)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -62,11 +62,13 @@ class PreparedBars:
     def rows(self) -> int:
         return len(self.frame)
 
-    def ts_us(self) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return self.frame["ts"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    def ts_us(self) -> np.ndarray[Any, Any]:
+        """ts as int64 µs since the epoch (NaT as the minimum int64)."""
+        values: np.ndarray[Any, Any] = self.frame["ts"].to_numpy(dtype="datetime64[us]")
+        return values.astype(np.int64)
 
 
-BarsLike = pd.DataFrame | PreparedBars
+BarsLike: TypeAlias = pd.DataFrame | PreparedBars
 
 
 def prepare_bars(bars: BarsLike) -> PreparedBars:
@@ -144,7 +146,8 @@ def session_date(value: Any) -> date | None:
     """A ``datetime64[D]`` (or NaT) as a ``date``."""
     if value is None or pd.isna(value):
         return None
-    return pd.Timestamp(value).date()
+    day: date = pd.Timestamp(value).date()
+    return day
 
 
 def row_failures(frame: pd.DataFrame, index: np.ndarray[Any, Any],
@@ -193,4 +196,4 @@ def not_evaluated(name: str, ctx: CheckContext, reason: str, rows: int = 0) -> C
 
 def fmt_ts(value_us: int) -> str:
     """µs since epoch -> '2025-01-02T14:30Z' (details read better without seconds)."""
-    return pd.Timestamp(value_us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%MZ")
+    return str(pd.Timestamp(value_us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%MZ"))

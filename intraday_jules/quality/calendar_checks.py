@@ -74,7 +74,7 @@ def timestamps_in_session(bars: BarsLike, ctx: CheckContext) -> CheckResult:
         elif closed[i]:
             details.append(f"{day} is not an XNYS session (weekend or holiday)")
         elif outside[i]:
-            half = " (half day)" if window_of(day).is_half_day else ""  # type: ignore[arg-type, union-attr]
+            half = " (half day)" if window_of(day).is_half_day else ""  # type: ignore[union-attr]
             details.append(f"bar at {clock[k]} ET is outside {hours} hours"
                            f" {lo_c[k]}-{hi_c[k]} ET{half}")
         else:

@@ -168,12 +168,14 @@ def rules_hold(bars: BarsLike, ctx: CheckContext, check: str) -> CheckResult:
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values: np.ndarray[Any, Any] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+    return values
 
 
 def _rule_violations(frame: pd.DataFrame, rule: Rule) -> list[tuple[Any, Any]]:
     """(row mask, index -> details) per comparison the rule makes."""
-    out = []
+    out: list[tuple[Any, Any]] = []
     if rule.op == "ordered":
         for a, b in zip(rule.columns, rule.columns[1:], strict=False):
             xa, xb = _numeric(frame, a), _numeric(frame, b)
@@ -184,12 +186,13 @@ def _rule_violations(frame: pd.DataFrame, rule: Rule) -> list[tuple[Any, Any]]:
     ops = {"greater_than": (np.greater, ">"), "at_least": (np.greater_equal, ">="),
            "less_than": (np.less, "<"), "at_most": (np.less_equal, "<=")}
     func, symbol = ops[rule.op]
+    bound = float(rule.value if rule.value is not None else np.nan)
     for col in rule.columns:
         x = _numeric(frame, col)
         with np.errstate(invalid="ignore"):
-            ok = func(x, rule.value)
+            ok = func(x, bound)
         out.append((~ok, lambda idx, col=col, x=x, symbol=symbol: [
-            f"{col} = {x[i]:g}, must be {symbol} {rule.value:g}" for i in idx]))
+            f"{col} = {x[i]:g}, must be {symbol} {bound:g}" for i in idx]))
     return out
 
 

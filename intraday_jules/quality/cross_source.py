@@ -1,12 +1,12 @@
 """Cross-vendor agreement where two sources overlap (e.g. IBKR and Alpha Vantage, or a replay
 file and a live feed).
 
-Prices must agree bar by bar (closes within ``close_bps``); volumes only in total per session
-(ratio within [``volume_ratio_min``, ``volume_ratio_max``]), because vendors legitimately count
-volume differently (IBKR's TRADES volume is ~50-70% of consolidated; a single-venue feed ~3%),
-and per-bar ratios of thin bars are noise. If the two sources have different bar intervals
-(1-minute vs 5-minute), the finer one is aggregated to the coarser on the session grid, using
-complete buckets only.
+Only regular-hours bars are compared. Prices must agree bar by bar (closes within
+``close_bps``); volumes only in total per session (ratio within [``volume_ratio_min``,
+``volume_ratio_max``]), because vendors legitimately count volume differently (IBKR's TRADES
+volume is ~50-70% of consolidated; a single-venue feed ~3%), and per-bar ratios of thin bars
+are noise. If the two sources have different bar intervals (1-minute vs 5-minute), the finer
+one is aggregated to the coarser on the session grid, using complete buckets only.
 """
 
 from __future__ import annotations

@@ -35,6 +35,14 @@ def _gx() -> Any:
     return gx
 
 
+def _expectations_module() -> Any:
+    """``great_expectations.expectations`` (typed Any: GX does not export these names)."""
+    import importlib
+
+    _gx()
+    return importlib.import_module("great_expectations.expectations")
+
+
 def build_suite(contract: Contract, columns: Iterable[str] | None = None,
                 context: Any = None) -> Any:
     """The contract's ``ExpectationSuite``. ``columns`` (a frame's columns) decides which
@@ -49,8 +57,7 @@ def build_suite(contract: Contract, columns: Iterable[str] | None = None,
 
 
 def _expectations(contract: Contract, columns: list[str] | None) -> list[Any]:
-    import great_expectations.expectations as gxe
-
+    gxe = _expectations_module()
     out: list[Any] = []
     if SCHEMA_CHECK in contract.checks:
         out += _schema_expectations(contract, columns)
@@ -63,8 +70,7 @@ def _expectations(contract: Contract, columns: list[str] | None) -> list[Any]:
 
 
 def _schema_expectations(contract: Contract, columns: list[str] | None) -> list[Any]:
-    import great_expectations.expectations as gxe
-
+    gxe = _expectations_module()
     present = set(columns) if columns is not None else set()
     declared = [c for c in contract.columns if c.required or c.name in present]
     meta = {"check": SCHEMA_CHECK}
@@ -88,14 +94,13 @@ def _schema_expectations(contract: Contract, columns: list[str] | None) -> list[
 
 
 def _rule_expectations(rule: Rule) -> list[Any]:
-    import great_expectations.expectations as gxe
-
+    gxe = _expectations_module()
     meta = {"check": rule.check}
     if rule.op == "ordered":
         return [gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=b, column_B=a, or_equal=True,
                                                             meta=meta)
                 for a, b in zip(rule.columns, rule.columns[1:], strict=False)]
-    bounds = {"greater_than": {"min_value": rule.value, "strict_min": True},
+    bounds: dict[str, Any] = {"greater_than": {"min_value": rule.value, "strict_min": True},
               "at_least": {"min_value": rule.value},
               "less_than": {"max_value": rule.value, "strict_max": True},
               "at_most": {"max_value": rule.value}}[rule.op]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from intraday_jules.quality.results import CheckResult, Failure, QualityReport
 
@@ -49,7 +50,9 @@ def report_markdown(report: QualityReport, max_examples: int = 5) -> str:
                      f" {c.failure_count:,} | {_cell(text)} |")
     for c in (c for c in report.checks if not c.passed):
         examples = (c.worst or c.failures)[:max_examples]
-        lines += ["", f"**{c.name}** ({c.severity}, {c.failure_count:,} failures), worst:", "",
+        plural = "" if c.failure_count == 1 else "s"
+        lines += ["", f"**{c.name}** ({c.severity}, {c.failure_count:,} failure{plural}), worst:",
+                  "",
                   "| symbol | session | ts | detail |", "|---|---|---|---|"]
         lines += [f"| {f.symbol or ''} | {f.session or ''} |"
                   f" {f.ts.strftime('%Y-%m-%dT%H:%MZ') if f.ts else ''} | {_cell(f.detail)} |"
@@ -73,6 +76,27 @@ def _series(report: QualityReport) -> tuple[list[date], dict[str, dict[str, dict
     return sorted(date.fromisoformat(s) for s in sessions), panels
 
 
+def _draw_panel(ax: Any, title: str, counts: dict[str, dict[str, int]] | None,
+                symbols: list[str], sessions: list[date]) -> None:
+    """One panel: a bar per (session, symbol), the symbols' bars side by side per session."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(title if counts is not None else f"{title} (check not run)", fontsize=10)
+    ax.set_ylabel("bars")
+    width = 0.8 / max(len(symbols), 1)
+    top = 1
+    for k, symbol in enumerate(symbols):
+        per = (counts or {}).get(symbol, {})
+        heights = [per.get(d.isoformat(), 0) for d in sessions]
+        top = max([top, *heights])
+        shift = (k - (len(symbols) - 1) / 2) * width  # group centred on the tick
+        ax.bar([x + shift for x in range(len(sessions))], heights, width=width, label=symbol)
+    ax.set_ylim(0, top * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if symbols:
+        ax.legend(loc="upper right", fontsize=8)
+
+
 def report_png(report: QualityReport, path: str | Path | None = None) -> bytes:
     """PNG bytes (also written to ``path`` if given): per-session counts of missing
     regular-hours bars and of zero-volume bars, one bar series per symbol."""
@@ -80,25 +104,14 @@ def report_png(report: QualityReport, path: str | Path | None = None) -> bytes:
     from matplotlib.figure import Figure
 
     sessions, panels = _series(report)
-    titles = ["missing regular-hours bars", "zero-volume bars"]
     fig = Figure(figsize=(10, 5.5), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 1, sharex=True)
     symbols = list(report.symbols) or sorted({s for p in panels.values() for s in p})
-    width = 0.8 / max(len(symbols), 1)
-    positions = range(len(sessions))
-    for ax, title in zip(axes, titles, strict=True):
-        counts = panels.get(title)
-        ax.set_title(title if counts is not None else f"{title} (check not run)", fontsize=10)
-        ax.set_ylabel("bars")
-        for k, symbol in enumerate(symbols):
-            per = (counts or {}).get(symbol, {})
-            ax.bar([x + k * width for x in positions],
-                   [per.get(d.isoformat(), 0) for d in sessions], width=width, label=symbol)
-        if symbols:
-            ax.legend(loc="upper right", fontsize=8)
+    for ax, title in zip(axes, ("missing regular-hours bars", "zero-volume bars"), strict=True):
+        _draw_panel(ax, title, panels.get(title), symbols, sessions)
     step = max(1, len(sessions) // 12)
-    axes[-1].set_xticks(list(positions)[::step])
+    axes[-1].set_xticks(list(range(len(sessions)))[::step])
     axes[-1].set_xticklabels([d.isoformat() for d in sessions][::step], rotation=45,
                              ha="right", fontsize=8)
     fig.suptitle(f"Data quality per session ({report.contract})", fontsize=11)

@@ -103,6 +103,15 @@ class CheckResult:
         return self.severity is Severity.ERROR and not self.passed
 
 
+def offending_rows(bars: pd.DataFrame, result: CheckResult, limit: int | None = None
+                   ) -> pd.DataFrame:
+    """The rows of ``bars`` (the frame the result was computed on) that failed ``result``,
+    with ``check_name`` and ``detail`` columns: for Dagster metadata tables and debugging."""
+    table = result.offending if limit is None else result.offending.head(limit)
+    rows = bars.iloc[table["position"].to_numpy()]
+    return rows.assign(check_name=result.name, detail=table["detail"].to_numpy())
+
+
 @dataclass(frozen=True)
 class QualityReport:
     """Every check over one bars frame (a partition or a CLI range), in contract order."""

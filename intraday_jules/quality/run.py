@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -77,18 +78,19 @@ def run_quality_checks(
                          extended_hours=extended_hours, checked_at=now or datetime.now(UTC))
 
 
-def run_with_quarantine(bars: pd.DataFrame, **kwargs: object) -> tuple[QualityReport,
-                                                                       QuarantineSplit]:
+def run_with_quarantine(bars: pd.DataFrame, *, contract: ContractLike,
+                        **kwargs: Any) -> tuple[QualityReport, QuarantineSplit]:
     """Check, move quarantinable bad rows aside (when the contract allows), check again.
 
-    Returns the report on the clean rows (what gates downstream assets) and the split; write
-    ``split.quarantined`` with ``quarantine.write_quarantine``.
+    Takes ``run_quality_checks``' arguments. Returns the report on the clean rows (what gates
+    downstream assets) and the split; write ``split.quarantined`` with ``write_quarantine``.
     """
-    first = run_quality_checks(bars, **kwargs)  # type: ignore[arg-type]
-    split = split_quarantine(bars, first, resolve_contract(kwargs["contract"]))  # type: ignore[arg-type]
+    resolved = resolve_contract(contract)
+    first = run_quality_checks(bars, contract=resolved, **kwargs)
+    split = split_quarantine(bars, first, resolved)
     if split.quarantined.empty:
         return first, split
-    return run_quality_checks(split.clean, **kwargs), split  # type: ignore[arg-type]
+    return run_quality_checks(split.clean, contract=resolved, **kwargs), split
 
 
 def _run_one(name: str, prepared: PreparedBars, ctx: CheckContext,

@@ -33,7 +33,9 @@ SPLIT_RATIOS = np.array([1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    values: np.ndarray[Any, Any] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
+        np.float64, na_value=np.nan)
+    return values
 
 
 def _group_starts(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
@@ -61,9 +63,9 @@ def no_zero_volume_runs(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     long_run = (lengths > limit) & (np.arange(len(lengths)) > 0)
     in_long = zero & long_run[run_id]
     ts = prepared.ts_us()[rows]
-    first = {}
-    for i in np.flatnonzero(in_long):
-        first.setdefault(run_id[i], i)
+    first: dict[int, int] = {}
+    for i in np.flatnonzero(in_long).tolist():
+        first.setdefault(int(run_id[i]), i)
     details = {rid: f"{lengths[rid]} consecutive zero-volume bars from {fmt_ts(ts[i])} to"
                     f" {fmt_ts(ts[i + lengths[rid] - 1])} (limit {limit})"
                for rid, i in first.items()}

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from intraday_jules.domain.orders import IntentOrigin, OrderIntent, Side
+from intraday_jules.domain.orders import Fill, IntentOrigin, OrderIntent, Side
 from intraday_jules.domain.portfolio import Book
 from intraday_jules.risk.checks import CheckContext, Denied, Verdict, run_checks
 from intraday_jules.risk.limits import RiskLimits
@@ -38,6 +38,10 @@ from intraday_jules.risk.state import (
 
 Clock = Callable[[], datetime]
 RATE_WINDOW = timedelta(minutes=1)
+
+
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 class ReconciliationLike(Protocol):
@@ -60,10 +64,12 @@ class RiskEngine:
 
     limits: the hard limits (``RiskLimits``).
     store: where state and events are kept; the ``Ledger`` for real runs.
-    clock: wall clock for state changes not tied to a bar (resets, restarts); inject it.
+    clock: wall clock for state changes not tied to a bar (resets, restarts); inject it in
+        tests and replays (defaults to the system UTC clock).
     """
 
-    def __init__(self, limits: RiskLimits, store: RiskStore, *, clock: Clock) -> None:
+    def __init__(self, limits: RiskLimits, store: RiskStore, *,
+                 clock: Clock = _system_clock) -> None:
         self.limits = limits
         self._store = store
         self._clock = clock
@@ -151,9 +157,9 @@ class RiskEngine:
         self._peak = peak
         return self._start - equity, self._peak - equity
 
-    def on_fill(self, book: Book, ts: datetime | None = None) -> TradingState:
-        """After a fill changed ``book``: the same latch as ``check``."""
-        return self.check(book, ts)
+    def on_fill(self, fill: Fill, book: Book) -> TradingState:
+        """After ``fill`` changed ``book`` (pass the book with the fill applied): latch limits."""
+        return self.check(book, fill.ts)
 
     def on_reconciliation(self, result: ReconciliationLike,
                           ts: datetime | None = None) -> TradingState:

@@ -154,6 +154,7 @@ class AlphaVantageServer:
         self._by_symbol: dict[str, Reply] = {}
         self._limit: tuple[int, Reply] | None = None
         self._served = 0
+        self._rendered: dict[tuple[str, str, bool], Reply] = {}
         self._httpd: ThreadingHTTPServer | None = None
 
     @classmethod
@@ -165,11 +166,10 @@ class AlphaVantageServer:
     # --- lifecycle ---
     def start(self) -> AlphaVantageServer:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(self._address, handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        threading.Thread(target=self._httpd.serve_forever, name="alpha-vantage-fake",
-                         daemon=True).start()
+        self._httpd = _QuietServer(self._address, handler)
+        # A short poll so stop() returns in milliseconds (the default waits up to 0.5 s).
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                         name="alpha-vantage-fake", daemon=True).start()
         log.info("fake Alpha Vantage listening on %s", self.base_url)
         return self
 
@@ -251,13 +251,25 @@ class AlphaVantageServer:
         symbol = params.get("symbol", "")
         month = params.get("month") or self._latest_month(symbol)
         extended = params.get("extended_hours", "true").lower() != "false"
-        body = render_intraday(self.bars, symbol, month or "", extended_hours=extended,
-                               label=self.label) if month else None
-        return Reply.json(body if body is not None else {"Error Message": INVALID_CALL})
+        key = (symbol, month or "", extended)
+        if key not in self._rendered:  # bars never change: render each month once
+            body = render_intraday(self.bars, symbol, month or "", extended_hours=extended,
+                                   label=self.label) if month else None
+            self._rendered[key] = Reply.json(body or {"Error Message": INVALID_CALL})
+        return self._rendered[key]
 
     def _latest_month(self, symbol: str) -> str | None:
         rows = self.bars[self.bars["symbol"] == symbol]
         return None if rows.empty else rows["ts"].max().tz_convert(NEW_YORK).strftime("%Y-%m")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or drop mid-reply are part of the scripts; no stderr traceback.
+        log.debug("fake Alpha Vantage: client %s went away", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):

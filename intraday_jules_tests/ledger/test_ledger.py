@@ -88,6 +88,7 @@ def test_order_status_follows_fills_and_broker_events(ledger: Ledger) -> None:
     ledger.record_order_status(order.client_order_id, OrderStatus.SUBMITTED, SESSION_BAR)
     ledger.record_fill(make_fill(order, quantity=4))
     assert ledger.order_statuses()[order.client_order_id] is OrderStatus.PARTIALLY_FILLED
+    assert ledger.pending_quantities() == {"NVDA": 6}
     ledger.record_order_status(order.client_order_id, OrderStatus.CANCELLED,
                                SESSION_BAR + timedelta(minutes=2), "end of session")
     assert ledger.order_statuses()[order.client_order_id] is OrderStatus.CANCELLED
@@ -156,3 +157,8 @@ def test_fills_of_a_short_sell_then_cover_reconcile_flat(ledger: Ledger) -> None
     position = ledger.positions()["NVDA"]
     assert (position.quantity, position.realised_pnl) == (0, D("1.5"))
     assert ledger.reconcile({}).matches
+
+
+def test_decision_detail_with_nan_is_refused_before_reaching_the_database() -> None:
+    with pytest.raises(ValueError, match="JSON"):
+        DecisionRecord(SESSION_BAR, "HOLD", None, {"value": float("nan")})

@@ -251,3 +251,11 @@ def test_risk_limits_from_settings_takes_the_three_dollar_limits() -> None:
     limits = RiskLimits.from_settings(settings, allow_short=True)
     assert (limits.max_position_usd, limits.daily_loss_limit_usd, limits.drawdown_limit_usd,
             limits.allow_short) == (D("500"), D("20"), D("40"), True)
+
+
+def test_on_fill_when_the_fill_takes_the_day_past_the_loss_limit_halts() -> None:
+    engine = make_engine()
+    book = book_holding(10, "100")
+    sell = filled(intent(Side.SELL, 10, "94.90", minute=1), n=2)
+    assert engine.on_fill(sell, book.with_fill(sell)) is TradingState.HALTED  # -$51 realised
+    assert engine.state_record.ts == sell.ts

@@ -79,11 +79,8 @@ def parse_intraday_csv(text: str, call: VendorCall, *, label: BarLabel,
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        problem = f"not a readable CSV ({type(exc).__name__})"
-    else:
-        problem = None
-    if problem is not None:
-        raise MalformedPayload(call, problem, request=request, field="body")
+        raise MalformedPayload(call, f"not a readable CSV ({type(exc).__name__})",
+                               request=request, field="body") from None
     ts_column = next((c for c in ("timestamp", "time") if c in raw.columns), None)
     if ts_column is None:
         raise MalformedPayload(call, f"no time column in CSV header {list(raw.columns)}",
@@ -152,7 +149,7 @@ def _numbers(raw: pd.Series, stamps: list[str], field: str, call: VendorCall,
              request: BarRequest | None) -> np.ndarray:
     missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
     text = raw.astype(str).where(~missing)
-    values = pd.to_numeric(text, errors="coerce").astype(np.float64).to_numpy()
+    values: np.ndarray = pd.to_numeric(text, errors="coerce").astype(np.float64).to_numpy()
     not_number = ~missing & ~np.isfinite(values)
     for bad, what in ((missing, "is missing"), (not_number, "is not a number")):
         if bad.any():

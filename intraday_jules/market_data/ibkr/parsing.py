@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -74,8 +74,9 @@ def query_for_session(request: BarRequest) -> HistoricalQuery:
                            use_rth=not request.extended_hours)
 
 
-def query_for_minutes(symbol: str, end: datetime, minutes: int, use_rth: bool) -> HistoricalQuery:
-    """A catch-up query: the ``minutes`` whole minutes before ``end`` (streams after 1101)."""
+def query_for_minutes(symbol: str, end: datetime | None, minutes: int,
+                      use_rth: bool) -> HistoricalQuery:
+    """The ``minutes`` whole minutes before ``end`` (None: before now), for live streams."""
     return HistoricalQuery(symbol, end, max(60, minutes * 60), use_rth)
 
 
@@ -109,7 +110,7 @@ def bars_frame(bars: Sequence[BarData], request: BarRequest,
         frame = validate_bars(frame, origin, allow_empty=True)
     except BarValidationError as exc:
         raise SourceDataError(SOURCE_NAME, request, str(exc)) from None
-    frame["source"] = SOURCE_NAME
+    frame["source"] = pd.Series([SOURCE_NAME] * len(frame), dtype=object, index=frame.index)
     return _clip_to_window(frame, request)
 
 
@@ -135,11 +136,3 @@ def to_bar(bar: BarData, symbol: str) -> Bar:
                high=float(bar.high), low=float(bar.low), close=float(bar.close),
                volume=int(volume))
 
-
-def minutes_between(first: datetime, end: datetime) -> int:
-    """Whole minutes from ``first`` (inclusive) to ``end`` (exclusive), at least 1."""
-    return max(1, int((end - first) / timedelta(minutes=1)))
-
-
-def session_of(request: BarRequest) -> date:
-    return request.session

@@ -6,6 +6,7 @@ use, unknown symbols, damaged bars). Run standalone with
 ``python -m intraday_jules.testing.fake_tws --replay-path FILE --port 7497``.
 """
 
+from intraday_jules.testing.fake_tws.clock import SimulatedClock
 from intraday_jules.testing.fake_tws.faults import (
     BarCorruption,
     ConnectivityLoss,
@@ -35,5 +36,6 @@ __all__ = [
     "PacingLimits",
     "RecordedMessage",
     "ReplayBars",
+    "SimulatedClock",
     "violation",
 ]

@@ -116,7 +116,7 @@ class LiveFeed:
         return outgoing.historical_data_update(sub.req_id, aggregate(parts[:k + 1], bar.start))
 
     def _replay_bar(self, symbol: str, minute: datetime, use_rth: bool) -> ReplayBar | None:
-        if use_rth and not self.replay.is_rth(symbol, minute):
+        if use_rth and not self.replay.is_rth(minute):
             return None
         return self.replay.bar_at(symbol, minute)
 

@@ -50,10 +50,10 @@ def contract_details(gw: FakeTws, session: ClientSession, fields: list[str]) -> 
 def historical(gw: FakeTws, session: ClientSession, fields: list[str]) -> None:
     req = parse_historical(fields, gw.clock(), session.client_id)
     violation = gw.record_historical(req)
-    decision = gw.faults.next_historical()
-    if violation is not None:
+    if violation is not None:  # refused before any scripted fault is used up
         session.send(error(req.req_id, 162, f"{PACING_TEXT} ({violation})"))
         return
+    decision = gw.faults.next_historical()
     match decision.action:
         case HistoricalAction.DROP:
             session.abort()

@@ -82,6 +82,10 @@ class OrderBook:
         with self._lock:
             self._script.extend(reactions)
 
+    def seed_position(self, account: str, symbol: str, quantity: float, avg_cost: float) -> None:
+        """Start with a position (as if filled before this gateway session)."""
+        self._positions[(account, symbol)] = _Position(quantity, avg_cost)
+
     def place(self, placed: PlacedOrder, client_id: int, account: str, send: Send) -> None:
         with self._lock:
             reaction = self._script.pop(0) if self._script else self.default_reaction

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,9 @@ class ReplayBars:
             return self._bar(data, i)
         return None
 
-    def is_rth(self, symbol: str, minute: datetime) -> bool:
+    @staticmethod
+    def is_rth(minute: datetime) -> bool:
+        """Whether a bar starting at ``minute`` lies in its session's regular hours."""
         day = session_date_of(minute)
         return is_session(day) and session_window(day).contains(minute)
 
@@ -173,7 +175,3 @@ def five_second_steps(start: datetime, end: datetime) -> Iterator[datetime]:
 
 def minute_of(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
-
-
-def seconds(delta: timedelta) -> int:
-    return int(delta.total_seconds())

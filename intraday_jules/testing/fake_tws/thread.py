@@ -106,6 +106,11 @@ class FakeTwsThread:
     def advance_live(self, to: datetime) -> int:
         return self.call(self.gateway.advance_live, to)
 
+    def live_subscriptions(self) -> int:
+        """How many live subscriptions the gateway serves (a subscription has no answer to
+        wait for, so tests wait for this before moving live time)."""
+        return self.call(lambda: len(self.gateway.live.subscriptions))
+
     def send_connectivity(self, code: int) -> None:
         self.call(self.gateway.send_connectivity, code)
 

@@ -40,6 +40,17 @@ def _side(table: str) -> sa.CheckConstraint:
 
 def upgrade() -> None:
     is_pg = op.get_bind().dialect.name == "postgresql"
+    _create_decisions_and_orders(is_pg)
+    _create_fills(is_pg)
+    _create_risk(is_pg)
+    for table, column in (("decisions", "session"), ("orders", "session"),
+                          ("order_events", "client_order_id"), ("fills", "session"),
+                          ("fills", "client_order_id"), ("risk_events", "session")):
+        op.create_index(f"ix_{table}_{column}", table, [column])
+    _append_only_triggers(is_pg)
+
+
+def _create_decisions_and_orders(is_pg: bool) -> None:
     op.create_table(
         "decisions", _id(is_pg),
         sa.Column("session", sa.Date(), nullable=False),
@@ -75,16 +86,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("recorded_at", UtcTimestamp(), nullable=False),
     )
-    _create_fills_and_risk()
-    for table, column in (("decisions", "session"), ("orders", "session"),
-                          ("order_events", "client_order_id"), ("fills", "session"),
-                          ("fills", "client_order_id"), ("risk_events", "session")):
-        op.create_index(f"ix_{table}_{column}", table, [column])
-    _append_only_triggers(is_pg)
 
 
-def _create_fills_and_risk() -> None:
-    is_pg = op.get_bind().dialect.name == "postgresql"
+def _create_fills(is_pg: bool) -> None:
     op.create_table(
         "fills", _id(is_pg),
         sa.Column("exec_id", sa.String(64), nullable=False),
@@ -103,6 +107,9 @@ def _create_fills_and_risk() -> None:
         sa.CheckConstraint("quantity > 0", name="fills_quantity_positive"),
         _side("fills"),
     )
+
+
+def _create_risk(is_pg: bool) -> None:
     op.create_table(
         "risk_events", _id(is_pg),
         sa.Column("session", sa.Date(), nullable=False),

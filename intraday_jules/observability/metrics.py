@@ -1,0 +1,292 @@
+"""Every Prometheus metric of IntradayJules, in one module, pushed to a Pushgateway.
+
+Why this shape:
+- One table (``TRADING_METRICS``, ``PIPELINE_METRICS``) names every metric, so the naming rule
+  (``intraday_jules_<area>_<name>_<unit>``, ``METRIC_NAME_RE``) and the Grafana dashboard can be
+  checked against it by tests, and a metric cannot be born in some other module.
+- Each ``TradingMetrics`` / ``PipelineMetrics`` owns its own ``CollectorRegistry``: never the
+  process-global default, so tests, a restarted session and a Dagster run in the same process
+  do not collide ("Duplicated timeseries") or leak values into each other.
+- The trading run and Dagster runs are short-lived or not scrapeable, so values are *pushed*
+  (``push``). A push replaces the whole group (job + grouping key): use a stable grouping key
+  (e.g. ``{"deployment": "paper"}``) so a new session overwrites yesterday's state instead of
+  leaving a HALTED group behind. Counters count from zero in each process; after a restart the
+  loop may seed them from the ledger (``count_trade(..., n=...)``).
+- A push failure is logged (URL without credentials) and counted, never raised: metrics must
+  not stop trading.
+- Inputs are plain ``float``/``int``/``Decimal``/``str``/``datetime``: no import of trading code.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import basic_auth_handler, default_handler, push_to_gateway
+
+log = logging.getLogger(__name__)
+
+Number = float | int | Decimal
+MetricKind = Literal["gauge", "counter", "histogram"]
+
+AREAS = ("portfolio", "position", "pnl", "trading", "risk", "decision", "bar", "broker",
+         "policy", "ingest", "quality", "metrics")
+UNITS = ("usd", "shares", "seconds", "timestamp_seconds", "total", "bool", "level")
+#: ``intraday_jules_<area>_<name>_<unit>``; counters use Prometheus's ``total`` as their unit.
+METRIC_NAME_RE = re.compile(
+    rf"^intraday_jules_(?:{'|'.join(AREAS)})_[a-z][a-z0-9_]*?_(?:{'|'.join(UNITS)})$")
+RISK_STATES = ("ACTIVE", "REDUCING", "HALTED")  # index = severity, as risk.TradingState
+#: Decision latency target is p99 < 50 ms: fine buckets below it, coarse ones to see outliers.
+DECISION_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05,
+                            0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+TRADING_JOB = "intraday_jules_trading"
+PIPELINE_JOB = "intraday_jules_pipeline"
+DEFAULT_PUSH_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: its full exposition name, kind, help text and label names."""
+
+    name: str
+    kind: MetricKind
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+def _g(name: str, help_: str, *labels: str) -> MetricSpec:
+    return MetricSpec(name, "gauge", help_, labels)
+
+
+def _c(name: str, help_: str, *labels: str) -> MetricSpec:
+    return MetricSpec(name, "counter", help_, labels)
+
+
+PUSH_FAILURES = _c("intraday_jules_metrics_push_failures_total",
+                   "Pushes to the Pushgateway that failed (reported by the next push)")
+TRADING_METRICS: tuple[MetricSpec, ...] = (
+    _g("intraday_jules_portfolio_value_usd", "Account value: cash plus positions at last price"),
+    _g("intraday_jules_portfolio_cash_usd", "Cash balance"),
+    _g("intraday_jules_position_size_shares", "Signed position in shares", "symbol"),
+    _g("intraday_jules_position_notional_usd", "Signed position value at last price", "symbol"),
+    _c("intraday_jules_trading_trades_total", "Fills (trades) this process", "symbol", "side"),
+    _g("intraday_jules_pnl_realized_usd", "Realized P&L of the session"),
+    _g("intraday_jules_pnl_unrealized_usd", "Unrealized P&L of open positions"),
+    _g("intraday_jules_pnl_daily_usd", "Today's P&L (realized + unrealized - costs)"),
+    _g("intraday_jules_risk_daily_loss_limit_usd", "Daily loss that latches HALTED"),
+    _g("intraday_jules_risk_drawdown_usd", "Drawdown from the high-water mark (positive)"),
+    _g("intraday_jules_risk_drawdown_limit_usd", "Drawdown that latches HALTED"),
+    _g("intraday_jules_risk_state_level", "Trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED"),
+    _g("intraday_jules_risk_state_bool", "1 for the current trading state, else 0", "state"),
+    _g("intraday_jules_risk_halted_bool", "Kill switch: 1 while trading is HALTED"),
+    MetricSpec("intraday_jules_decision_latency_seconds", "histogram",
+               "Bar close to order submitted (or decision recorded), seconds"),
+    _g("intraday_jules_bar_newest_timestamp_seconds",
+       "Close time of the newest bar seen (unix seconds); age = time() - value",
+       "symbol", "source"),
+    _g("intraday_jules_bar_age_seconds", "Age of the newest bar when it was observed",
+       "symbol", "source"),
+    _c("intraday_jules_bar_received_total", "Bars received by the trading loop",
+       "symbol", "source"),
+    _g("intraday_jules_broker_connected_bool", "1 while the broker connection is up"),
+    _c("intraday_jules_policy_actions_total", "Actions chosen by the policy", "symbol", "action"),
+    PUSH_FAILURES,
+)
+PIPELINE_METRICS: tuple[MetricSpec, ...] = (
+    _c("intraday_jules_ingest_rows_total", "Bar rows written by ingestion", "symbol", "source"),
+    _g("intraday_jules_ingest_last_success_timestamp_seconds",
+       "When ingestion last wrote a partition (unix seconds)", "symbol", "source"),
+    _c("intraday_jules_quality_checks_failed_total", "Data-quality checks that failed",
+       "check", "severity"),
+    PUSH_FAILURES,
+)
+
+
+def metric_specs() -> tuple[MetricSpec, ...]:
+    """Every metric of the project, each once."""
+    seen: dict[str, MetricSpec] = {}
+    for spec in TRADING_METRICS + PIPELINE_METRICS:
+        seen.setdefault(spec.name, spec)
+    return tuple(seen.values())
+
+
+def exposed_series_names() -> frozenset[str]:
+    """Every series name a query may use (histograms add ``_bucket``, ``_sum``, ``_count``)."""
+    names: set[str] = set()
+    for spec in metric_specs():
+        names.add(spec.name)
+        if spec.kind == "histogram":
+            names.update(spec.name + s for s in ("_bucket", "_sum", "_count"))
+    return frozenset(names)
+
+
+def _build(spec: MetricSpec, registry: CollectorRegistry) -> Any:
+    if spec.kind == "histogram":
+        return Histogram(spec.name, spec.help, spec.labels, registry=registry,
+                         buckets=DECISION_LATENCY_BUCKETS)
+    cls = Gauge if spec.kind == "gauge" else Counter
+    return cls(spec.name, spec.help, spec.labels, registry=registry)
+
+
+def public_url(url: str) -> tuple[str, str | None, str | None]:
+    """``(url without user:password, username, password)``: only the first is ever logged."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", "")), parts.username, parts.password
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Metrics:
+    """A private registry of ``SPECS`` plus ``push``; subclasses add the typed setters."""
+
+    SPECS: ClassVar[tuple[MetricSpec, ...]] = ()
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utc_now,
+                 push_timeout_s: float = DEFAULT_PUSH_TIMEOUT_S) -> None:
+        self.registry = CollectorRegistry()
+        self._clock = clock
+        self._push_timeout_s = push_timeout_s
+        self._m: dict[str, Any] = {s.name: _build(s, self.registry) for s in self.SPECS}
+
+    def push(self, gateway_url: str, job: str,
+             grouping_key: Mapping[str, str] | None = None) -> bool:
+        """Replace this group on the Pushgateway; False (logged, counted) if that failed."""
+        url, user, password = public_url(gateway_url)
+        handler = (default_handler if user is None
+                   else partial(basic_auth_handler, username=user, password=password))
+        try:
+            push_to_gateway(url, job=job, registry=self.registry,
+                            grouping_key=dict(grouping_key or {}),
+                            timeout=self._push_timeout_s, handler=handler)
+        except Exception as exc:  # a metrics outage must never reach the trading loop
+            self._m[PUSH_FAILURES.name].inc()
+            log.warning("metrics push to %s (job %s) failed: %s: %s", url, job,
+                        type(exc).__name__, exc)
+            return False
+        return True
+
+    def exposition(self) -> str:
+        """The registry in Prometheus text format (what a push sends)."""
+        return generate_latest(self.registry).decode()
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """Current value of one series (``name`` as exposed), None if it has none yet."""
+        return self.registry.get_sample_value(name, labels)
+
+
+def _f(x: Number) -> float:
+    return float(x)
+
+
+class TradingMetrics(_Metrics):
+    """What the session loop reports, one call per fact; push after each bar and at the end."""
+
+    SPECS = TRADING_METRICS
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utc_now,
+                 push_timeout_s: float = DEFAULT_PUSH_TIMEOUT_S) -> None:
+        super().__init__(clock=clock, push_timeout_s=push_timeout_s)
+        self._symbols: set[str] = set()
+        self.set_risk_state("ACTIVE")
+        self.set_broker_connected(False)
+
+    def observe_bar(self, symbol: str, source: str, ts: datetime, *,
+                    bar_length: timedelta = timedelta(minutes=1)) -> float:
+        """A bar (``ts`` = its start, tz-aware) arrived; returns its age in seconds."""
+        if ts.tzinfo is None:
+            raise ValueError(f"bar ts must be tz-aware UTC, got naive {ts.isoformat()}")
+        closed = ts + bar_length
+        age = (self._clock() - closed).total_seconds()
+        self._m["intraday_jules_bar_newest_timestamp_seconds"].labels(symbol, source).set(
+            closed.timestamp())
+        self._m["intraday_jules_bar_age_seconds"].labels(symbol, source).set(age)
+        self._m["intraday_jules_bar_received_total"].labels(symbol, source).inc()
+        return age
+
+    def record_decision_latency(self, seconds: float) -> None:
+        """Bar close -> order submitted. A negative or NaN value (clock bug) is logged only."""
+        if not math.isfinite(seconds) or seconds < 0:
+            log.warning("ignored decision latency %r s (negative or not finite)", seconds)
+            return
+        self._m["intraday_jules_decision_latency_seconds"].observe(seconds)
+
+    def update_portfolio(self, *, cash: Number, value: Number,
+                         positions: Mapping[str, tuple[Number, Number]],
+                         realized: Number, unrealized: Number, drawdown: Number,
+                         drawdown_limit: Number, daily_pnl: Number | None = None,
+                         daily_loss_limit: Number | None = None) -> None:
+        """Book after a bar: ``positions`` maps symbol -> (shares, notional), both signed.
+
+        A symbol held before and missing now is reported flat (0), so a closed position does
+        not keep its last value on the dashboard.
+        """
+        m = self._m
+        m["intraday_jules_portfolio_cash_usd"].set(_f(cash))
+        m["intraday_jules_portfolio_value_usd"].set(_f(value))
+        self._symbols.update(positions)
+        for symbol in sorted(self._symbols):
+            shares, notional = positions.get(symbol, (0, 0))
+            m["intraday_jules_position_size_shares"].labels(symbol).set(_f(shares))
+            m["intraday_jules_position_notional_usd"].labels(symbol).set(_f(notional))
+        m["intraday_jules_pnl_realized_usd"].set(_f(realized))
+        m["intraday_jules_pnl_unrealized_usd"].set(_f(unrealized))
+        m["intraday_jules_risk_drawdown_usd"].set(_f(drawdown))
+        m["intraday_jules_risk_drawdown_limit_usd"].set(_f(drawdown_limit))
+        if daily_pnl is not None:
+            m["intraday_jules_pnl_daily_usd"].set(_f(daily_pnl))
+        if daily_loss_limit is not None:
+            m["intraday_jules_risk_daily_loss_limit_usd"].set(_f(daily_loss_limit))
+
+    def set_risk_state(self, state: str) -> None:
+        """ACTIVE | REDUCING | HALTED (a ``risk.TradingState`` is a str and fits)."""
+        name = str(state).upper()
+        if name not in RISK_STATES:
+            raise ValueError(f"unknown trading state {state!r}; known: {', '.join(RISK_STATES)}")
+        self._m["intraday_jules_risk_state_level"].set(RISK_STATES.index(name))
+        for known in RISK_STATES:
+            self._m["intraday_jules_risk_state_bool"].labels(known).set(int(known == name))
+        self._m["intraday_jules_risk_halted_bool"].set(int(name == "HALTED"))
+
+    def count_trade(self, symbol: str, side: str, n: int = 1) -> None:
+        """``n`` fills of ``side`` (BUY | SELL); ``n`` > 1 seeds a restarted run from the ledger."""
+        self._m["intraday_jules_trading_trades_total"].labels(symbol, side.upper()).inc(n)
+
+    def count_action(self, symbol: str, action: str) -> None:
+        """The policy chose ``action`` (sell | hold | buy) for ``symbol``."""
+        self._m["intraday_jules_policy_actions_total"].labels(symbol, action.lower()).inc()
+
+    def set_broker_connected(self, connected: bool) -> None:
+        self._m["intraday_jules_broker_connected_bool"].set(int(connected))
+
+
+class PipelineMetrics(_Metrics):
+    """What ingestion and data-quality runs report; push at the end of each run."""
+
+    SPECS = PIPELINE_METRICS
+
+    def record_ingest(self, symbol: str, source: str, rows: int,
+                      at: datetime | None = None) -> None:
+        """``rows`` bars written for ``symbol`` from ``source`` (``at`` defaults to now)."""
+        when = at if at is not None else self._clock()
+        if when.tzinfo is None:
+            raise ValueError(f"ingest time must be tz-aware UTC, got naive {when.isoformat()}")
+        self._m["intraday_jules_ingest_rows_total"].labels(symbol, source).inc(rows)
+        self._m["intraday_jules_ingest_last_success_timestamp_seconds"].labels(
+            symbol, source).set(when.timestamp())
+
+    def count_quality_failure(self, check: str, severity: str, n: int = 1) -> None:
+        """A data-quality check failed; ``severity`` is the contract's (ERROR | WARN)."""
+        self._m["intraday_jules_quality_checks_failed_total"].labels(
+            check, severity.upper()).inc(n)

@@ -1,0 +1,253 @@
+"""The Docker stack (``docker/``): real validators when installed, and the rules compose must
+keep (health checks everywhere, secrets only from the environment, Grafana provisioned)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from intraday_jules.settings import SETTING_SPECS
+
+REPO = Path(__file__).resolve().parents[1]
+DOCKER = REPO / "docker"
+COMPOSE = DOCKER / "compose.yaml"
+ENV_EXAMPLE = DOCKER / ".env.example"
+APP_SERVICES = ("code", "webserver", "daemon", "inference")
+REQUIRED_SECRETS = ("INTRADAY_JULES_DATABASE_PASSWORD", "DAGSTER_PG_PASSWORD",
+                    "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD")
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|USERID|ACCOUNT")
+VAR_REF = re.compile(r"(?<!\$)\$\{(\w+)")
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return compose()["services"]
+
+
+def env_example() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+             if line.strip() and not line.startswith("#"))
+    return dict(pairs)
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=REPO, env=env,
+                          check=False)
+
+
+needs_compose_v1 = pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="docker-compose absent (apt-get install docker-compose)")
+needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None,
+                                    reason="promtool absent (apt-get install prometheus)")
+
+
+@needs_compose_v1
+def test_docker_compose_v1_accepts_the_stack_with_the_example_env() -> None:
+    for extra in ([], ["--profile", "ibgateway"]):
+        result = run(["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE),
+                      *extra, "config", "-q"])
+        assert result.returncode == 0, result.stderr
+
+
+@needs_compose_v1
+def test_docker_compose_refuses_the_stack_when_a_required_secret_is_missing(
+        tmp_path: Path) -> None:
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in REQUIRED_SECRETS}
+    result = run(["docker-compose", "--env-file", str(empty), "-f", str(COMPOSE), "config", "-q"],
+                 env=env)
+    assert result.returncode != 0
+    assert any(name in result.stderr for name in REQUIRED_SECRETS), result.stderr
+
+
+def test_docker_compose_v2_accepts_the_stack_when_the_plugin_exists() -> None:
+    if shutil.which("docker") is None or run(["docker", "compose", "version"]).returncode != 0:
+        pytest.skip("the `docker compose` v2 plugin is absent")
+    result = run(["docker", "compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE),
+                  "--profile", "ibgateway", "config", "-q"])
+    assert result.returncode == 0, result.stderr
+
+
+@needs_promtool
+def test_promtool_accepts_the_prometheus_config_and_its_alert_rules() -> None:
+    result = run(["promtool", "check", "config", str(DOCKER / "prometheus" / "prometheus.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "alerts.yml" in result.stdout and "SUCCESS" in result.stdout
+
+
+def test_the_stack_has_every_service_and_ib_gateway_is_an_opt_in_paper_profile() -> None:
+    svc = services()
+    assert set(svc) == {"timescaledb", "code", "webserver", "daemon", "inference",
+                        "pushgateway", "prometheus", "grafana", "ibgateway"}
+    assert [name for name, s in svc.items() if s.get("profiles")] == ["ibgateway"]
+    assert svc["ibgateway"]["profiles"] == ["ibgateway"]
+    assert svc["ibgateway"]["environment"]["TRADING_MODE"] == "${IB_TRADING_MODE:-paper}"
+
+
+def test_every_service_has_a_real_healthcheck() -> None:
+    for name, svc in services().items():
+        check = svc.get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+
+
+def test_no_secret_is_written_in_compose_only_referenced_from_the_environment() -> None:
+    for name, svc in services().items():
+        for key, value in (svc.get("environment") or {}).items():
+            if SECRET_KEY.search(key):
+                assert re.fullmatch(r"\$\{\w+:[?-][^}]*\}", str(value)), f"{name}.{key}={value}"
+    url = services()["code"]["environment"]["INTRADAY_JULES_DATABASE_URL"]
+    userinfo = re.match(r"postgresql://(\$\{[^}]+\}):(\$\{[^}]+\})@timescaledb:", url)
+    assert userinfo and userinfo[2].startswith("${INTRADAY_JULES_DATABASE_PASSWORD:?"), url
+    text = COMPOSE.read_text()
+    assert "change-me" not in text
+    for secret in REQUIRED_SECRETS:
+        assert f"${{{secret}:?" in text, f"{secret} must be required (:?)"
+
+
+def test_no_secret_is_baked_into_the_image() -> None:
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    for line in dockerfile.splitlines():
+        if line.startswith(("ENV", "ARG")):
+            assert not SECRET_KEY.search(line.split("=")[0]), line
+    assert ".env" not in dockerfile
+
+
+def test_every_variable_compose_reads_is_documented_in_env_example() -> None:
+    documented = env_example()
+    code = "\n".join(ln for ln in COMPOSE.read_text().splitlines()
+                     if not ln.lstrip().startswith("#"))
+    used = set(VAR_REF.findall(code))
+    assert {"DAGSTER_PG_PASSWORD", "TWS_USERID", "INTRADAY_JULES_DEPLOYMENT"} <= used
+    assert used - set(documented) == set()
+    assert all(documented[s].startswith("change-me") for s in REQUIRED_SECRETS)
+
+
+def test_every_setting_reaches_the_app_containers_from_one_anchor() -> None:
+    svc = services()
+    envs = [svc[name]["environment"] for name in APP_SERVICES]
+    assert all(env == envs[0] for env in envs)
+    assert {spec.env for spec in SETTING_SPECS} - set(envs[0]) == set()
+    assert envs[0]["INTRADAY_JULES_PUSHGATEWAY_URL"] == "http://pushgateway:9091"
+
+
+def test_host_ports_bind_to_localhost_only() -> None:
+    for name, svc in services().items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
+
+
+def test_inference_serves_the_service_app_and_checks_health() -> None:
+    inference = services()["inference"]
+    assert "intraday_jules.service.app:app" in inference["command"]
+    assert "/health" in " ".join(inference["healthcheck"]["test"])
+
+
+def test_grafana_provisions_the_datasource_and_the_dashboard_from_the_repo() -> None:
+    grafana = services()["grafana"]
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD:?")
+    provisioning = DOCKER / "grafana" / "provisioning"
+    provider = yaml.safe_load((provisioning / "dashboards" / "intraday_jules.yaml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (DOCKER / "grafana" / "dashboards" / "intraday_jules.json").is_file()
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text())
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_prometheus_scrapes_the_pushgateway_keeping_the_pushed_labels() -> None:
+    config = yaml.safe_load((DOCKER / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "pushgateway")
+    assert job["honor_labels"] is True
+    assert job["static_configs"][0]["targets"] == ["pushgateway:9091"]
+
+
+def test_webserver_and_daemon_load_the_code_server_the_code_service_runs() -> None:
+    workspace = yaml.safe_load((DOCKER / "workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    command = services()["code"]["command"]
+    assert server["host"] == "code"
+    assert command[command.index("-p") + 1] == str(server["port"])
+
+
+def test_docker_instance_keeps_the_repository_run_queue_policy() -> None:
+    docker_cfg = yaml.safe_load((DOCKER / "dagster.yaml").read_text())
+    repo_cfg = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    assert docker_cfg["run_coordinator"] == repo_cfg["run_coordinator"]
+    assert docker_cfg["telemetry"] == {"enabled": False}
+    db = docker_cfg["storage"]["postgres"]["postgres_db"]
+    assert {key: value["env"] for key, value in db.items()} == {
+        "hostname": "DAGSTER_PG_HOST", "port": "DAGSTER_PG_PORT", "db_name": "DAGSTER_PG_DB",
+        "username": "DAGSTER_PG_USERNAME", "password": "DAGSTER_PG_PASSWORD"}
+
+
+def test_dockerfile_installs_cpu_torch_before_the_project_and_runs_as_non_root() -> None:
+    lines = [ln.strip() for ln in (DOCKER / "Dockerfile").read_text().splitlines()]
+    assert next(ln for ln in lines if ln.startswith("FROM")) == "FROM python:3.11-slim"
+    torch = next(i for i, ln in enumerate(lines) if 'pip install "torch==' in ln)
+    project = next(i for i, ln in enumerate(lines) if ln.startswith("RUN pip install -e ."))
+    assert torch < project
+    assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in lines
+    assert "ARG TORCH_VERSION=2.13.0" in lines
+    user = [ln for ln in lines if ln.startswith("USER ")]
+    assert user and user[-1] not in ("USER root", "USER 0")
+
+
+@pytest.mark.pg
+def test_the_init_script_and_docker_instance_give_dagster_a_postgres_storage(
+        pg_server_url: str, tmp_path: Path) -> None:
+    """Runs docker/timescaledb's init script on the real server, then loads docker/dagster.yaml."""
+    if shutil.which("psql") is None:
+        pytest.skip("psql absent")
+    import psycopg
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+    from sqlalchemy.engine import make_url
+
+    server = make_url(pg_server_url)
+    name = f"ij_dagster_{uuid.uuid4().hex[:8]}"
+    pg_env = {"PGHOST": server.host or "127.0.0.1", "PGPORT": str(server.port or 5432),
+              "POSTGRES_USER": server.username or "postgres",
+              "POSTGRES_DB": server.database or "postgres", "DAGSTER_PG_USERNAME": name,
+              "DAGSTER_PG_PASSWORD": "pw-" + name, "DAGSTER_PG_DB": name}
+    if server.password:
+        pg_env["PGPASSWORD"] = server.password
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = (DOCKER / "dagster.yaml").read_text().replace("/data/", f"{tmp_path}/data/")
+    (home / "dagster.yaml").write_text(config)
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        result = run(["bash", str(DOCKER / "timescaledb" / "10-dagster-database.sh")],
+                     env={**os.environ, **pg_env})
+        assert result.returncode == 0, result.stderr
+        dagster_env = {"DAGSTER_PG_HOST": pg_env["PGHOST"], "DAGSTER_PG_PORT": pg_env["PGPORT"]}
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in {**pg_env, **dagster_env}.items():
+                mp.setenv(key, value)
+            instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+            try:
+                assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+                assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+                assert instance.get_runs() == []
+            finally:
+                instance.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
