@@ -112,6 +112,9 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
                 lambda v: ("ibkr", "alpha_vantage") if v["deployment"] in ("paper", "live")
                 else ("simulated",),
                 "ordered failover list of sources: simulated, replay, ibkr, alpha_vantage"),
+    SettingSpec("INTRADAY_JULES_CROSS_VENDOR_CHECK", "cross_vendor_check", _bool,
+                lambda v: len(v["market_sources"]) > 1,
+                "also fetch each partition from the second source and check they agree (WARN)"),
     SettingSpec("INTRADAY_JULES_REPLAY_PATH", "replay_path", _path, lambda _: None,
                 "CSV or Parquet file of bars (symbol,ts,open,high,low,close,volume) for 'replay'"),
     SettingSpec("INTRADAY_JULES_LOG_LEVEL", "log_level", _log_level, lambda _: "INFO",
@@ -161,6 +164,7 @@ class Settings:
     home: Path
     database_url: str = field(repr=False)
     market_sources: tuple[str, ...]
+    cross_vendor_check: bool
     replay_path: Path | None
     log_level: str
     symbols: tuple[str, ...]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,17 @@ def parse_day(text: str, flag: str) -> date:
 
 def summarise(results: list[Any]) -> dict[str, Any]:
     per_symbol: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "sessions": 0,
-                 "sources": set()})
+        lambda: {"rows": 0, "inserted": 0, "updated": 0, "unchanged": 0, "quarantined": 0,
+                 "sessions": 0, "sources": set(), "blocked_sessions": []})
     for r in results:
         entry = per_symbol[r.symbol]
-        for key in ("rows", "inserted", "updated", "unchanged"):
+        for key in ("rows", "inserted", "updated", "unchanged", "quarantined"):
             entry[key] += getattr(r, key)
         entry["sessions"] += 1
         entry["sources"].update(r.sources)
+        if r.blocking_failed:
+            entry["blocked_sessions"].append(
+                {"session": r.session.isoformat(), "checks": r.blocking_failed})
     return {s: {**v, "sources": sorted(v["sources"])} for s, v in per_symbol.items()}
 
 
@@ -94,7 +97,7 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     from intraday_jules.domain.bars import BarValidationError
     from intraday_jules.domain.calendar import sessions_in_range
     from intraday_jules.market_data.factory import build_source
-    from intraday_jules.market_data.ingest import ingest_partition
+    from intraday_jules.market_data.ingest import QualityGate, ingest_partition
     from intraday_jules.market_data.source import SourceError
     from intraday_jules.market_data.store import BarStore
 
@@ -107,6 +110,7 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     except DatabaseUnreachable as exc:
         raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
     source = build_source(options)
+    gate = QualityGate(clock=lambda: datetime.now(UTC))
     results = []
     try:
         with progress(show) as bar:
@@ -115,7 +119,7 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
                 for symbol in symbols:
                     bar.update(task, description=f"{symbol} {session}")
                     results.append(ingest_partition(source, store, symbol, session,
-                                                    settings.extended_hours))
+                                                    settings.extended_hours, gate=gate))
                     bar.advance(task)
     except (BarValidationError, SourceError) as exc:
         raise CliError(str(exc), hint="nothing of the refused batch was written; earlier "
@@ -135,11 +139,14 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
 def _render(console: Console, payload: dict[str, Any]) -> None:
     table = Table(title=f"Ingested {len(payload['sessions'])} sessions "
                         f"({payload['sessions'][0]} .. {payload['sessions'][-1]})")
-    for column in ("symbol", "rows", "inserted", "updated", "unchanged", "sources"):
-        table.add_column(column, justify="right" if column not in ("symbol", "sources")
-                         else "left")
+    columns = ("symbol", "rows", "inserted", "updated", "unchanged", "quarantined", "sources")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("symbol", "sources") else "right")
     for symbol, v in payload["symbols"].items():
-        table.add_row(symbol, str(v["rows"]), str(v["inserted"]), str(v["updated"]),
-                      str(v["unchanged"]), ",".join(v["sources"]))
+        table.add_row(symbol, *(str(v[c]) for c in columns[1:-1]), ",".join(v["sources"]))
     console.print(table)
+    for symbol, v in payload["symbols"].items():
+        for blocked in v["blocked_sessions"]:
+            console.print(f"[yellow]{symbol} {blocked['session']} failed blocking checks "
+                          f"{', '.join(blocked['checks'])}[/]: see `intraday-jules quality`")
     console.print(f"database: {payload['database']} ({payload['backend']})")

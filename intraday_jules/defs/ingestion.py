@@ -1,6 +1,7 @@
-"""``market_data/bars``: one partition per (XNYS session, symbol), plus its daily schedule."""
+"""``market_data/bars``: one partition per (XNYS session, symbol), its data-quality checks
+(from ``data_contracts/market_data.yaml``; ERROR checks are blocking) and the daily schedule."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -17,11 +18,51 @@ from intraday_jules.defs.resources import (
     market_data_resource,
 )
 from intraday_jules.domain.calendar import is_session, session_window
-from intraday_jules.market_data.ingest import ingest_partition
+from intraday_jules.market_data.ingest import PartitionIngest, QualityGate, ingest_partition
+from intraday_jules.quality import CheckResult, Severity, load_contract
 from intraday_jules.settings import Settings
 
 BARS_KEY = dg.AssetKey(["market_data", "bars"])
 INGEST_JOB_NAME = "ingest_bars_job"
+MAX_FAILURES_IN_METADATA = 20
+
+
+def bars_check_specs() -> list[dg.AssetCheckSpec]:
+    """One check per contract check; ERROR checks block downstream assets in the run."""
+    contract = load_contract("market_data")
+    return [dg.AssetCheckSpec(name, asset=BARS_KEY, blocking=spec.severity == Severity.ERROR,
+                              description=f"{spec.severity}: {name} (data_contracts/"
+                                          "market_data.yaml)")
+            for name, spec in contract.checks.items()]
+
+
+def check_result(result: CheckResult) -> dg.AssetCheckResult:
+    """A quality CheckResult as a Dagster check result, offending rows in its metadata."""
+    failures = [f.to_dict() for f in result.failures[:MAX_FAILURES_IN_METADATA]]
+    return dg.AssetCheckResult(
+        check_name=result.name, asset_key=BARS_KEY, passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR if result.severity == Severity.ERROR
+        else dg.AssetCheckSeverity.WARN,
+        metadata={"failures": result.failure_count, "rows_checked": result.rows_checked,
+                  "note": result.note or "", "offending": dg.MetadataValue.json(failures)})
+
+
+def materialize_result(result: PartitionIngest) -> dg.MaterializeResult:
+    checks = [check_result(c) for c in result.report.checks] if result.report else []
+    return dg.MaterializeResult(
+        metadata={
+            "rows": result.rows, "rows_written": result.written,
+            "rows_inserted": result.inserted, "rows_updated": result.updated,
+            "rows_unchanged": result.unchanged, "rows_quarantined": result.quarantined,
+            "first_ts": result.first_ts.isoformat() if result.first_ts else None,
+            "last_ts": result.last_ts.isoformat() if result.last_ts else None,
+            "source": ",".join(result.sources), "backend": result.backend,
+            "blocking_checks_failed": ",".join(result.blocking_failed) or "none",
+            "attempts": dg.MetadataValue.json([
+                {"source": a.source, "rows_used": a.rows_used, "missing_after": a.missing_after,
+                 "error": a.error} for a in result.attempts]),
+        },
+        check_results=checks)
 
 
 def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
@@ -30,8 +71,10 @@ def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
         partitions_def=bars_partitions(settings),
         group_name="market_data",
         kinds={"python", "sql"},
+        check_specs=bars_check_specs(),
         description="1-minute OHLCV bars per (XNYS session, symbol), upserted idempotently into "
-                    "market_data with per-row provenance (source).",
+                    "market_data with per-row provenance (source), gated by the market_data "
+                    "contract's checks.",
     )
     def bars(context: dg.AssetExecutionContext, market_data: MarketDataResource,
              bar_store: BarStoreResource) -> dg.MaterializeResult:
@@ -39,26 +82,22 @@ def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
         session = date.fromisoformat(keys[SESSION_DIMENSION])
         symbol = keys[SYMBOL_DIMENSION]
         source, store = market_data.build(), bar_store.open()
+        cross = market_data.build_cross_source()
+        gate = QualityGate(clock=lambda: datetime.now(UTC), cross_source=cross,
+                           run_id=context.run_id)
         try:
             result = ingest_partition(source, store, symbol, session,
-                                      extended_hours=market_data.extended_hours)
+                                      extended_hours=market_data.extended_hours, gate=gate)
         finally:
             source.close()
             store.close()
-        return dg.MaterializeResult(metadata={
-            "rows": result.rows,
-            "rows_written": result.written,
-            "rows_inserted": result.inserted,
-            "rows_updated": result.updated,
-            "rows_unchanged": result.unchanged,
-            "first_ts": result.first_ts.isoformat() if result.first_ts else None,
-            "last_ts": result.last_ts.isoformat() if result.last_ts else None,
-            "source": ",".join(result.sources),
-            "backend": result.backend,
-            "attempts": dg.MetadataValue.json([
-                {"source": a.source, "rows_used": a.rows_used, "missing_after": a.missing_after,
-                 "error": a.error} for a in result.attempts]),
-        })
+            if cross is not None:
+                cross.close()
+        if result.blocking_failed:
+            context.log.warning("partition %s failed blocking checks %s: downstream assets "
+                                "will not run on it", context.partition_key,
+                                result.blocking_failed)
+        return materialize_result(result)
 
     return bars
 
@@ -85,7 +124,7 @@ def _daily_schedule(settings: Settings, job: object) -> dg.ScheduleDefinition:
 def build_ingestion_defs(settings: Settings) -> dg.Definitions:
     bars = _bars_asset(settings)
     job = dg.define_asset_job(INGEST_JOB_NAME, selection=[BARS_KEY],
-                              description="Ingest bars for one (session, symbol) partition.")
+                              description="Ingest and check bars for one (session, symbol).")
     return dg.Definitions(
         assets=[bars],
         jobs=[job],

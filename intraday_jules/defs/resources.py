@@ -8,6 +8,7 @@ vendor keys are fetched from the secrets helper when the source is built.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -33,6 +34,7 @@ class MarketDataResource(dg.ConfigurableResource):
     """Builds the configured source or failover chain (no secrets in this config)."""
 
     sources: list[str]
+    cross_vendor_check: bool = False
     replay_path: str | None = None
     sim_seed: int = 7
     extended_hours: bool = False
@@ -55,6 +57,12 @@ class MarketDataResource(dg.ConfigurableResource):
     def build(self) -> BarSource:
         return build_source(self.options())
 
+    def build_cross_source(self) -> BarSource | None:
+        """The second source of the chain, for the cross-vendor agreement check (or None)."""
+        if not self.cross_vendor_check or len(self.sources) < 2:
+            return None
+        return build_source(replace(self.options(), names=(self.sources[1],)))
+
 
 def bar_store_resource(settings: Settings) -> BarStoreResource:
     if os.environ.get(DATABASE_URL_ENV):
@@ -65,6 +73,7 @@ def bar_store_resource(settings: Settings) -> BarStoreResource:
 def market_data_resource(settings: Settings) -> MarketDataResource:
     return MarketDataResource(
         sources=list(settings.market_sources),
+        cross_vendor_check=settings.cross_vendor_check,
         replay_path=str(settings.replay_path) if settings.replay_path else None,
         sim_seed=settings.sim_seed, extended_hours=settings.extended_hours,
         ib_host=settings.ib_host, ib_port=settings.ib_port, ib_client_id=settings.ib_client_id,

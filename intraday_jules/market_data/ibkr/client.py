@@ -155,13 +155,10 @@ class IbkrClient:
         ib = self._require_connected()
 
         async def qualify() -> list[Any]:
-            try:
-                return await asyncio.wait_for(ib.qualifyContractsAsync(
-                    Stock(symbol, "SMART", "USD")), self.config.request_timeout_s)
-            except RequestError as exc:
-                raise IbkrRequestError(exc.code, exc.message, exc.reqId) from None
+            return await asyncio.wait_for(ib.qualifyContractsAsync(
+                Stock(symbol, "SMART", "USD")), self.config.request_timeout_s)
 
-        result = self._call(qualify, f"reqContractDetails({symbol} STK SMART USD)")
+        result = self.call(qualify, f"reqContractDetails({symbol} STK SMART USD)")
         contract = result[0] if result else None
         if not isinstance(contract, Contract) or not contract.conId:
             raise IbkrRequestError(200, f"no security definition for stock {symbol} "
@@ -173,10 +170,11 @@ class IbkrClient:
         """One reqHistoricalData (formatDate=2); raises the IbkrError that explains a failure."""
         self._require_connected()
         extra = self.config.restore_timeout_s
-        return list(self._call(lambda: self._historical(contract, query), query.describe(), extra))
+        return list(self.call(lambda: self._historical(contract, query), query.describe(), extra))
 
-    def _call(self, make: Callable[[], Awaitable[T]], what: str, extra_s: float = 0.0) -> T:
-        """Run a request on the loop; a dropped socket or no answer become IbkrErrors."""
+    def call(self, make: Callable[[], Awaitable[T]], what: str, extra_s: float = 0.0) -> T:
+        """Run a request coroutine on the loop; IB's request errors, a dropped socket and no
+        answer within ``request_timeout_s`` (+ ``extra_s``) become ``IbkrError``s."""
         try:
             return self._loop.run(make, self.config.request_timeout_s + extra_s + _GRACE_S)
         except TimeoutError:
@@ -185,6 +183,8 @@ class IbkrClient:
         except ConnectionError as exc:
             raise IbkrConnectionLost(f"{what}: the connection to {self.config.endpoint} "
                                      f"dropped ({exc})") from None
+        except RequestError as exc:
+            raise IbkrRequestError(exc.code, exc.message, exc.reqId) from None
 
     async def _historical(self, contract: Contract, query: HistoricalQuery) -> BarDataList:
         await self.connectivity.wait_restored(self.config.restore_timeout_s)
@@ -230,7 +230,7 @@ class IbkrClient:
             now = await asyncio.wait_for(ib.reqCurrentTimeAsync(), self.config.request_timeout_s)
             return now.astimezone(UTC)
 
-        return self._call(current_time, "reqCurrentTime")
+        return self.call(current_time, "reqCurrentTime")
 
     def cancel_subscription(self, bars: BarDataList | RealTimeBarList) -> None:
         if not self.is_connected:

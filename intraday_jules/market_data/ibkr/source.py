@@ -77,8 +77,11 @@ class IbkrSource:
     def fetch_session(self, request: BarRequest) -> pd.DataFrame:
         """Validated bars frame (BAR_COLUMNS + ``source``) for one symbol and session."""
         try:
-            contract = self._contract(request)
             query = query_for_session(request)
+        except ValueError as exc:  # not an exchange session
+            raise SourceRequestError(self.name, request, f"{exc} (field session)") from None
+        try:
+            contract = self._contract(request)
             bars = self._paced_request(request, contract, query)
         except IbkrRequestError as exc:
             raise _request_error(request, exc) from None

@@ -105,19 +105,19 @@ class LiveBarStream:
     def _subscribe(self, since: datetime | None) -> None:
         self._generation += 1
         self._aggregator.reset()
-        timeout = self.client.config.request_timeout_s + 5
         if self.mode is StreamMode.KEEP_UP_TO_DATE:
             now = self.client.server_time().astimezone(UTC)
             minutes = _SUBSCRIBE_MINUTES
             if since is not None:
                 minutes += max(0, int((now - since) / MINUTE))
             self._pace(query_for_minutes(self.symbol, None, minutes, self.use_rth))
-            self._subscription = self.client.run(
-                lambda: self._keep_up_to_date(minutes * 60, now), timeout)
+            self._subscription = self.client.call(
+                lambda: self._keep_up_to_date(minutes * 60, now), f"{self.symbol} keepUpToDate")
         else:
             if since is not None:
                 self._backfill_completed(since)
-            self._subscription = self.client.run(self._real_time_bars, timeout)
+            self._subscription = self.client.call(self._real_time_bars,
+                                                  f"{self.symbol} reqRealTimeBars")
 
     async def _keep_up_to_date(self, duration_s: int, now: datetime) -> BarDataList:
         generation = self._generation

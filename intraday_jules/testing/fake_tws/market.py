@@ -67,6 +67,8 @@ def historical(gw: FakeTws, session: ClientSession, fields: list[str]) -> None:
             assert decision.connectivity is not None
             gw.begin_outage(decision.connectivity,
                             held=lambda: answer_historical(gw, session, req, None))
+        case HistoricalAction.ANSWER if not gw.live.connected_to_ib:
+            gw.hold(lambda: answer_historical(gw, session, req, decision.corruption))
         case HistoricalAction.ANSWER:
             answer_historical(gw, session, req, decision.corruption)
 

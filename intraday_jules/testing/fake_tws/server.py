@@ -270,9 +270,13 @@ class FakeTws:
                 for answer in held:
                     answer()
 
+    def hold(self, answer: Callable[[], None]) -> None:
+        """Keep an answer until connectivity returns: sent on 1102, dropped on 1101."""
+        self._held_requests = [*self._held_requests, answer]
+
     def begin_outage(self, loss: ConnectivityLoss, held: Callable[[], None]) -> None:
         """1100 now, hold ``held`` (an answer), and schedule the scripted restore."""
-        self._held_requests = [*self._held_requests, held]
+        self.hold(held)
         if self.live.connected_to_ib:
             self.send_connectivity(1100)
         if loss.restore_after_s is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pandas as pd
@@ -85,6 +86,13 @@ def test_unknown_symbol_raises_source_request_error_naming_the_symbol(
         make_source: SourceFactory) -> None:
     with pytest.raises(SourceRequestError, match=r"unknown symbol AAPL.*field symbol"):
         make_source().fetch_session(BarRequest("AAPL", DAY))
+
+
+def test_a_day_without_a_session_is_a_request_error(make_source: SourceFactory,
+                                                    gateway: FakeTwsThread) -> None:
+    with pytest.raises(SourceRequestError, match="not an XNYS trading session"):
+        make_source().fetch_session(BarRequest("NVDA", date(2025, 1, 20)))
+    assert gateway.historical_requests == []
 
 
 def test_pacing_violation_backs_off_then_succeeds(
@@ -201,6 +209,22 @@ def test_connectivity_restored_with_data_lost_resends_the_request(
     first, second = gateway.historical_requests
     assert first.identity == second.identity
     assert (second.received_at - first.received_at).total_seconds() >= 15  # identical-rule wait
+
+
+def test_request_made_during_an_outage_waits_for_the_restore(
+        make_source: SourceFactory, gateway: FakeTwsThread) -> None:
+    source = make_source()
+    source.fetch_session(BarRequest("MSFT", DAY))  # connected
+    gateway.send_connectivity(1100)
+    assert wait_until(lambda: source.client.connectivity.lost)
+    restore = threading.Timer(0.3, gateway.send_connectivity, args=(1101,))
+    restore.start()
+    try:
+        assert len(source.fetch_session(BarRequest("NVDA", DAY))) == 390
+    finally:
+        restore.join()
+    # sent after the restore: a request sent during the outage would have been lost with 1101
+    assert [r.symbol for r in gateway.historical_requests] == ["MSFT", "NVDA"]
 
 
 def test_connectivity_never_restored_is_source_unavailable(make_source: SourceFactory,

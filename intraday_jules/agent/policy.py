@@ -1,0 +1,96 @@
+"""The recurrent policy, batched for speed, and a stepper that runs it one bar at a time.
+
+``SequenceLstmPolicy`` is sb3-contrib's ``MlpLstmPolicy`` with one change: when a training
+minibatch's sequences only start episodes at their FIRST step (always true for sequences
+built by ``RecurrentRolloutBuffer``, which splits at episode starts), the LSTM runs over the
+whole padded batch in one call instead of sb3-contrib's Python loop over time steps. The
+arithmetic is the same (the reset multiplies the initial state by 0 exactly as the loop
+does); only the batching differs, which measured ~4x faster training on 2 cores.
+
+``PolicyStepper`` feeds observations one bar at a time with explicit LSTM state, and returns
+action probabilities; evaluation (a batch of seeds) and ``LivePolicy`` (a batch of one) both
+use it, so they compute the same thing. Actions are chosen from the probabilities either by
+argmax or by sampling with a uniform keyed on (seed, bar timestamp): reproducible, and the
+same for a restarted process as for one that ran all session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import torch as th
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from torch import nn
+
+ActionMode = Literal["sample", "argmax"]
+
+
+class SequenceLstmPolicy(RecurrentActorCriticPolicy):
+    """``MlpLstmPolicy`` whose training pass runs each minibatch's LSTM in one call."""
+
+    @staticmethod
+    def _process_sequence(features: th.Tensor, lstm_states: tuple[th.Tensor, th.Tensor],
+                          episode_starts: th.Tensor, lstm: nn.LSTM
+                          ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        n_seq = lstm_states[0].shape[1]
+        sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
+        starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)
+        if sequence.shape[0] == 1 or not bool(th.any(starts[1:])):
+            keep = (1.0 - starts[0]).view(1, n_seq, 1)
+            output, states = lstm(sequence, (keep * lstm_states[0], keep * lstm_states[1]))
+            return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), states
+        return RecurrentActorCriticPolicy._process_sequence(features, lstm_states,
+                                                            episode_starts, lstm)
+
+
+class PolicyStepper:
+    """Runs a recurrent policy's actor one observation per env per call, keeping its state.
+
+    ``step(obs, starts)`` takes a (batch, obs) float32 array and a (batch,) bool array that is
+    True where a session (episode) begins (the LSTM state is zeroed there first, as in
+    training) and returns (batch, n_actions) action probabilities.
+    """
+
+    def __init__(self, policy: RecurrentActorCriticPolicy, batch: int = 1) -> None:
+        self.policy = policy
+        self.batch = batch
+        self.reset()
+
+    def reset(self) -> None:
+        layers, _, hidden = self.policy.lstm_hidden_state_shape
+        zeros = th.zeros((layers, self.batch, hidden), dtype=th.float32)
+        self.state: tuple[th.Tensor, th.Tensor] = (zeros, zeros.clone())
+
+    @property
+    def hidden(self) -> np.ndarray:
+        """(h, c) stacked: (2, layers, batch, hidden); for tests and diagnostics."""
+        return np.stack([self.state[0].numpy(), self.state[1].numpy()])
+
+    def step(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        self.policy.set_training_mode(False)
+        with th.no_grad():
+            tensor = th.as_tensor(np.asarray(obs, dtype=np.float32).reshape(self.batch, -1))
+            start = th.as_tensor(np.asarray(starts, dtype=np.float32).reshape(self.batch))
+            distribution, state = self.policy.get_distribution(tensor, self.state, start)
+            self.state = (state[0].clone(), state[1].clone())
+            probs = distribution.distribution.probs
+        return probs.numpy().astype(np.float64)
+
+
+def keyed_uniforms(seeds: Sequence[int], ts_us: int) -> np.ndarray:
+    """One uniform in [0, 1) per seed, a pure function of (seed, bar timestamp)."""
+    return np.array([np.random.default_rng([int(s) & 0xFFFFFFFF, int(ts_us) & (2**63 - 1)])
+                     .random() for s in seeds])
+
+
+def choose_actions(probs: np.ndarray, mode: ActionMode, seeds: Sequence[int],
+                   ts_us: int) -> np.ndarray:
+    """Actions from (batch, n) probabilities: argmax, or inverse-CDF sampling with the
+    keyed uniforms (so the same bar and seed always give the same action)."""
+    if mode == "argmax":
+        return probs.argmax(axis=1)
+    cdf = np.cumsum(probs, axis=1)
+    u = keyed_uniforms(seeds, ts_us) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), probs.shape[1] - 1)

@@ -1,0 +1,190 @@
+"""Training: the NVDA foundation model, its transfer to NVDA + MSFT, and the scratch control.
+
+All three are sb3-contrib ``RecurrentPPO`` with an ``MlpLstmPolicy`` (``SequenceLstmPolicy``:
+the same network, batched LSTM passes in training) on vectorised envs over the TRAIN window
+only. Seeds go to Python, NumPy, torch, every env and the action spaces (sb3's
+``set_random_seed`` + ``VecEnv.seed``); torch runs on ``config.torch_threads`` threads for the
+duration of the run (1 by default: see MEASURED.md). Same data + same config = same model.
+
+``train_dual`` starts from the foundation's weights (``transfer``); ``train_dual_from_scratch``
+uses the same config, seed, data and budget from a random initialisation, so the transfer's
+value is measured (``metrics["learning_curve"]``: mean session P&L per rollout at equal steps).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+
+from intraday_jules.agent.bundle import ModelBundle, ModelKind
+from intraday_jules.agent.config import TrainingConfig
+from intraday_jules.agent.data import PreparedData, TrainingDataError
+from intraday_jules.agent.envs import make_training_env
+from intraday_jules.agent.policy import SequenceLstmPolicy
+from intraday_jules.agent.transfer import transfer_weights
+
+#: ``progress(steps_done, total_steps)``, called as training advances (for a progress bar).
+ProgressFn = Callable[[int, int], None]
+FOUNDATION_SYMBOL = "NVDA"
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` intra-op threads inside the block, then restore the old setting."""
+    before = th.get_num_threads()
+    th.set_num_threads(n)
+    try:
+        yield
+    finally:
+        th.set_num_threads(before)
+
+
+class _LearningCurve(BaseCallback):
+    """Mean episode (= session, in session mode) reward of the episodes finished in each
+    rollout, with the step count: the curve that compares transfer and scratch."""
+
+    def __init__(self, progress: ProgressFn | None, total: int) -> None:
+        super().__init__()
+        self.points: list[tuple[int, float, int]] = []
+        self._rewards: list[float] = []
+        self._progress, self._total = progress, total
+        self._every = max(total // 200, 1)
+        self._last = 0
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", ()):
+            if "episode" in info:
+                self._rewards.append(float(info["episode"]["r"]))
+        if self._progress is not None and self.num_timesteps - self._last >= self._every:
+            self._last = self.num_timesteps
+            self._progress(min(self.num_timesteps, self._total), self._total)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self._rewards:
+            self.points.append((self.num_timesteps, float(np.mean(self._rewards)),
+                                len(self._rewards)))
+        self._rewards = []
+
+
+def train_foundation(data: PreparedData, config: TrainingConfig | None = None, *,
+                     checkpoint_dir: Path | None = None,
+                     progress: ProgressFn | None = None) -> ModelBundle:
+    """Train the single-ticker NVDA model (50,000 steps by default) on ``data``'s train
+    window; returns it with its normaliser, spec, window and data hash."""
+    config = config or TrainingConfig.foundation()
+    return _train(data, (FOUNDATION_SYMBOL,), config, "foundation", None, checkpoint_dir,
+                  progress)
+
+
+def train_dual(data: PreparedData, foundation: ModelBundle,
+               config: TrainingConfig | None = None, *, checkpoint_dir: Path | None = None,
+               progress: ProgressFn | None = None) -> ModelBundle:
+    """Train the NVDA + MSFT model (200,000 steps by default) starting from ``foundation``.
+
+    ``data`` must carry the foundation's NVDA normaliser (prepare it with
+    ``normalizers=foundation.normalizers``, or use the same ``PreparedData``), the same
+    FeatureSpec, and ``config`` the foundation's per-asset network sizes."""
+    config = config or TrainingConfig.dual(seed=foundation.config.seed)
+    _check_transferable(data, foundation, config)
+
+    def init(model: RecurrentPPO) -> dict[str, Any]:
+        report = transfer_weights(foundation.model, model, len(data.spec.names))
+        return {"transfer": report.to_dict()}
+
+    return _train(data, _dual_symbols(data), config, "dual", init, checkpoint_dir, progress,
+                  parent_id=foundation.model_id)
+
+
+def train_dual_from_scratch(data: PreparedData, config: TrainingConfig | None = None, *,
+                            checkpoint_dir: Path | None = None,
+                            progress: ProgressFn | None = None) -> ModelBundle:
+    """The control for ``train_dual``: same network, data, seed and budget, random init."""
+    config = config or TrainingConfig.dual()
+    bundle = _train(data, _dual_symbols(data), config, "dual", None, checkpoint_dir, progress)
+    bundle.metrics["initialisation"] = "scratch"
+    return bundle
+
+
+def _dual_symbols(data: PreparedData) -> tuple[str, str]:
+    symbols = data.arrays.symbols
+    if len(symbols) < 2 or symbols[0] != FOUNDATION_SYMBOL:
+        raise TrainingDataError(f"{data.origin}: the dual model needs NVDA then a second "
+                                f"symbol, the data has {symbols}")
+    return symbols[0], symbols[1]
+
+
+def _check_transferable(data: PreparedData, foundation: ModelBundle,
+                        config: TrainingConfig) -> None:
+    if foundation.kind != "foundation":
+        raise ValueError(f"train_dual needs a foundation model, got a {foundation.kind} model")
+    foundation.check_compatible(data.spec)
+    carried = foundation.normalizers[FOUNDATION_SYMBOL].to_dict()
+    if data.normalizers[FOUNDATION_SYMBOL].to_dict() != carried:
+        raise TrainingDataError(
+            f"{data.origin}: the data's NVDA normalisation differs from the foundation's; "
+            "prepare it with normalizers=foundation.normalizers so the transferred weights "
+            "see the inputs they were trained on")
+    same = (config.lstm_hidden_size == foundation.config.lstm_hidden_size
+            and config.net_arch == foundation.config.net_arch)
+    if not same:
+        raise ValueError(
+            f"per-asset network sizes differ: dual config LSTM {config.lstm_hidden_size} "
+            f"{config.net_arch}, foundation LSTM {foundation.config.lstm_hidden_size} "
+            f"{foundation.config.net_arch}")
+
+
+def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
+           kind: ModelKind, init: Callable[[RecurrentPPO], dict[str, Any]] | None,
+           checkpoint_dir: Path | None, progress: ProgressFn | None,
+           parent_id: str | None = None) -> ModelBundle:
+    if data.train_window is None:
+        raise TrainingDataError(f"{data.origin}: no train window: nothing to train on")
+    arrays = data.window(data.train_window, symbols)
+    with torch_threads(config.torch_threads):
+        env = make_training_env(arrays, len(symbols), config)
+        try:
+            model = RecurrentPPO(
+                SequenceLstmPolicy, env, policy_kwargs=config.policy_kwargs(len(symbols)),
+                tensorboard_log=None if config.tensorboard_dir is None
+                else str(config.tensorboard_dir), verbose=0, **config.ppo_kwargs())
+            extra = init(model) if init is not None else {}
+            curve = _LearningCurve(progress, config.total_timesteps)
+            started = time.perf_counter()
+            model.learn(config.total_timesteps, callback=_callbacks(
+                curve, config, kind, checkpoint_dir), tb_log_name=f"{kind}_seed{config.seed}")
+            wall = time.perf_counter() - started
+        finally:
+            env.close()
+    if progress is not None:
+        progress(config.total_timesteps, config.total_timesteps)
+    metrics = {"wall_s": round(wall, 3), "steps": int(model.num_timesteps),
+               "steps_per_s": round(model.num_timesteps / wall, 1),
+               "learning_curve": [list(p) for p in curve.points],
+               "train_decisions": len(arrays.decision_schedule(data.lookback)),
+               "initialisation": "transfer" if init is not None else "random", **extra}
+    return ModelBundle(
+        model=model, kind=kind, symbols=symbols, spec=data.spec,
+        normalizers={s: data.normalizers[s] for s in symbols},
+        config=replace(config), train_window=data.train_window,
+        data_hashes={s: data.data_hashes[s] for s in symbols}, metrics=metrics,
+        parent_id=parent_id)
+
+
+def _callbacks(curve: _LearningCurve, config: TrainingConfig, kind: str,
+               checkpoint_dir: Path | None) -> CallbackList:
+    callbacks: list[BaseCallback] = [curve]
+    if checkpoint_dir is not None and config.checkpoint_freq > 0:
+        callbacks.append(CheckpointCallback(
+            save_freq=max(config.checkpoint_freq // config.n_envs, 1),
+            save_path=str(checkpoint_dir), name_prefix=f"{kind}_seed{config.seed}"))
+    return CallbackList(callbacks)

@@ -1,0 +1,43 @@
+"""Brokers behind one protocol: ``Broker`` (base), ``SimulatedBroker`` (the env's execution
+model, durable journal); ``IbkrBroker`` (ib_async) implements the same protocol.
+
+Imports ``domain`` and ``env.execution_model`` only. See docs/trading.md.
+"""
+
+from intraday_jules.broker.base import (
+    Broker,
+    BrokerError,
+    BrokerEvent,
+    CancelRejected,
+    CancelResult,
+    ConnectionChanged,
+    ConnectionState,
+    FillReport,
+    MarketDrivenBroker,
+    OpenOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+    SubmitResult,
+)
+from intraday_jules.broker.journal import Journal
+from intraday_jules.broker.simulated import SimulatedBroker
+
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "BrokerEvent",
+    "CancelRejected",
+    "CancelResult",
+    "ConnectionChanged",
+    "ConnectionState",
+    "FillReport",
+    "Journal",
+    "MarketDrivenBroker",
+    "OpenOrder",
+    "OrderAccepted",
+    "OrderCancelled",
+    "OrderRejected",
+    "SimulatedBroker",
+    "SubmitResult",
+]

@@ -1,0 +1,104 @@
+"""What one trading session is: its date, symbols, money, timing rules and cost model.
+
+The timing rules mirror the env's, so a live session decides on exactly the bars a backtest
+decides on: no decision during the first ``lookback`` complete minutes (feature warm-up), and a
+forced flatten decided on the bar that closes at ``flatten_minutes_before_close`` before the
+session close (15:54 ET bar -> fills at the 15:55 open; 12:54/12:55 on half days, from the
+XNYS calendar). After that bar nothing new is opened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from intraday_jules.domain.calendar import SessionWindow, session_window
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, validate_symbol
+from intraday_jules.env.actions import PositionRules
+from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
+from intraday_jules.env.execution_model import ExecutionConfig
+from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
+
+BAR = timedelta(minutes=1)
+
+
+class Phase(StrEnum):
+    """What a complete minute is for."""
+
+    WARMUP = "warmup"  # features still warming up: no decision
+    DECIDE = "decide"  # the policy decides
+    FLATTEN = "flatten"  # the session's forced flatten (policy consulted, action ignored)
+    CLOSED = "closed"  # after the flatten: only flattening of leftovers
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """One session's settings.
+
+    session: the XNYS session (America/New_York date).
+    symbols: traded symbols, in observation/action order (first = most significant digit).
+    starting_cash: cash deposited before the first fill ever recorded in the ledger.
+    lookback: complete minutes of warm-up before the first decision (the env's lookback).
+    flatten_minutes_before_close: positions are closed by this many minutes before the close.
+    max_bar_delay: a bar whose close is older than this when it arrives is stale (bad input);
+        no bar for this long (heartbeat) is stale data.
+    max_order_delay: on restart, an order recorded but never sent is still sent if its decision
+        bar closed less than this ago; otherwise it has expired and is recorded as cancelled.
+    position_rules: what sell/hold/buy mean in shares (None: from the risk limits' cap).
+    execution: the cost model of the simulated broker and of the report's modelled prices.
+    feature_spec: the features the policy sees (must match the model's).
+    """
+
+    session: date
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    starting_cash: Decimal = Decimal("10000")
+    lookback: int = DEFAULT_LOOKBACK
+    flatten_minutes_before_close: int = DEFAULT_FLATTEN_BARS
+    max_bar_delay: timedelta = timedelta(seconds=90)
+    max_order_delay: timedelta = timedelta(seconds=60)
+    position_rules: PositionRules | None = None
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    feature_spec: FeatureSpec = DEFAULT_SPEC
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "symbols", tuple(validate_symbol(s) for s in self.symbols))
+        if not self.symbols or len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"symbols must be distinct and not empty, got {self.symbols}")
+        if self.lookback < 0 or self.flatten_minutes_before_close < 1:
+            raise ValueError("need lookback >= 0 and flatten_minutes_before_close >= 1")
+        self.window  # noqa: B018 - refuses a date that is not a session, at construction
+
+    @property
+    def window(self) -> SessionWindow:
+        return session_window(self.session)
+
+    @property
+    def flatten_at(self) -> datetime:
+        """The instant by which positions are closed: the flatten decision's bar closes then."""
+        return self.window.close - self.flatten_minutes_before_close * BAR
+
+    def rules(self, max_position_usd: Decimal) -> PositionRules:
+        """The sizing rules: explicit ones, else step = cap = the risk limit (the seed's)."""
+        if self.position_rules is not None:
+            return self.position_rules
+        cap = float(max_position_usd)
+        return PositionRules(max_position_notional=cap, step_notional=cap, allow_short=False)
+
+
+def phase_of(config: SessionConfig, ts: datetime, minutes_before: int,
+             previous_ts: datetime | None, features_warm: bool) -> Phase:
+    """The phase of the complete minute ``ts``.
+
+    ``minutes_before``: complete minutes of the session already processed; ``previous_ts``:
+    the last of them; ``features_warm``: whether every symbol's features are past warm-up.
+    Pure, so a restart recomputes the same phases from the stored bars.
+    """
+    closes = ts + BAR
+    if closes >= config.flatten_at:
+        first_past = previous_ts is None or previous_ts + BAR < config.flatten_at
+        return Phase.FLATTEN if first_past else Phase.CLOSED
+    if minutes_before < config.lookback or not features_warm:
+        return Phase.WARMUP
+    return Phase.DECIDE
