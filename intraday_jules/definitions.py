@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from intraday_jules.defs.features import build_features_defs
 from intraday_jules.defs.ingestion import build_ingestion_defs
+from intraday_jules.defs.quality import build_quality_defs
 from intraday_jules.observability.logging import configure_logging
 from intraday_jules.settings import Settings
 
@@ -17,6 +19,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, schedules and sensors for one resolved configuration."""
     return dg.Definitions.merge(
         build_ingestion_defs(settings),
+        build_quality_defs(settings),
+        build_features_defs(settings),
     )
 
 

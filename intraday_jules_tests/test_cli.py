@@ -96,3 +96,34 @@ def test_demo_runs_through_dagster_and_reports_what_it_did(home_env, tmp_path):
 def test_console_script_is_installed():
     assert shutil.which("intraday-jules") or Path(sys.executable).with_name(
         "intraday-jules").exists()
+
+
+def test_quality_json_has_the_documented_shape_and_passes_on_real_data(home_env, market_dir):
+    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+    proc = run(["quality", "--symbols", "NVDA,MSFT", "--start", "2025-01-27", "--end",
+                "2025-01-31", "--source", "replay", "--replay-path", str(path), "--json"],
+               home_env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) == {"checks"}
+    for check in data["checks"]:
+        assert set(check) == {"name", "severity", "passed", "failures"}
+        for failure in check["failures"]:
+            assert {"symbol", "session", "detail"} <= set(failure) <= {"symbol", "session", "ts",
+                                                                        "detail"}
+    names = {c["name"] for c in data["checks"]}
+    assert {"ohlc_consistent", "timestamps_unique", "no_missing_minutes",
+            "no_price_jumps"} <= names  # the DeepSeek day (01-27) is a real move, not an error
+
+
+def test_quality_exits_non_zero_when_an_error_check_fails(home_env, tmp_path):
+    bars = session_bars(n=150, source=None)  # a truncated session: no_missing_sessions (ERROR)
+    path = tmp_path / "short.csv"
+    write_csv(path, bars)
+    proc = run(["quality", "--symbols", "NVDA", "--start", "2025-01-03", "--end", "2025-01-03",
+                "--source", "replay", "--replay-path", str(path), "--json"], home_env)
+    assert proc.returncode == 1
+    failed = [c for c in json.loads(proc.stdout)["checks"] if not c["passed"]]
+    assert any(c["name"] == "no_missing_sessions" and c["severity"] == "ERROR" for c in failed)
+    failure = next(c for c in failed if c["name"] == "no_missing_sessions")["failures"][0]
+    assert failure["symbol"] == "NVDA" and failure["session"] == "2025-01-03"

@@ -9,8 +9,9 @@ Why this shape (NautilusTrader's execution-client split, sized for us):
   broker must carry it (IB: ``Order.orderRef``) and must treat a second ``submit`` of a known id
   as the same order: it answers ``OrderAccepted(duplicate=True)`` and sends nothing. That,
   plus the ledger check before submit, is why a restarted run never trades a decision twice.
-- ``positions``, ``open_orders`` and ``fills_since`` are what reconciliation reads at start and
-  after every reconnect (IB: ``reqPositions``, ``reqAllOpenOrders``, ``reqExecutions``).
+- ``positions``, ``open_orders``, ``fills_since`` and ``order_state`` are what reconciliation
+  reads at start and after every reconnect (IB: ``reqPositions``, ``reqAllOpenOrders``,
+  ``reqExecutions``, ``reqCompletedOrders``).
 - A broker never raises for a refusal: a rejected order is an ``OrderRejected`` event. It raises
   ``BrokerError`` only when it cannot answer at all (not connected, transport failure).
 
@@ -31,7 +32,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from intraday_jules.domain.bars import Bar
-from intraday_jules.domain.orders import Fill, Order, Side
+from intraday_jules.domain.orders import Fill, Order, OrderStatus, Side
 
 
 class BrokerError(RuntimeError):
@@ -184,6 +185,12 @@ class Broker(Protocol):
 
     def fills_since(self, since: datetime) -> list[Fill]:
         """Every execution at or after ``since``, oldest first (for recovery after a restart)."""
+        ...
+
+    def order_state(self, client_order_id: str) -> OrderStatus | None:
+        """What the broker knows of an order; None if it never received it (IB: open plus
+        completed orders, matched by ``orderRef``). Recovery tells "sent" from "never sent"
+        with it."""
         ...
 
     def poll_events(self) -> list[BrokerEvent]:

@@ -48,7 +48,7 @@ from intraday_jules.broker.journal import (
     order_record,
 )
 from intraday_jules.domain.bars import Bar
-from intraday_jules.domain.orders import Fill, Order
+from intraday_jules.domain.orders import Fill, Order, OrderStatus
 from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.env.execution_model import Side as ModelSide
 
@@ -228,6 +228,14 @@ class SimulatedBroker:
 
     def fills_since(self, since: datetime) -> list[Fill]:
         return [fill for fill in self._fills if fill.ts >= since]
+
+    def order_state(self, client_order_id: str) -> OrderStatus | None:
+        working = self._orders.get(client_order_id)
+        if working is None:
+            return None
+        if working.status == "OPEN":
+            return OrderStatus.PARTIALLY_FILLED if working.filled else OrderStatus.SUBMITTED
+        return OrderStatus(working.status)
 
     def order_ids(self) -> list[str]:
         """Every client order id this broker ever accepted or rejected, in arrival order."""

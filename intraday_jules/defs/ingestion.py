@@ -84,7 +84,7 @@ def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
         source, store = market_data.build(), bar_store.open()
         cross = market_data.build_cross_source()
         gate = QualityGate(clock=lambda: datetime.now(UTC), cross_source=cross,
-                           run_id=context.run_id)
+                           run_id=context.run.run_id)
         try:
             result = ingest_partition(source, store, symbol, session,
                                       extended_hours=market_data.extended_hours, gate=gate)

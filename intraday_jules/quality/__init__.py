@@ -15,6 +15,7 @@ from intraday_jules.quality.quarantine import (
     write_quarantine,
 )
 from intraday_jules.quality.reports import (
+    combine_reports,
     load_latest_report,
     load_latest_reports,
     report_markdown,
@@ -33,7 +34,7 @@ from intraday_jules.quality.run import run_quality_checks, run_with_quarantine
 
 __all__ = [
     "CheckContext", "CheckResult", "Contract", "ContractError", "Failure", "QualityReport",
-    "QuarantineSplit", "Severity", "load_contract", "load_latest_report", "load_latest_reports",
+    "QuarantineSplit", "Severity", "combine_reports", "load_contract", "load_latest_report", "load_latest_reports",
     "offending_rows", "parse_contract", "read_quarantine", "report_markdown", "report_png",
     "report_to_json", "run_quality_checks", "run_with_quarantine", "split_quarantine",
     "store_report", "write_quarantine",

@@ -29,6 +29,7 @@ COLUMN_TYPES: dict[str, tuple[str, ...]] = {
     "float": ("float64",),
     "integer": ("int64",),
     "timestamp_utc": ("Timestamp",),
+    "boolean": ("bool",),
 }
 RuleOp = Literal["greater_than", "at_least", "less_than", "at_most", "ordered"]
 RULE_OPS: tuple[str, ...] = ("greater_than", "at_least", "less_than", "at_most", "ordered")

@@ -9,6 +9,7 @@ the latest report renders in the Dagster UI without re-running anything.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from intraday_jules.quality.rendering import report_markdown, report_png
 from intraday_jules.quality.results import CheckResult, Failure, QualityReport, Severity
 from intraday_jules.quality.tables import data_quality_reports
 
-__all__ = ["BARS_ASSET_KEY", "load_latest_report", "load_latest_reports", "report_markdown",
+__all__ = ["BARS_ASSET_KEY", "combine_reports", "load_latest_report", "load_latest_reports", "report_markdown",
            "report_png", "report_to_json", "store_report"]
 
 BARS_ASSET_KEY = "market_data/bars"
@@ -127,3 +128,39 @@ def report_to_json(report: QualityReport, max_failures: int = 50) -> dict[str, A
         "name": c.name, "severity": str(c.severity), "passed": c.passed,
         "failures": [f.to_dict() for f in c.failures[:max_failures]],
     } for c in report.checks]}
+
+
+def combine_reports(reports: Iterable[QualityReport]) -> QualityReport:
+    """One report over several partitions (e.g. every symbol of a session): per check name,
+    passed only if passed everywhere, failures and counts summed, per-symbol stats merged."""
+    items = list(reports)
+    if not items:
+        raise ValueError("combine_reports needs at least one report")
+    merged: dict[str, CheckResult] = {}
+    for report in items:
+        for check in report.checks:
+            merged[check.name] = check if check.name not in merged else _merge_check(
+                merged[check.name], check)
+    first = items[0]
+    return QualityReport(
+        contract=first.contract, checks=list(merged.values()),
+        rows=sum(r.rows for r in items),
+        symbols=tuple(dict.fromkeys(s for r in items for s in r.symbols)),
+        sessions=tuple(sorted({d for r in items for d in r.sessions})),
+        extended_hours=first.extended_hours,
+        checked_at=max((r.checked_at for r in items if r.checked_at), default=None))
+
+
+def _merge_check(a: CheckResult, b: CheckResult) -> CheckResult:
+    stats: dict[str, Any] = dict(a.stats)
+    for key, value in b.stats.items():
+        if isinstance(value, dict) and isinstance(stats.get(key), dict):
+            stats[key] = {**stats[key], **value}
+        elif isinstance(value, list) and isinstance(stats.get(key), list):
+            stats[key] = sorted(set(stats[key]) | set(value))
+        else:
+            stats.setdefault(key, value)
+    notes = "; ".join(n for n in (a.note, b.note) if n)
+    return replace(a, passed=a.passed and b.passed, rows_checked=a.rows_checked + b.rows_checked,
+                   failures=[*a.failures, *b.failures], worst=[*a.worst, *b.worst],
+                   failure_count=a.failure_count + b.failure_count, note=notes, stats=stats)

@@ -9,6 +9,7 @@ XNYS calendar). After that bar nothing new is opened.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -87,18 +88,29 @@ class SessionConfig:
         return PositionRules(max_position_notional=cap, step_notional=cap, allow_short=False)
 
 
-def phase_of(config: SessionConfig, ts: datetime, minutes_before: int,
-             previous_ts: datetime | None, features_warm: bool) -> Phase:
+def minute_phase(config: SessionConfig, ts: datetime, minutes_before: int,
+                 previous_ts: datetime | None, features_warm: Callable[[], bool]) -> Phase:
     """The phase of the complete minute ``ts``.
 
     ``minutes_before``: complete minutes of the session already processed; ``previous_ts``:
-    the last of them; ``features_warm``: whether every symbol's features are past warm-up.
-    Pure, so a restart recomputes the same phases from the stored bars.
+    the last of them; ``features_warm``: whether every symbol's features are past warm-up
+    (asked only when it matters, since features cost time). Pure, so a restart recomputes the
+    same phases from the stored bars.
     """
-    closes = ts + BAR
-    if closes >= config.flatten_at:
+    if ts + BAR >= config.flatten_at:
         first_past = previous_ts is None or previous_ts + BAR < config.flatten_at
         return Phase.FLATTEN if first_past else Phase.CLOSED
-    if minutes_before < config.lookback or not features_warm:
+    if minutes_before < config.lookback or not features_warm():
         return Phase.WARMUP
     return Phase.DECIDE
+
+
+def needs_features(config: SessionConfig, ts: datetime, minutes_before: int) -> bool:
+    """Whether minute ``ts`` can be a decision (so its features must be built)."""
+    return minutes_before >= config.lookback or ts + BAR >= config.flatten_at
+
+
+def consults(phase: Phase, features_warm: bool) -> bool:
+    """The policy sees a minute when it decides, and at the flatten once warm (the env's
+    forced flatten is a step the model observes too, so its state sees the same bars)."""
+    return features_warm and phase in (Phase.DECIDE, Phase.FLATTEN)

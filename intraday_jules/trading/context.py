@@ -106,6 +106,7 @@ class SessionContext:
     source: str
     rules: PositionRules
     push_url: str | None = None
+    push_group: dict[str, str] = field(default_factory=dict)
     book: Book = field(default_factory=lambda: Book(Decimal(0)))
     start_equity_known: bool = False
     working: dict[str, Working] = field(default_factory=dict)

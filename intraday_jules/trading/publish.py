@@ -43,4 +43,4 @@ def publish_book(ctx: SessionContext) -> None:
 
 def push(ctx: SessionContext) -> None:
     if ctx.push_url:
-        ctx.metrics.push(ctx.push_url, TRADING_JOB, {"session": ctx.config.session.isoformat()})
+        ctx.metrics.push(ctx.push_url, TRADING_JOB, ctx.push_group)

@@ -19,7 +19,7 @@ from intraday_jules.env.actions import ACTION_NAMES, HOLD
 from intraday_jules.ledger import DecisionRecord
 from intraday_jules.risk import Approved, RiskEventKind, TradingState, Verdict
 from intraday_jules.trading.book import advance_book, describe_actions, policy_intents, price
-from intraday_jules.trading.config import Phase, phase_of
+from intraday_jules.trading.config import Phase, consults, minute_phase, needs_features
 from intraday_jules.trading.context import SessionContext
 from intraday_jules.trading.execution import (
     cancel_working,
@@ -99,22 +99,22 @@ def settle_market(ctx: SessionContext, minute: Minute) -> None:
 def classify(ctx: SessionContext, minute: Minute) -> tuple[Phase, FeatureRows | None]:
     """The minute's phase; features are built only when a decision may need them."""
     config = ctx.config
-    early = ctx.minutes_done < config.lookback and minute.close_time < config.flatten_at
-    if early:
+    if not needs_features(config, minute.ts, ctx.minutes_done):
         return Phase.WARMUP, None
     features = FeatureRows.build(ctx.bars, config.feature_spec,
                                  f"trading session {config.session}")
     _, warm = features.at(minute.ts, config.symbols)
-    return phase_of(config, minute.ts, ctx.minutes_done, ctx.last_minute, warm), features
+    phase = minute_phase(config, minute.ts, ctx.minutes_done, ctx.last_minute, lambda: warm)
+    return phase, features
 
 
 def consult_policy(ctx: SessionContext, minute: Minute, phase: Phase,
                    features: FeatureRows | None) -> Actions | None:
     """The policy's actions (DECIDE, and FLATTEN once warm, so its state sees every bar)."""
-    if features is None or phase not in (Phase.DECIDE, Phase.FLATTEN):
+    if features is None:
         return None
     matrix, warm = features.at(minute.ts, ctx.config.symbols)
-    if not warm:
+    if not consults(phase, warm):
         return None
     obs = observation(ctx.config, minute, matrix, ctx.book, ctx.decisions,
                       ctx.rules.max_position_notional)

@@ -1,0 +1,280 @@
+"""``ModelStore``: model directories on disk plus the ``models`` registry in the database.
+
+Each model is a directory ``<root>/<model id>/``:
+
+=====================  ==============================================================
+file                   content
+=====================  ==============================================================
+model.zip              the SB3 RecurrentPPO save (policy weights, spaces, hyperparameters)
+feature_spec.json      the FeatureSpec (full definition) and its version hash
+normalization.json     per symbol, the normaliser fit on the training window
+config.json            the ``TrainingConfig`` (with the env settings)
+data_hashes.json       training window and per-symbol sha256 of its bars
+metrics.json           training metrics (learning curve, fps) and later evaluations
+manifest.json          id, kind, parent, symbols, observation shape, actions, versions
+=====================  ==============================================================
+
+The registry row (``models``) records id, kind, parent, window, seed, spec version, status
+and metrics; promotion decisions are rows of ``model_promotions`` (append-only). ``load``
+refuses a model whose FeatureSpec hash or observation shape differs from the live one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import shutil
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sb3_contrib import RecurrentPPO
+from sqlalchemy.engine import Connection, Engine
+
+from intraday_jules.agent.bundle import ModelBundle, ModelMismatchError
+from intraday_jules.agent.config import TrainingConfig
+from intraday_jules.agent.data import DateWindow
+from intraday_jules.agent.registry import (
+    MODELS,
+    PROMOTIONS,
+    Decision,
+    ModelRecord,
+    ModelStatus,
+    PromotionRow,
+)
+from intraday_jules.db.migrate import upgrade_to_head
+from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
+from intraday_jules.features.normalize import Normalizer
+
+PROMOTED = "promoted"  # the reference that names the current champion
+Clock = Callable[[], datetime]
+
+
+class ModelStoreError(LookupError):
+    """A model id is unknown, its directory is missing, or no model is promoted."""
+
+
+class ModelStore:
+    """Saves, finds and loads models; records evaluations and promotion decisions."""
+
+    def __init__(self, root_dir: Path | str, engine: Engine, *, clock: Clock | None = None,
+                 migrate: bool = True) -> None:
+        self.root = Path(root_dir)
+        self.engine = engine
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        if migrate:
+            upgrade_to_head(engine)
+
+    def model_dir(self, model_id: str) -> Path:
+        return self.root / model_id
+
+    # ---- writing -----------------------------------------------------------------------
+
+    def save(self, bundle: ModelBundle, *, model_id: str | None = None) -> ModelRecord:
+        """Write the model directory, then its registry row (status "trained"); sets
+        ``bundle.model_id``. A failed insert removes the directory again."""
+        created = self.clock()
+        model_id = model_id or (f"{bundle.kind}-{created:%Y%m%dT%H%M%S}-s{bundle.config.seed}"
+                                f"-{secrets.token_hex(3)}")
+        folder = self.model_dir(model_id)
+        if folder.exists():
+            raise FileExistsError(f"model directory {folder} already exists")
+        staging = self.root / f".staging-{model_id}"
+        _write_files(staging, bundle, model_id, created)
+        staging.replace(folder)
+        row = {"id": model_id, "kind": bundle.kind, "parent_id": bundle.parent_id,
+               "symbols": ",".join(bundle.symbols), "window_start": bundle.train_window.start,
+               "window_end": bundle.train_window.end, "seed": bundle.config.seed,
+               "spec_version": bundle.spec.version, "status": "trained",
+               "created_at": created, "metrics": _json_safe(bundle.metrics), "path": str(folder)}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(MODELS.insert().values(**row))
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        bundle.model_id = model_id
+        return self.get(model_id)
+
+    def record_evaluation(self, model_id: str, evaluation: dict[str, Any]) -> ModelRecord:
+        """Store an evaluation summary (metrics.json and the row); status becomes
+        "evaluated" unless the model was already promoted, rejected or retired."""
+        record = self.get(model_id)
+        metrics = {**record.metrics, "evaluation": _json_safe(evaluation)}
+        (record.path / "metrics.json").write_text(_dump(metrics))
+        status = "evaluated" if record.status == "trained" else record.status
+        with self.engine.begin() as conn:
+            conn.execute(MODELS.update().where(MODELS.c.id == model_id)
+                         .values(metrics=metrics, status=status))
+        return self.get(model_id)
+
+    def record_decision(self, model_id: str, decision: Decision, reason: str,
+                        report: dict[str, Any] | None = None) -> PromotionRow:
+        """Append a promotion decision. Promoting retires the previous champion (its own
+        "retired" row); the model's status follows the decision."""
+        self.get(model_id)
+        with self.engine.begin() as conn:
+            champion = _champion(conn)
+            if decision == "promoted" and champion not in (None, model_id):
+                _append(conn, champion, "retired", None, f"replaced by {model_id}", {},
+                        self.clock())
+                _set_status(conn, champion, "retired")
+            row_id = _append(conn, model_id, decision, champion, reason, report or {},
+                             self.clock())
+            if decision != "rejected" or champion != model_id:
+                _set_status(conn, model_id, decision)
+        return next(r for r in self.promotion_history() if r.id == row_id)
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def get(self, model_id: str) -> ModelRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(MODELS).where(MODELS.c.id == model_id)).mappings().first()
+        if row is None:
+            raise ModelStoreError(f"no model {model_id!r} in the registry")
+        return ModelRecord.from_row(row)
+
+    def records(self, kind: str | None = None) -> list[ModelRecord]:
+        query = sa.select(MODELS).order_by(MODELS.c.created_at, MODELS.c.id)
+        if kind is not None:
+            query = query.where(MODELS.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [ModelRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+    def champion_id(self) -> str | None:
+        """The promoted model that has not been retired since, if any."""
+        with self.engine.connect() as conn:
+            return _champion(conn)
+
+    def promotion_history(self, model_id: str | None = None) -> list[PromotionRow]:
+        query = sa.select(PROMOTIONS).order_by(PROMOTIONS.c.id)
+        if model_id is not None:
+            query = query.where(PROMOTIONS.c.model_id == model_id)
+        with self.engine.connect() as conn:
+            return [PromotionRow.from_row(r) for r in conn.execute(query).mappings()]
+
+    def resolve(self, ref: str) -> str:
+        """A model id, or "promoted" for the current champion."""
+        if ref != PROMOTED:
+            return self.get(ref).id
+        champion = self.champion_id()
+        if champion is None:
+            raise ModelStoreError("no model has been promoted yet")
+        return champion
+
+    def load(self, ref: str = PROMOTED, *, live_spec: FeatureSpec | None = DEFAULT_SPEC,
+             obs_shape: tuple[int, ...] | None = None) -> ModelBundle:
+        """The model ``ref`` (id or "promoted"), checked against ``live_spec`` (None: no
+        check): a different FeatureSpec hash or observation shape raises
+        ``ModelMismatchError`` naming both, before the weights are even read."""
+        record = self.get(self.resolve(ref))
+        folder = record.path
+        if not folder.is_dir():
+            raise ModelStoreError(f"model {record.id}: directory {folder} is missing")
+        spec_doc = _read(folder / "feature_spec.json")
+        spec = FeatureSpec.from_dict(spec_doc["spec"])
+        if spec.version != record.spec_version:
+            raise ModelMismatchError(f"model {record.id}: feature_spec.json hashes to "
+                                     f"{spec.version}, the registry says {record.spec_version}")
+        if live_spec is not None and spec.version != live_spec.version:
+            raise ModelMismatchError(
+                f"model {record.id} was trained with FeatureSpec {spec.version}, but the live "
+                f"FeatureSpec is {live_spec.version}; retrain it or run the matching spec")
+        bundle = _bundle_from(folder, record, spec)
+        if live_spec is not None:
+            bundle.check_compatible(live_spec, obs_shape)
+        return bundle
+
+
+def _bundle_from(folder: Path, record: ModelRecord, spec: FeatureSpec) -> ModelBundle:
+    normalizers = {s: Normalizer.from_dict(d)
+                   for s, d in _read(folder / "normalization.json").items()}
+    for normalizer in normalizers.values():
+        normalizer.check_spec(spec)
+    hashes = _read(folder / "data_hashes.json")
+    model = RecurrentPPO.load(folder / "model.zip", device="cpu")
+    return ModelBundle(
+        model=model, kind=record.kind, symbols=record.symbols, spec=spec,  # type: ignore[arg-type]
+        normalizers=normalizers, config=TrainingConfig.from_dict(_read(folder / "config.json")),
+        train_window=DateWindow.from_dict(hashes["window"]), data_hashes=hashes["hashes"],
+        metrics=_read(folder / "metrics.json"), parent_id=record.parent_id, model_id=record.id)
+
+
+def _write_files(folder: Path, bundle: ModelBundle, model_id: str, created: datetime) -> None:
+    import sb3_contrib
+    import stable_baselines3
+
+    folder.mkdir(parents=True)
+    bundle.model.save(folder / "model.zip")
+    documents: dict[str, Any] = {
+        "feature_spec.json": {"version": bundle.spec.version, "spec": bundle.spec.to_dict()},
+        "normalization.json": {s: n.to_dict() for s, n in bundle.normalizers.items()},
+        "config.json": bundle.config.to_dict(),
+        "data_hashes.json": {"window": bundle.train_window.to_dict(),
+                             "hashes": dict(bundle.data_hashes)},
+        "metrics.json": _json_safe(bundle.metrics),
+        "manifest.json": {"id": model_id, "kind": bundle.kind, "parent_id": bundle.parent_id,
+                          "symbols": list(bundle.symbols), "obs_shape": list(bundle.obs_shape),
+                          "n_actions": bundle.n_actions, "spec_version": bundle.spec.version,
+                          "created_at": created.isoformat(), "seed": bundle.config.seed,
+                          "stable_baselines3": stable_baselines3.__version__,
+                          "sb3_contrib": sb3_contrib.__version__},
+    }
+    for name, document in documents.items():
+        (folder / name).write_text(_dump(document))
+
+
+def _champion(conn: Connection) -> str | None:
+    rows = conn.execute(sa.select(PROMOTIONS.c.model_id, PROMOTIONS.c.decision)
+                        .where(PROMOTIONS.c.decision.in_(("promoted", "retired")))
+                        .order_by(PROMOTIONS.c.id)).all()
+    champion = None
+    for model_id, decision in rows:
+        if decision == "promoted":
+            champion = model_id
+        elif model_id == champion:
+            champion = None
+    return champion
+
+
+def _append(conn: Connection, model_id: str, decision: str, previous: str | None,
+            reason: str, report: dict[str, Any], at: datetime) -> int:
+    result = conn.execute(PROMOTIONS.insert().values(
+        model_id=model_id, decision=decision, previous_champion_id=previous, reason=reason,
+        report=_json_safe(report), decided_at=at).returning(PROMOTIONS.c.id))
+    return int(result.scalar_one())
+
+
+def _set_status(conn: Connection, model_id: str, status: ModelStatus | str) -> None:
+    conn.execute(MODELS.update().where(MODELS.c.id == model_id).values(status=status))
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values (NaN/inf become null, numpy scalars Python numbers), so the row and
+    the files hold the same document."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if hasattr(value, "item"):
+        return _json_safe(value.item())
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _dump(document: Any) -> str:
+    return json.dumps(_json_safe(document), indent=2, sort_keys=True)
+
+
+def _read(path: Path) -> Any:
+    if not path.is_file():
+        raise ModelStoreError(f"model file {path} is missing")
+    return json.loads(path.read_text())

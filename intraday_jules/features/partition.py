@@ -1,0 +1,75 @@
+"""Build and store the features of one (session, symbol) partition, gated by data quality.
+
+The one code path behind the ``features/feature_table`` asset: a partition whose latest
+``market_data/bars`` quality report failed an ERROR check is refused (naming the partition and
+the checks) and no feature row is written for it; the feature frame is checked against
+``data_contracts/features.yaml`` before it is written (a failed check writes nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from intraday_jules.domain.calendar import session_window
+from intraday_jules.features.build import build_features
+from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
+from intraday_jules.features.store import write_features
+from intraday_jules.quality import QualityReport, load_latest_report, run_quality_checks
+
+BARS_ASSET_KEY = "market_data/bars"
+
+
+class PartitionBlocked(RuntimeError):
+    """The partition's bars failed blocking checks (or were never checked): no features."""
+
+
+@dataclass(frozen=True)
+class FeaturePartition:
+    partition_key: str
+    rows: int
+    warmup_rows: int
+    spec_version: str
+    report: QualityReport
+
+
+def require_unblocked(engine: Engine, partition_key: str) -> QualityReport:
+    """The latest bars report of the partition, or ``PartitionBlocked`` saying why not."""
+    report = load_latest_report(engine, partition_key=partition_key, asset_key=BARS_ASSET_KEY)
+    if report is None:
+        raise PartitionBlocked(f"partition {partition_key}: market_data/bars has no quality "
+                               "report yet; materialize it first")
+    if report.blocking_failed:
+        failed = ", ".join(c.name for c in report.checks if c.blocking)
+        raise PartitionBlocked(f"partition {partition_key} failed blocking data-quality checks "
+                               f"({failed}); no features are built on it")
+    return report
+
+
+def build_partition_features(engine: Engine, bars: pd.DataFrame, *, session: date,
+                             symbol: str, partition_key: str,
+                             spec: FeatureSpec = DEFAULT_SPEC) -> FeaturePartition:
+    """Check the gate, build, contract-check and write one partition's features."""
+    require_unblocked(engine, partition_key)
+    features = build_features(bars, spec, origin=f"partition {partition_key}")
+    frame = features.reset_index().assign(spec_version=spec.version)
+    report = run_quality_checks(frame, symbols=[symbol], sessions=[session],
+                                extended_hours=spec.hours == "extended", contract="features")
+    if report.blocking_failed:
+        failed = "; ".join(f"{c.name}: {c.failures[0].detail if c.failures else c.note}"
+                           for c in report.checks if c.blocking)
+        raise PartitionBlocked(f"partition {partition_key}: features failed their contract "
+                               f"({failed}); nothing was written")
+    rows = write_features(engine, features, spec, partition=partition_key)
+    return FeaturePartition(partition_key, rows, int(features["warmup"].sum()), spec.version,
+                            report)
+
+
+def session_bars_window(session: date, extended: bool) -> tuple[pd.Timestamp, pd.Timestamp]:
+    window = session_window(session)
+    if extended:
+        return pd.Timestamp(window.extended_open), pd.Timestamp(window.extended_close)
+    return pd.Timestamp(window.open), pd.Timestamp(window.close)

@@ -1,0 +1,102 @@
+"""``SessionResult``: what a session did, for the CLI's JSON, the Dagster op and benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from intraday_jules.env.execution_model import ExecutionModel
+from intraday_jules.trading.context import SessionContext
+from intraday_jules.trading.report import SessionReport, build_session_report
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """The outcome of ``run_session``.
+
+    pnl: equity at the end minus equity at the session's first minute (after costs).
+    trades: orders that (at least partly) filled; fills: executions.
+    latencies_ms: decision latency per decided minute (bar close -> orders handed over).
+    warmup_minutes: stored minutes replayed through the policy by a restarted run.
+    """
+
+    session: date
+    policy: str
+    broker: str
+    state: str
+    state_reason: str
+    pnl: Decimal
+    end_equity: Decimal
+    trades: int
+    orders: int
+    fills: int
+    decisions: int
+    risk_events: int
+    bad_inputs: int
+    restarted: bool
+    warmup_minutes: int
+    open_positions: dict[str, int]
+    latencies_ms: tuple[float, ...]
+    ledger: str
+    report: SessionReport | None
+
+    def latency_percentile(self, q: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        return float(np.percentile(np.asarray(self.latencies_ms), q))
+
+    @property
+    def latency_p50_ms(self) -> float | None:
+        return self.latency_percentile(50)
+
+    @property
+    def latency_p99_ms(self) -> float | None:
+        return self.latency_percentile(99)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (money as exact strings)."""
+        p50, p99 = self.latency_p50_ms, self.latency_p99_ms
+        return {"session": self.session.isoformat(), "policy": self.policy,
+                "broker": self.broker, "pnl": str(self.pnl),
+                "end_equity": str(self.end_equity), "trades": self.trades,
+                "orders": self.orders, "fills": self.fills, "decisions": self.decisions,
+                "risk_state": self.state, "risk_state_reason": self.state_reason,
+                "risk_events": self.risk_events, "bad_inputs": self.bad_inputs,
+                "restarted": self.restarted, "warmup_minutes": self.warmup_minutes,
+                "open_positions": self.open_positions,
+                "decision_latency_p50_ms": None if p50 is None else round(p50, 3),
+                "decision_latency_p99_ms": None if p99 is None else round(p99, 3),
+                "ledger": self.ledger}
+
+    def summary_line(self) -> str:
+        p99 = self.latency_p99_ms
+        return (f"pnl {self.pnl}, {self.fills} fills, {self.risk_events} risk events, state "
+                f"{self.state}, p99 latency {'n/a' if p99 is None else f'{p99:.1f} ms'}")
+
+
+def session_result(ctx: SessionContext, ledger_location: str, with_report: bool) -> SessionResult:
+    """Collect the result (and build the report) from the ledger and the session state."""
+    config = ctx.config
+    ledger_json = ctx.ledger.session_ledger(config.session)
+    book = ctx.book
+    report = None
+    if with_report:
+        header = {"session": config.session.isoformat(), "policy": ctx.policy.name,
+                  "broker": ctx.broker.name, "state": ctx.risk.state.value,
+                  "limits": ctx.risk.limits.describe()}
+        report = build_session_report(ledger_json, ctx.bars.frame(),
+                                      ExecutionModel(config.execution), header)
+    traded = {f["client_order_id"] for f in ledger_json["fills"]}
+    return SessionResult(
+        session=config.session, policy=ctx.policy.name, broker=ctx.broker.name,
+        state=ctx.risk.state.value, state_reason=ctx.risk.state_record.reason,
+        pnl=book.daily_pnl, end_equity=book.equity, trades=len(traded),
+        orders=len(ledger_json["orders"]), fills=len(ledger_json["fills"]),
+        decisions=len(ledger_json["decisions"]), risk_events=len(ledger_json["risk_events"]),
+        bad_inputs=ctx.bad_inputs, restarted=ctx.restarted, warmup_minutes=ctx.warmup_minutes,
+        open_positions={s: p.quantity for s, p in book.positions.items() if p.quantity},
+        latencies_ms=tuple(ctx.latencies_ms), ledger=ledger_location, report=report)

@@ -1,0 +1,147 @@
+"""``run_session``: one trading session, in-process, from the first bar to the report.
+
+The Dagster job (one run per session, see ARCHITECTURE.md) and ``intraday-jules trade`` both
+call this function with their own feed, broker and policy; nothing here knows which. A run
+that starts mid-session (a restart) resumes after the last minute the ledger has a decision
+for: recovery rebuilds the book and the policy's state and settles open orders first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from intraday_jules.broker.base import Broker, ConnectionState
+from intraday_jules.db import mask_url
+from intraday_jules.domain.bars import Bar, bars_to_frame
+from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.store import BarStore
+from intraday_jules.risk import RiskEngine, RiskEventKind
+from intraday_jules.trading.clock import Clock, system_clock
+from intraday_jules.trading.config import BAR, SessionConfig
+from intraday_jules.trading.context import (
+    Log,
+    MetricsSink,
+    NoQualityGate,
+    QualityGate,
+    SessionContext,
+)
+from intraday_jules.trading.execution import cancel_working, drain_events
+from intraday_jules.trading.feed import BarFeed
+from intraday_jules.trading.intake import BarIntake, Intake
+from intraday_jules.trading.policies import FailedPolicy, Policy
+from intraday_jules.trading.publish import publish_book, push
+from intraday_jules.trading.recovery import reconcile, recover
+from intraday_jules.trading.result import SessionResult, session_result
+from intraday_jules.trading.step import process_minute
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """Optional parts of a session, with safe defaults (no quality gate, no push)."""
+
+    gate: QualityGate = NoQualityGate()
+    push_url: str | None = None
+    push_group: tuple[tuple[str, str], ...] = (("deployment", "local"),)
+    report: bool = True
+
+
+def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy: Policy,
+                ledger: Ledger, risk: RiskEngine, store: BarStore, metrics: MetricsSink,
+                clock: Clock = system_clock, log: Log = log,
+                extras: Collaborators | None = None) -> SessionResult:
+    """Trade ``config.session`` on ``feed`` through ``broker``; returns what happened.
+
+    Never raises for bad input (bad bars, unknown broker messages, a failed model, risk
+    denials): those are recorded in the ledger and move the risk state. It raises only when
+    it cannot work at all (database unreachable, a replay file that cannot be read).
+    """
+    options = extras or Collaborators()
+    ctx = SessionContext(config, ledger, risk, broker, policy, store, metrics, clock, log,
+                         options.gate, feed.name, config.rules(risk.limits.max_position_usd),
+                         push_url=options.push_url, push_group=dict(options.push_group))
+    ctx.metrics.set_broker_connected(broker.connect() is ConnectionState.CONNECTED)
+    resume = last_decided(ledger, config.session)
+    items = feed.bars(resume)
+    recover(ctx, resume)
+    if isinstance(policy, FailedPolicy):
+        ctx.bad_inputs += 1
+        risk.reduce(RiskEventKind.MODEL_LOAD_FAILED, policy.error, ctx.state_ts())
+    log.info("session %s: policy %s, broker %s, state %s, resuming after %s", config.session,
+             policy.name, broker.name, risk.state, resume)
+    intake = BarIntake(config, resume=resume)
+    for item in items:
+        if ctx.needs_reconcile:
+            reconcile(ctx, ctx.state_ts(), book_new_fills=True)
+        if item is None:
+            if heartbeat(ctx):
+                break
+            continue
+        if take(ctx, intake.offer(item, ctx.clock()), item):
+            break
+    return finish(ctx, options.report)
+
+
+def last_decided(ledger: Ledger, session: date) -> datetime | None:
+    """The last minute the ledger has a decision for: a restart resumes after it."""
+    decisions = ledger.decisions(session)
+    return decisions[-1].ts if decisions else None
+
+
+def take(ctx: SessionContext, outcome: Intake, bar: Bar) -> bool:
+    """Act on one bar's intake; True once the session's last minute is done."""
+    if outcome.refused is not None:
+        bad_bar(ctx, outcome.refused.reason, bar)
+        return False
+    if outcome.abandoned:
+        ctx.log.warning("minute %s abandoned: not every symbol's bar arrived",
+                        outcome.abandoned[0].ts)
+        ctx.store.upsert(bars_to_frame(list(outcome.abandoned)), source=ctx.source,
+                         origin=f"trading session {ctx.config.session}")
+        ctx.bars.extend(outcome.abandoned)
+    if outcome.minute is None:
+        return False
+    ctx.stale = False
+    process_minute(ctx, outcome.minute)
+    return outcome.minute.close_time >= ctx.config.window.close
+
+
+def bad_bar(ctx: SessionContext, reason: str, bar: Bar) -> None:
+    """Recorded, logged, never decided on; trading goes to REDUCING."""
+    ctx.bad_inputs += 1
+    ctx.log.error("bad bar refused: %s; trading goes to REDUCING", reason)
+    ctx.risk.reduce(RiskEventKind.BAD_BAR, reason, ctx.state_ts(), bar.symbol)
+
+
+def heartbeat(ctx: SessionContext) -> bool:
+    """No bar yet: notice stale data (once per silence); True once the session is over."""
+    now = ctx.clock()
+    window = ctx.config.window
+    newest = ctx.last_minute + BAR if ctx.last_minute is not None else window.open
+    silent = now - newest
+    if window.open <= now < window.close and silent > ctx.config.max_bar_delay and not ctx.stale:
+        ctx.stale = True
+        reason = (f"no complete minute for {silent.total_seconds():.0f} s (newest closed "
+                  f"{newest.isoformat()}); limit {ctx.config.max_bar_delay.total_seconds():.0f} s")
+        ctx.log.error("stale data: %s; trading goes to REDUCING", reason)
+        ctx.risk.reduce(RiskEventKind.STALE_DATA, reason, ctx.state_ts())
+    return now >= window.close + ctx.config.max_bar_delay
+
+
+def finish(ctx: SessionContext, with_report: bool) -> SessionResult:
+    """Session over: cancel what still works, record late events, report."""
+    drain_events(ctx, ctx.state_ts())
+    if ctx.working:
+        cancel_working(ctx, "session ended", policy_only=False)
+    open_positions = {s: p.quantity for s, p in ctx.book.positions.items() if p.quantity}
+    if open_positions:
+        ctx.log.error("session %s ends with open positions %s (flatten did not complete)",
+                      ctx.config.session, open_positions)
+    publish_book(ctx)
+    push(ctx)
+    result = session_result(ctx, mask_url(ctx.ledger.engine.url), with_report)
+    ctx.log.info("session %s done: %s", ctx.config.session, result.summary_line())
+    return result
