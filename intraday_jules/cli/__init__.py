@@ -36,7 +36,9 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Entry point: run the app; expected failures print one line + hint, exit non-zero."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CliError as exc:
         err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:

@@ -9,7 +9,7 @@ for: recovery rebuilds the book and the policy's state and settles open orders f
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from intraday_jules.broker.base import Broker, ConnectionState
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 class Collaborators:
     """Optional parts of a session, with safe defaults (no quality gate, no push)."""
 
-    gate: QualityGate = NoQualityGate()
+    gate: QualityGate = field(default_factory=NoQualityGate)
     push_url: str | None = None
     push_group: tuple[tuple[str, str], ...] = (("deployment", "local"),)
     report: bool = True

@@ -1,0 +1,81 @@
+"""``build_replay_session``: every part of a session wired for a replay at full speed.
+
+Used by ``intraday-jules trade``, the tests and the latency benchmark; the Dagster job builds
+the same parts from its resources (a live feed, the configured broker) and calls
+``run_session`` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from intraday_jules.broker.base import Broker
+from intraday_jules.broker.simulated import SimulatedBroker
+from intraday_jules.env.execution_model import ExecutionModel
+from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.source import BarSource
+from intraday_jules.market_data.store import BarStore
+from intraday_jules.observability.metrics import TradingMetrics
+from intraday_jules.risk import RiskEngine, RiskLimits
+from intraday_jules.trading.clock import ReplayClock
+from intraday_jules.trading.config import SessionConfig
+from intraday_jules.trading.context import Log, MetricsSink
+from intraday_jules.trading.feed import ReplayFeed
+from intraday_jules.trading.policies import Policy, PromotedLoader, load_promoted, make_policy
+from intraday_jules.trading.result import SessionResult
+from intraday_jules.trading.session import Collaborators, run_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplaySession:
+    """The parts of one replayed session; ``run()`` trades it."""
+
+    config: SessionConfig
+    feed: ReplayFeed
+    broker: Broker
+    policy: Policy
+    ledger: Ledger
+    risk: RiskEngine
+    store: BarStore
+    metrics: MetricsSink
+    clock: ReplayClock
+    log: Log = log
+    extras: Collaborators = field(default_factory=Collaborators)
+
+    def run(self) -> SessionResult:
+        return run_session(self.config, feed=self.feed, broker=self.broker, policy=self.policy,
+                           ledger=self.ledger, risk=self.risk, store=self.store,
+                           metrics=self.metrics, clock=self.clock, log=self.log,
+                           extras=self.extras)
+
+
+def build_replay_session(config: SessionConfig, *, database_url: str, source: BarSource,
+                         policy: Policy | str = "random", seed: int = 0,
+                         limits: RiskLimits | None = None, broker: Broker | None = None,
+                         broker_journal: str | Path | None = None,
+                         model_dir: Path | None = None,
+                         promoted_loader: PromotedLoader = load_promoted,
+                         extras: Collaborators | None = None) -> ReplaySession:
+    """Wire a replay of ``config.session`` from ``source`` into the database at ``database_url``.
+
+    The clock is a ``ReplayClock`` (time jumps to each bar's close); the broker defaults to a
+    ``SimulatedBroker`` with the session's execution model, durable when ``broker_journal``
+    is given (needed for restarts across processes).
+    """
+    clock = ReplayClock(config.window.open)
+    ledger = Ledger.connect(database_url)
+    chosen = policy if not isinstance(policy, str) else make_policy(
+        policy, seed=seed, model_dir=model_dir, loader=promoted_loader)
+    return ReplaySession(
+        config=config,
+        feed=ReplayFeed(source, config.session, config.symbols, clock=clock),
+        broker=broker or SimulatedBroker(ExecutionModel(config.execution),
+                                         journal=broker_journal, clock=clock),
+        policy=chosen, ledger=ledger,
+        risk=RiskEngine(limits or RiskLimits(), ledger, clock=clock),
+        store=BarStore(ledger.engine), metrics=TradingMetrics(clock=clock), clock=clock,
+        extras=extras or Collaborators())
