@@ -6,6 +6,8 @@ at import, so tests and tools can import this module without touching the enviro
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from intraday_jules.defs.features import build_features_defs
@@ -17,6 +19,15 @@ from intraday_jules.settings import Settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, schedules and sensors for one resolved configuration."""
+    with warnings.catch_warnings():
+        # MultiToSingleDimensionPartitionMapping is marked beta in Dagster 1.13; we rely on it
+        # deliberately (session report over session x symbol bars) and pin Dagster.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return _merge(settings)
+
+
+def _merge(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         build_ingestion_defs(settings),
         build_quality_defs(settings),

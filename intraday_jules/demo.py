@@ -19,6 +19,7 @@ from intraday_jules.db.engine import mask_url
 from intraday_jules.definitions import build_definitions
 from intraday_jules.defs.ingestion import INGEST_JOB_NAME
 from intraday_jules.defs.partitions import partition_key
+from intraday_jules.defs.quality import REPORT_JOB_NAME
 from intraday_jules.domain.calendar import last_completed_sessions
 from intraday_jules.instance import ensure_dagster_home
 from intraday_jules.market_data.store import BarStore
@@ -53,6 +54,7 @@ def planned_runs(settings: Settings, sessions: list[date]) -> list[tuple[str, st
     for session in sessions:
         for symbol in settings.symbols:
             runs.append((INGEST_JOB_NAME, str(partition_key(session.isoformat(), symbol))))
+        runs.append((REPORT_JOB_NAME, session.isoformat()))
     return runs
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from intraday_jules.agent.rollout import Decide
 from intraday_jules.env.actions import BUY, HOLD, SELL, encode_action, n_actions
 from intraday_jules.env.portfolio_env import PortfolioTradingEnv
-from intraday_jules.agent.rollout import Decide
 
 MOMENTUM_BARS = 15
 

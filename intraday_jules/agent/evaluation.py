@@ -29,8 +29,14 @@ from intraday_jules.agent.bundle import ModelBundle
 from intraday_jules.agent.data import DateWindow, PreparedData, TrainingDataError
 from intraday_jules.agent.metrics import Metrics, ci95, compute_metrics, mean_metrics
 from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
-from intraday_jules.agent.rollout import Decide, Trajectory, build_envs, replay, rollout, \
-    session_starts
+from intraday_jules.agent.rollout import (
+    Decide,
+    Trajectory,
+    build_envs,
+    replay,
+    rollout,
+    session_starts,
+)
 from intraday_jules.agent.training import torch_threads
 from intraday_jules.domain.calendar import sessions_in_range
 from intraday_jules.env import DualTickerTradingEnv, ExecutionModel, SingleTickerTradingEnv

@@ -188,3 +188,28 @@ def _callbacks(curve: _LearningCurve, config: TrainingConfig, kind: str,
             save_freq=max(config.checkpoint_freq // config.n_envs, 1),
             save_path=str(checkpoint_dir), name_prefix=f"{kind}_seed{config.seed}"))
     return CallbackList(callbacks)
+
+
+def compare_curves(transfer: list[list[float]], scratch: list[list[float]],
+                   points: int = 10) -> dict[str, Any]:
+    """Transfer minus scratch, at equal steps, from two learning curves
+    ([steps, mean session reward, episodes] per rollout of equal size): the mean over the
+    whole run (area under the curve) and over its last 20% of steps, plus ~``points``
+    aligned samples. Rewards are $ per session, net of costs."""
+    t = {int(p[0]): float(p[1]) for p in transfer}
+    s = {int(p[0]): float(p[1]) for p in scratch}
+    common = sorted(set(t) & set(s))
+    if not common:
+        return {"aligned_points": 0}
+    tail = [k for k in common if k >= 0.8 * common[-1]] or common[-1:]
+    mean_t, mean_s = np.mean([t[k] for k in common]), np.mean([s[k] for k in common])
+    end_t, end_s = np.mean([t[k] for k in tail]), np.mean([s[k] for k in tail])
+    picks = common[:: max(len(common) // points, 1)]
+    return {"aligned_points": len(common),
+            "mean_session_reward": {"transfer": round(float(mean_t), 3),
+                                    "scratch": round(float(mean_s), 3),
+                                    "difference": round(float(mean_t - mean_s), 3)},
+            "final_20pct_session_reward": {"transfer": round(float(end_t), 3),
+                                           "scratch": round(float(end_s), 3),
+                                           "difference": round(float(end_t - end_s), 3)},
+            "at_steps": [[k, round(t[k], 3), round(s[k], 3)] for k in picks]}

@@ -5,7 +5,7 @@ from datetime import date
 
 import dagster as dg
 
-from intraday_jules.defs.ingestion import BARS_KEY
+from intraday_jules.defs.ingestion import BARS_KEY, FEATURES_KEY
 from intraday_jules.defs.partitions import SESSION_DIMENSION, SYMBOL_DIMENSION, bars_partitions
 from intraday_jules.defs.resources import BarStoreResource
 from intraday_jules.features import DEFAULT_SPEC
@@ -16,8 +16,6 @@ from intraday_jules.features.partition import (
 )
 from intraday_jules.quality import Severity, load_contract
 from intraday_jules.settings import Settings
-
-FEATURES_KEY = dg.AssetKey(["features", "feature_table"])
 
 
 def _check_specs() -> list[dg.AssetCheckSpec]:

@@ -23,6 +23,7 @@ from intraday_jules.quality import CheckResult, Severity, load_contract
 from intraday_jules.settings import Settings
 
 BARS_KEY = dg.AssetKey(["market_data", "bars"])
+FEATURES_KEY = dg.AssetKey(["features", "feature_table"])
 INGEST_JOB_NAME = "ingest_bars_job"
 MAX_FAILURES_IN_METADATA = 20
 
@@ -123,8 +124,10 @@ def _daily_schedule(settings: Settings, job: object) -> dg.ScheduleDefinition:
 
 def build_ingestion_defs(settings: Settings) -> dg.Definitions:
     bars = _bars_asset(settings)
-    job = dg.define_asset_job(INGEST_JOB_NAME, selection=[BARS_KEY],
-                              description="Ingest and check bars for one (session, symbol).")
+    job = dg.define_asset_job(
+        INGEST_JOB_NAME, selection=[BARS_KEY, FEATURES_KEY],
+        description="Ingest and check bars for one (session, symbol), then build its features "
+                    "(skipped when a blocking check fails).")
     return dg.Definitions(
         assets=[bars],
         jobs=[job],

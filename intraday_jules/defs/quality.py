@@ -19,6 +19,7 @@ from intraday_jules.quality import (
 from intraday_jules.settings import Settings
 
 REPORT_KEY = dg.AssetKey(["quality", "bar_quality_report"])
+REPORT_JOB_NAME = "report_quality_job"
 
 
 def build_quality_defs(settings: Settings) -> dg.Definitions:
@@ -55,4 +56,6 @@ def build_quality_defs(settings: Settings) -> dg.Definitions:
             "partitions_without_report": ", ".join(missing) or "none",
         })
 
-    return dg.Definitions(assets=[bar_quality_report])
+    job = dg.define_asset_job(REPORT_JOB_NAME, selection=[REPORT_KEY],
+                              description="Render a session's data-quality report.")
+    return dg.Definitions(assets=[bar_quality_report], jobs=[job])

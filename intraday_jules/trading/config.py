@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from intraday_jules.domain.calendar import SessionWindow, session_window
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, validate_symbol
@@ -71,11 +72,11 @@ class SessionConfig:
             raise ValueError("need lookback >= 0 and flatten_minutes_before_close >= 1")
         self.window  # noqa: B018 - refuses a date that is not a session, at construction
 
-    @property
+    @cached_property
     def window(self) -> SessionWindow:
         return session_window(self.session)
 
-    @property
+    @cached_property
     def flatten_at(self) -> datetime:
         """The instant by which positions are closed: the flatten decision's bar closes then."""
         return self.window.close - self.flatten_minutes_before_close * BAR

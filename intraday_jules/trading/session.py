@@ -14,10 +14,11 @@ from datetime import date, datetime
 
 from intraday_jules.broker.base import Broker, ConnectionState
 from intraday_jules.db import mask_url
-from intraday_jules.domain.bars import Bar, bars_to_frame
+from intraday_jules.domain.bars import Bar
 from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.risk import RiskEngine, RiskEventKind
+from intraday_jules.trading.bar_writer import write_bars
 from intraday_jules.trading.clock import Clock, system_clock
 from intraday_jules.trading.config import BAR, SessionConfig
 from intraday_jules.trading.context import (
@@ -99,8 +100,7 @@ def take(ctx: SessionContext, outcome: Intake, bar: Bar) -> bool:
     if outcome.abandoned:
         ctx.log.warning("minute %s abandoned: not every symbol's bar arrived",
                         outcome.abandoned[0].ts)
-        ctx.store.upsert(bars_to_frame(list(outcome.abandoned)), source=ctx.source,
-                         origin=f"trading session {ctx.config.session}")
+        write_bars(ctx.store, outcome.abandoned, ctx.source)
         ctx.bars.extend(outcome.abandoned)
     if outcome.minute is None:
         return False

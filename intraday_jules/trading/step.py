@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from intraday_jules.broker.base import MarketDrivenBroker
-from intraday_jules.domain.bars import bars_to_frame
 from intraday_jules.domain.orders import OrderIntent
 from intraday_jules.env.actions import ACTION_NAMES, HOLD
 from intraday_jules.ledger import DecisionRecord
 from intraday_jules.risk import Approved, RiskEventKind, TradingState, Verdict
+from intraday_jules.trading.bar_writer import write_bars
 from intraday_jules.trading.book import advance_book, describe_actions, policy_intents, price
 from intraday_jules.trading.config import Phase, consults, minute_phase, needs_features
 from intraday_jules.trading.context import SessionContext
@@ -48,8 +50,8 @@ def process_minute(ctx: SessionContext, minute: Minute) -> None:
     """Run the whole pipeline for one complete minute."""
     store_minute(ctx, minute)
     settle_market(ctx, minute)
-    phase, features = classify(ctx, minute)
-    actions = consult_policy(ctx, minute, phase, features)
+    phase, rows = classify(ctx, minute)
+    actions = consult_policy(ctx, minute, phase, rows)
     intents = choose_intents(ctx, minute, phase, actions)
     verdicts = tuple(ctx.risk.evaluate(intent, ctx.book) for intent in intents)
     decision = Decision(phase, actions, tuple(intents), verdicts)
@@ -69,8 +71,7 @@ def process_minute(ctx: SessionContext, minute: Minute) -> None:
 
 def store_minute(ctx: SessionContext, minute: Minute) -> None:
     """Persist the bars first: a restart rebuilds features and policy state from them."""
-    ctx.store.upsert(bars_to_frame(list(minute.bars)), source=ctx.source,
-                     origin=f"trading session {ctx.config.session}")
+    write_bars(ctx.store, minute.bars, ctx.source)
     ctx.bars.extend(minute.bars)
     for bar in minute.bars:
         ctx.metrics.observe_bar(bar.symbol, ctx.source, bar.ts)
@@ -96,26 +97,27 @@ def settle_market(ctx: SessionContext, minute: Minute) -> None:
         ctx.risk.reduce(RiskEventKind.DATA_QUALITY_FAILED, failure, minute.ts)
 
 
-def classify(ctx: SessionContext, minute: Minute) -> tuple[Phase, FeatureRows | None]:
-    """The minute's phase; features are built only when a decision may need them."""
+Rows = tuple[np.ndarray, bool]
+
+
+def classify(ctx: SessionContext, minute: Minute) -> tuple[Phase, Rows | None]:
+    """The minute's phase and feature rows (built only when a decision may need them)."""
     config = ctx.config
     if not needs_features(config, minute.ts, ctx.minutes_done):
         return Phase.WARMUP, None
     features = FeatureRows.build(ctx.bars, config.feature_spec,
                                  f"trading session {config.session}")
-    _, warm = features.at(minute.ts, config.symbols)
+    matrix, warm = features.at(minute.ts, config.symbols)
     phase = minute_phase(config, minute.ts, ctx.minutes_done, ctx.last_minute, lambda: warm)
-    return phase, features
+    return phase, (matrix, warm)
 
 
 def consult_policy(ctx: SessionContext, minute: Minute, phase: Phase,
-                   features: FeatureRows | None) -> Actions | None:
+                   rows: Rows | None) -> Actions | None:
     """The policy's actions (DECIDE, and FLATTEN once warm, so its state sees every bar)."""
-    if features is None:
+    if rows is None or not consults(phase, rows[1]):
         return None
-    matrix, warm = features.at(minute.ts, ctx.config.symbols)
-    if not consults(phase, warm):
-        return None
+    matrix = rows[0]
     obs = observation(ctx.config, minute, matrix, ctx.book, ctx.decisions,
                       ctx.rules.max_position_notional)
     ctx.decisions += 1

@@ -1,0 +1,182 @@
+"""``LivePolicy``: the promoted model deciding on a live session's bars, restart-safe.
+
+Each call gets the session's bars so far. Features are rebuilt from them with the one
+``build_features`` (causal: rows already seen come out bit for bit the same) and normalised
+with the model's own statistics. The LSTM starts each session from zero, as in training and
+evaluation, and steps once per decision bar in order; a restarted process therefore replays
+the session's decision bars and reaches exactly the state (and actions) of a process that
+ran all session. Decision bars are those of the env: after the ``lookback`` warm-up bars,
+up to the forced-flatten bar (``flatten_bars_before_close + 1`` minutes before the XNYS
+close, from the calendar, half days included); later bars get no decision.
+
+Positions in the observation are the book the policy intended (its own actions under the
+env's ``PositionRules``, flat at the session start) unless ``book`` gives the actual shares
+held before a decision bar (e.g. from the ledger after a risk denial); pass the same
+``book`` after a restart to rebuild the same state.
+
+Actions: ``mode="sample"`` (default) draws from the policy's probabilities with a uniform
+keyed on (seed, bar timestamp), which is what evaluation seed ``seed`` measured and is the
+same after any restart; ``mode="argmax"`` takes the most probable action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from intraday_jules.agent.bundle import ModelBundle
+from intraday_jules.agent.model_store import PROMOTED, ModelStore
+from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
+from intraday_jules.domain.calendar import session_window
+from intraday_jules.env import MarketArrays
+from intraday_jules.env.actions import ACTION_NAMES, decode_action
+from intraday_jules.features import DEFAULT_SPEC, FeatureSpec, build_features
+
+Book = Mapping[pd.Timestamp, Sequence[int]]
+
+
+@dataclass(frozen=True)
+class LiveDecision:
+    """The policy's decision on one bar (acted on at the next bar's open)."""
+
+    ts: pd.Timestamp
+    session: date
+    action: int
+    per_asset: dict[str, str]
+    probabilities: tuple[float, ...]
+    per_asset_probabilities: dict[str, tuple[float, float, float]]
+    shares_before: tuple[int, ...]
+    forced_flatten: bool
+
+
+class LivePolicy:
+    """Decisions of one model over live sessions (see the module docstring)."""
+
+    def __init__(self, bundle: ModelBundle, *, live_spec: FeatureSpec = DEFAULT_SPEC,
+                 seed: int = 0, mode: ActionMode = "sample") -> None:
+        bundle.check_compatible(live_spec)
+        self.bundle, self.seed, self.mode = bundle, seed, mode
+        self.symbols = bundle.symbols
+        self.config = bundle.config.env
+        self.rules = self.config.position_rules()
+        self._stepper = PolicyStepper(bundle.model.policy, batch=1)
+        self._session: date | None = None
+        self.history: list[LiveDecision] = []
+        self._shares = (0,) * len(self.symbols)
+
+    @classmethod
+    def from_store(cls, store: ModelStore, ref: str = PROMOTED, *,
+                   live_spec: FeatureSpec = DEFAULT_SPEC, seed: int = 0,
+                   mode: ActionMode = "sample") -> LivePolicy:
+        """The model ``ref`` (default: the promoted one), refused if its FeatureSpec or
+        observation shape differs from ``live_spec``'s."""
+        return cls(store.load(ref, live_spec=live_spec), live_spec=live_spec, seed=seed,
+                   mode=mode)
+
+    @property
+    def lstm_state(self) -> np.ndarray:
+        """(h, c) of the actor LSTM after the last processed decision bar."""
+        return self._stepper.hidden
+
+    def decide(self, session_bars: pd.DataFrame, *, book: Book | None = None
+               ) -> LiveDecision | None:
+        """Process every new decision bar in ``session_bars`` (one session's bars so far) and
+        return the decision on the latest bar, or None if that bar is not a decision bar
+        (still in the warm-up, or after the forced flatten)."""
+        arrays = self._arrays(session_bars)
+        if arrays is None:
+            return None
+        if arrays.session_dates[0] != self._session:
+            self._start_session(arrays.session_dates[0])
+        done = {d.ts for d in self.history}
+        latest: LiveDecision | None = None
+        for row in self._decision_rows(arrays):
+            ts = pd.Timestamp(arrays.ts[row]).tz_localize("UTC")
+            if ts not in done:
+                latest = self._step(arrays, row, ts, book or {})
+        last_ts = pd.Timestamp(arrays.ts[-1]).tz_localize("UTC")
+        return latest if latest is not None and latest.ts == last_ts else None
+
+    def _start_session(self, session: date) -> None:
+        self._session = session
+        self._stepper.reset()
+        self.history = []
+        self._shares = (0,) * len(self.symbols)
+
+    def _arrays(self, bars: pd.DataFrame) -> MarketArrays | None:
+        bars = bars[bars["symbol"].isin(self.symbols)]
+        if bars.empty or set(bars["symbol"]) != set(self.symbols):
+            return None
+        spec = self.bundle.spec
+        features = build_features(bars, spec, origin="live session bars")
+        normalised = pd.concat([self.bundle.normalizers[s].apply(features.loc[[s]])
+                                for s in self.symbols])
+        arrays = MarketArrays.from_frames(bars, normalised, self.symbols, spec.names,
+                                          lookback=None)
+        if arrays.n_bars == 0:
+            return None
+        if len(arrays.session_dates) != 1:
+            raise ValueError(f"LivePolicy.decide takes one session's bars, got sessions "
+                             f"{arrays.session_dates}")
+        return arrays
+
+    def _decision_rows(self, arrays: MarketArrays) -> range:
+        """Rows after the warm-up (lookback and feature warm-up) up to the flatten bar."""
+        warm = np.flatnonzero(arrays.warmup)
+        first = max(self.config.lookback, int(warm[-1]) + 1 if warm.size else 0)
+        last_ts = self._flatten_ts(arrays.session_dates[0])
+        stamps = arrays.ts.astype("datetime64[us]")
+        last = int(np.searchsorted(stamps, last_ts.to_datetime64().astype("datetime64[us]"),
+                                   side="right"))
+        return range(first, last)
+
+    def _flatten_ts(self, session: date) -> pd.Timestamp:
+        close = pd.Timestamp(session_window(session).close).tz_convert(None)
+        return close - timedelta(minutes=self.config.flatten_bars_before_close + 1)
+
+    def _step(self, arrays: MarketArrays, row: int, ts: pd.Timestamp, book: Book
+              ) -> LiveDecision:
+        shares = tuple(int(s) for s in book.get(ts, self._shares))
+        close = arrays.close[row]
+        obs = self._observation(arrays, row, shares)
+        probs = self._stepper.step(obs[None, :], np.array([not self.history]))[0]
+        ts_us = int(np.datetime64(arrays.ts[row], "us").astype(np.int64))
+        action = int(choose_actions(probs[None, :], self.mode, [self.seed], ts_us)[0])
+        forced = ts == self._flatten_ts(arrays.session_dates[0]).tz_localize("UTC")
+        per_asset = decode_action(action, len(self.symbols))
+        self._shares = (0,) * len(shares) if forced else tuple(
+            s + self.rules.order_quantity(a, s, float(c))
+            for s, a, c in zip(shares, per_asset, close, strict=True))
+        decision = LiveDecision(
+            ts=ts, session=arrays.session_dates[0], action=action,
+            per_asset={s: ACTION_NAMES[a] for s, a in zip(self.symbols, per_asset, strict=True)},
+            probabilities=tuple(float(p) for p in probs),
+            per_asset_probabilities=_marginals(probs, self.symbols), shares_before=shares,
+            forced_flatten=bool(forced))
+        self.history.append(decision)
+        return decision
+
+    def _observation(self, arrays: MarketArrays, row: int, shares: tuple[int, ...]
+                     ) -> np.ndarray:
+        """Exactly the env's observation: clipped features, then position / cap."""
+        clip, cap = self.config.observation_clip, self.config.max_position_notional
+        flat = np.clip(arrays.features[row].reshape(-1), -clip, clip).astype(np.float32)
+        positions = [min(max(s * float(c) / cap, -clip), clip)
+                     for s, c in zip(shares, arrays.close[row], strict=True)]
+        return np.concatenate([flat, np.asarray(positions, dtype=np.float32)])
+
+
+def _marginals(probs: np.ndarray, symbols: tuple[str, ...]
+               ) -> dict[str, tuple[float, float, float]]:
+    """Per asset, P(sell), P(hold), P(buy), summed over the other assets' actions."""
+    joint = probs.reshape((3,) * len(symbols))
+    out = {}
+    for i, symbol in enumerate(symbols):
+        axes = tuple(j for j in range(len(symbols)) if j != i)
+        marginal = joint.sum(axis=axes) if axes else joint
+        out[symbol] = (float(marginal[0]), float(marginal[1]), float(marginal[2]))
+    return out

@@ -1,0 +1,127 @@
+"""The promotion gate: a challenger replaces the champion only if it earns it.
+
+On the validation windows, after 1x costs, the challenger must
+1. beat flat (total return strictly above the flat book's, which is 0),
+2. beat buy-and-hold (strictly above the best of the buy-and-hold baselines present:
+   each single-asset one and, for two assets, the 50/50 book),
+3. keep its max drawdown <= 2% (the seed's target), and
+4. have the live FeatureSpec hash (a model on other features cannot be served).
+Otherwise the champion stays; the report lists every criterion with its value and threshold,
+and the decision (promoted or rejected) is appended to ``model_promotions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from intraday_jules.agent.evaluation import EvaluationReport
+from intraday_jules.agent.model_store import ModelStore
+from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
+
+MAX_DRAWDOWN_PCT = 2.0
+GATE_COST = "1x"
+HOLD_BASELINES = ("buy_and_hold_", "fifty_fifty")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One gate test: ``value`` compared with ``threshold`` by ``rule``."""
+
+    name: str
+    passed: bool
+    value: float | str | None
+    threshold: float | str | None
+    rule: str
+
+    def line(self) -> str:
+        verdict = "pass" if self.passed else "FAIL"
+        return f"{self.name}: {verdict}: {self.value} {self.rule} {self.threshold}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "value": self.value,
+                "threshold": self.threshold, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """The gate's verdict on one challenger, with the champion before and after."""
+
+    challenger_id: str | None
+    champion_before: str | None
+    promoted: bool
+    criteria: tuple[Criterion, ...]
+    cost: str = GATE_COST
+
+    @property
+    def champion_after(self) -> str | None:
+        return self.challenger_id if self.promoted else self.champion_before
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the challenger was rejected (empty when promoted)."""
+        return [c.line() for c in self.criteria if not c.passed]
+
+    def summary(self) -> str:
+        if self.promoted:
+            return f"{self.challenger_id} promoted: every criterion passed at {self.cost} costs"
+        return (f"{self.challenger_id} rejected, champion stays {self.champion_before}: "
+                + "; ".join(self.reasons))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"challenger_id": self.challenger_id, "champion_before": self.champion_before,
+                "champion_after": self.champion_after, "promoted": self.promoted,
+                "cost": self.cost, "criteria": [c.to_dict() for c in self.criteria],
+                "summary": self.summary()}
+
+    def markdown(self) -> str:
+        rows = [f"| {c.name} | {'pass' if c.passed else '**FAIL**'} | {c.value} | {c.rule} "
+                f"{c.threshold} |" for c in self.criteria]
+        return "\n".join([f"**{self.summary()}**", "", "| criterion | result | value | "
+                          "threshold |", "|---|---|---|---|", *rows])
+
+
+def gate_criteria(evaluation: Mapping[str, Any], challenger_spec_version: str,
+                  live_spec: FeatureSpec = DEFAULT_SPEC, *,
+                  max_drawdown_pct: float = MAX_DRAWDOWN_PCT,
+                  cost: str = GATE_COST) -> tuple[Criterion, ...]:
+    """The four criteria, from an evaluation in its JSON form (``EvaluationReport.to_dict``)."""
+    level = evaluation["costs"][cost]
+    model, baselines = level["model"], level["baselines"]
+    ret = model["total_return"]
+    holds = {n: b["total_return"] for n, b in baselines.items() if n.startswith(HOLD_BASELINES)}
+    best_hold = max(holds.values()) if holds else None
+    flat = baselines["flat"]["total_return"]
+    drawdown = model["max_drawdown_pct"]
+    return (
+        Criterion("beats_flat", ret is not None and ret > flat, ret, flat,
+                  "total_return > flat's"),
+        Criterion("beats_buy_and_hold", best_hold is not None and ret is not None
+                  and ret > best_hold, ret, best_hold,
+                  f"total_return > best of {sorted(holds)}"),
+        Criterion("max_drawdown", drawdown is not None and drawdown <= max_drawdown_pct,
+                  drawdown, max_drawdown_pct, "max_drawdown_pct <="),
+        Criterion("feature_spec_matches", challenger_spec_version == live_spec.version,
+                  challenger_spec_version, live_spec.version, "FeatureSpec hash =="),
+    )
+
+
+def promote(store: ModelStore, challenger_id: str, evaluation: EvaluationReport, *,
+            live_spec: FeatureSpec = DEFAULT_SPEC,
+            max_drawdown_pct: float = MAX_DRAWDOWN_PCT) -> GateReport:
+    """Run the gate on ``challenger_id``'s validation evaluation and record the decision
+    (promoted: it becomes the champion and the old one is retired; rejected: the champion
+    stays). Returns the report that says why."""
+    if evaluation.model_id not in (None, challenger_id):
+        raise ValueError(f"the evaluation is of model {evaluation.model_id}, "
+                         f"not of the challenger {challenger_id}")
+    record = store.get(challenger_id)
+    criteria = gate_criteria(evaluation.to_dict(), record.spec_version, live_spec,
+                             max_drawdown_pct=max_drawdown_pct)
+    report = GateReport(challenger_id, store.champion_id(),
+                        all(c.passed for c in criteria), criteria)
+    store.record_decision(challenger_id, "promoted" if report.promoted else "rejected",
+                          report.summary(), {**report.to_dict(),
+                                             "evaluation": evaluation.summary()})
+    return report

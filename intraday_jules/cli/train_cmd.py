@@ -1,0 +1,186 @@
+"""``intraday-jules train``: the NVDA foundation model, then its transfer to NVDA + MSFT.
+
+Bars come from a replay file (``--source replay --replay-path FILE``) or from the database's
+ingested bars (``--source store``, the default). Sessions are split chronologically into
+train / validation / test with one-session embargoes; both models train on the train window
+only and are saved in the model store (``$INTRADAY_JULES_HOME/models``) and its registry.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
+from intraday_jules.cli.config_cmd import load_settings
+from intraday_jules.cli.ingest_cmd import parse_day
+from intraday_jules.settings import Settings
+
+SYMBOLS = ("NVDA", "MSFT")
+SOURCES = ("store", "replay")
+
+
+def load_bars(settings: Settings, source: str, replay_path: Path | None,
+              start: str | None, end: str | None) -> tuple[Any, str]:
+    """(bars frame, origin) for NVDA and MSFT, cut to [--start, --end] sessions if given."""
+    from intraday_jules.agent.data import DateWindow, cut_to_window
+
+    first = parse_day(start, "--start") if start else date.min
+    last = parse_day(end, "--end") if end else date.max
+    if last < first:
+        raise CliError(f"--end {last} is before --start {first}")
+    bars, origin = _read_source(settings, source, replay_path)
+    bars = bars[bars["symbol"].isin(SYMBOLS)]
+    if start or end:
+        bars = cut_to_window(bars, DateWindow(first, last))
+    if bars.empty:
+        raise CliError(f"{origin}: no NVDA/MSFT bars between {start or 'the start'} and "
+                       f"{end or 'the end'}", hint="check the dates or ingest first")
+    return bars.reset_index(drop=True), origin
+
+
+def _read_source(settings: Settings, source: str, replay_path: Path | None
+                 ) -> tuple[Any, str]:
+    from intraday_jules.db.engine import DatabaseUnreachable
+    from intraday_jules.domain.bars import BarValidationError
+    from intraday_jules.market_data.replay import read_bars_file
+    from intraday_jules.market_data.store import BarStore
+
+    if source not in SOURCES:
+        raise CliError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+    if source == "replay":
+        path = replay_path or settings.replay_path
+        if path is None:
+            raise CliError("--source replay needs a file", hint="pass --replay-path FILE.csv")
+        try:
+            return read_bars_file(path), f"file {path}"
+        except (FileNotFoundError, BarValidationError) as exc:
+            raise CliError(str(exc)) from None
+    try:
+        store = BarStore.open(settings.database_url)
+    except DatabaseUnreachable as exc:
+        raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
+    try:
+        return store.read(list(SYMBOLS)), "the bar store"
+    finally:
+        store.close()
+
+
+def open_model_store(settings: Settings) -> Any:
+    from intraday_jules.agent.model_store import ModelStore
+    from intraday_jules.db.engine import DatabaseUnreachable, create_db_engine
+
+    try:
+        engine = create_db_engine(settings.database_url)
+    except DatabaseUnreachable as exc:
+        raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
+    return ModelStore(settings.models_dir, engine)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        full: bool = typer.Option(False, "--full",
+                                  help="The seed's budgets: 50,000 + 200,000 steps."),
+        foundation_steps: int | None = typer.Option(None, min=1, help="Foundation budget."),
+        dual_steps: int | None = typer.Option(None, min=1, help="Dual budget."),
+        source: str = typer.Option("store", help="store (ingested bars) or replay (a file)."),
+        replay_path: Path | None = typer.Option(None, help="CSV/Parquet for --source replay."),
+        start: str | None = typer.Option(None, help="First session, YYYY-MM-DD."),
+        end: str | None = typer.Option(None, help="Last session, YYYY-MM-DD (inclusive)."),
+        seed: int = typer.Option(0, help="Seed for torch, NumPy, envs and action spaces."),
+        compare_scratch: bool = typer.Option(
+            False, "--compare-scratch", help="Also train the dual model from scratch (same "
+            "budget and seed) and report transfer minus scratch."),
+        as_json: bool = JSON_OPTION,
+    ) -> None:
+        """Train the NVDA foundation model, transfer it to NVDA + MSFT, save both."""
+        from intraday_jules.agent.config import DUAL_STEPS, FOUNDATION_STEPS
+
+        settings = load_settings()
+        steps = ((FOUNDATION_STEPS, DUAL_STEPS) if full
+                 else (settings.foundation_steps, settings.dual_steps))
+        steps = (foundation_steps or steps[0], dual_steps or steps[1])
+        bars, origin = load_bars(settings, source, replay_path, start, end)
+        payload = run_training(settings, bars, origin, steps, seed, compare_scratch,
+                               show=not as_json)
+        emit(payload, as_json, lambda console: _render(console, payload))
+
+
+def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, int],
+                 seed: int, compare_scratch: bool, show: bool) -> dict[str, Any]:
+    """Split, prepare, train (foundation, dual, optionally scratch), save; the summary."""
+    from intraday_jules.agent import TrainingConfig, prepare_data, split_sessions
+    from intraday_jules.agent.training import (
+        train_dual,
+        train_dual_from_scratch,
+        train_foundation,
+    )
+
+    store = open_model_store(settings)
+    try:
+        sessions = sorted(set(bars["ts"].dt.tz_convert("America/New_York").dt.date))
+        splits = split_sessions(sessions)
+        data = prepare_data(bars, train_window=splits.train, origin=origin)
+    except ValueError as exc:
+        raise CliError(str(exc), hint="use a longer window (--start/--end)") from None
+    common = {"seed": seed, "tensorboard_dir": settings.tensorboard_dir}
+    checkpoints = settings.models_dir / "checkpoints"
+    phases = [("foundation", steps[0]), ("dual", steps[1])]
+    if compare_scratch:
+        phases.append(("scratch", steps[1]))
+    saved: dict[str, Any] = {}
+    with progress(show) as bar:
+        tasks = {name: bar.add_task(f"train {name}", total=n) for name, n in phases}
+
+        def reporter(name: str) -> Any:
+            return lambda done, _total: bar.update(tasks[name], completed=done)
+
+        foundation = train_foundation(data, TrainingConfig.foundation(
+            total_timesteps=steps[0], **common), checkpoint_dir=checkpoints,
+            progress=reporter("foundation"))
+        saved["foundation"] = store.save(foundation)
+        dual = train_dual(data, foundation, TrainingConfig.dual(total_timesteps=steps[1],
+                                                                **common),
+                          checkpoint_dir=checkpoints, progress=reporter("dual"))
+        saved["dual"] = store.save(dual)
+        if compare_scratch:
+            scratch = train_dual_from_scratch(data, TrainingConfig.dual(
+                total_timesteps=steps[1], **common), checkpoint_dir=checkpoints,
+                progress=reporter("scratch"))
+            saved["scratch"] = store.save(scratch)
+    return _summary(saved, splits, origin, steps, compare_scratch)
+
+
+def _summary(saved: dict[str, Any], splits: Any, origin: str, steps: tuple[int, int],
+             compare_scratch: bool) -> dict[str, Any]:
+    from intraday_jules.agent.training import compare_curves
+
+    out: dict[str, Any] = {
+        "source": origin, "splits": splits.to_dict(),
+        "budgets": {"foundation": steps[0], "dual": steps[1]},
+        "models": {name: {**record.to_dict(),
+                          "wall_s": record.metrics.get("wall_s"),
+                          "steps_per_s": record.metrics.get("steps_per_s")}
+                   for name, record in saved.items()},
+    }
+    if compare_scratch:
+        out["transfer_vs_scratch"] = compare_curves(saved["dual"].metrics["learning_curve"],
+                                                    saved["scratch"].metrics["learning_curve"])
+    return out
+
+
+def _render(console: Console, payload: dict[str, Any]) -> None:
+    console.print(f"[bold]Trained on[/] {payload['source']}: train "
+                  f"{payload['splits']['train']['start']}..{payload['splits']['train']['end']}")
+    for name, model in payload["models"].items():
+        console.print(f"  {name}: [bold]{model['id']}[/] ({model['wall_s']} s, "
+                      f"{model['steps_per_s']} steps/s) -> {model['path']}")
+    if "transfer_vs_scratch" in payload:
+        console.print(f"  transfer vs scratch: {payload['transfer_vs_scratch']}")
+    console.print("Evaluate: intraday-jules evaluate --model "
+                  f"{payload['models']['dual']['id']} --source replay --replay-path FILE")
