@@ -179,6 +179,7 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
     if train_window is not None and is_partition_blocked is not None:
         _refuse_blocked(bars, symbols, train_window, is_partition_blocked, origin)
     features = build_features(bars[bars["symbol"].isin(symbols)], spec, origin=origin)
+    _check_long_enough(features, train_window, lookback, origin)
     fitted = _normalizers(features, spec, symbols, train_window, normalizers or {}, origin)
     normalised = pd.concat([fitted[s].apply(features.loc[[s]]) for s in symbols])
     try:
@@ -191,6 +192,24 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
     if train_window is not None:
         data.window(train_window)  # the train window itself must outlast the lookback
     return data
+
+
+def _check_long_enough(features: pd.DataFrame, window: DateWindow | None, lookback: int,
+                       origin: str) -> None:
+    """Refuse, before fitting anything, a window whose sessions all end within the lookback
+    (no decision bar), naming the window, the longest session and the lookback."""
+    ts = features.index.get_level_values("ts")
+    days = pd.Series(ts.tz_convert(NEW_YORK).date, index=features.index)
+    if window is not None:
+        days = days[[window.contains(d) for d in days]]
+    counts = days.groupby([days.index.get_level_values("symbol"), days.to_numpy()]).size()
+    longest = int(counts.groupby(level=0).max().min()) if len(counts) else 0
+    if longest <= lookback + DEFAULT_FLATTEN_BARS:
+        where = f"window {window}" if window is not None else "the bars"
+        raise WindowTooShortError(
+            f"{origin}: {where} is shorter than the lookback: its longest session has "
+            f"{longest} bars, but a decision needs more than lookback {lookback} warm-up "
+            f"bars + {DEFAULT_FLATTEN_BARS} flatten bars + 1")
 
 
 def _normalizers(features: pd.DataFrame, spec: FeatureSpec, symbols: tuple[str, ...],

@@ -101,7 +101,9 @@ def evaluation_folds(sessions: Sequence[date], train_window: DateWindow, *, n_fo
 @dataclass(eq=False)
 class EvaluationReport:
     """Results per cost level ("0x", "1x", "2x") and policy ("model", "model_argmax",
-    baselines): one ``Metrics`` per seed (one for deterministic baselines)."""
+    baselines): one ``Metrics`` per seed (one for deterministic baselines). ``curves``: the
+    first run's portfolio values at the reference cost; ``actions``: every run's actions
+    (runs, decisions)."""
 
     model_id: str | None
     kind: str
@@ -115,6 +117,7 @@ class EvaluationReport:
     runs: dict[str, dict[str, list[Metrics]]]
     fold_metrics: list[dict[str, Metrics]]
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    actions: dict[str, np.ndarray] = field(default_factory=dict)
 
     def metrics(self, name: str = MODEL, cost: str | None = None) -> Metrics:
         return mean_metrics(self.runs[cost or self.reference][name])
@@ -189,7 +192,7 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
         seeds=seeds, action_mode=action_mode, reference=reference,
         execution=base.config.to_dict(), runs=runs,
         fold_metrics=_per_fold(recorded, folds, arrays.session_dates),
-        curves={n: ts[0].values for n, ts in recorded.items()})
+        curves={n: ts[0].values for n, ts in recorded.items()}, actions=actions)
 
 
 def _agent(bundle: ModelBundle, env: PortfolioTradingEnv, seeds: list[int],

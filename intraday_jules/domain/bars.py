@@ -234,8 +234,9 @@ def _check_prices(frame: pd.DataFrame, origin: str) -> None:
         if bad.any():
             symbol, ts, count = _first_offender(frame, bad)
             i = int(np.flatnonzero(bad)[0])
-            if problem == "high < low" and lo[i] > max(o[i], c[i]):
-                field = "low"  # the low is outside open/close: it is the wrong field
+            top = max(o[i], c[i])
+            if problem == "high < low" and lo[i] > top and h[i] >= top:
+                field = "low"  # the high brackets open/close, the low does not: low is wrong
             detail = f"{problem} (open {o[i]}, high {h[i]}, low {lo[i]}, close {c[i]})"
             raise BarValidationError(origin, detail, symbol=symbol, ts=ts, field=field,
                                      count=count)

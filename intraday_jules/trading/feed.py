@@ -41,15 +41,18 @@ class ReplayFeed:
     Bars of one minute are delivered in ``symbols`` order. With a ``ReplayClock`` the clock is
     moved to each bar's close as it is delivered (and to the resume point's close when a
     restarted session starts), so the loop sees the time a live session would see.
+    ``until`` ends the replay before the bar starting then (a partial session).
     """
 
     def __init__(self, source: BarSource, session: date, symbols: Sequence[str], *,
-                 clock: ReplayClock | None = None, extended_hours: bool = False) -> None:
+                 clock: ReplayClock | None = None, extended_hours: bool = False,
+                 until: datetime | None = None) -> None:
         self.source = source
         self.session = session
         self.symbols = tuple(symbols)
         self.clock = clock
         self.extended_hours = extended_hours
+        self.until = until
         self.name = source.name
 
     def __repr__(self) -> str:
@@ -75,6 +78,8 @@ class ReplayFeed:
         for bar in bars:
             if after is not None and bar.ts <= after:
                 continue
+            if self.until is not None and bar.ts >= self.until:
+                return
             if self.clock is not None:
                 self.clock.advance_to(bar.ts + BAR)
             yield bar

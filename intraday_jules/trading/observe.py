@@ -99,10 +99,12 @@ class FeatureRows:
 
 
 def observation(config: SessionConfig, minute: Minute, features: np.ndarray, book: Book,
-                step: int, max_position: float) -> Observation:
+                step: int, max_position: float, bars: SessionBars, *,
+                replaying: bool = False) -> Observation:
     """The policy's view of ``minute``: features, closes and positions before its orders."""
     closes = tuple(bar.close for bar in minute.bars)
     shares = tuple(book.quantity(s) for s in config.symbols)
     fractions = tuple(q * c / max_position for q, c in zip(shares, closes, strict=True))
     return Observation(config.session, minute.ts, step, config.symbols,
-                       config.feature_spec.names, features, closes, shares, fractions)
+                       config.feature_spec.names, features, closes, shares, fractions,
+                       bars.frame, replaying)

@@ -13,15 +13,14 @@ actions, so a restarted run holds the state an uninterrupted one would.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from intraday_jules.env.actions import BUY, HOLD, SELL
 
@@ -39,6 +38,10 @@ class Observation:
     positions: shares held per symbol (fills up to this bar's open), as the env's ``shares``.
     position_fractions: shares x close / max position notional, the env's position observation.
     step: index of this decision in the session (0: the first, an LSTM's episode start).
+    session_bars: the session's bars up to this minute, as a bars frame (built on demand:
+        only a policy that rebuilds its own features, like ``LivePolicy``, pays for it).
+    replaying: True while a restarted run replays stored minutes (warm-up): the action is
+        discarded, so a policy may defer its work to the next live minute.
     """
 
     session: date
@@ -50,6 +53,8 @@ class Observation:
     closes: tuple[float, ...]
     positions: tuple[int, ...]
     position_fractions: tuple[float, ...]
+    session_bars: Callable[[], pd.DataFrame] = field(default=lambda: pd.DataFrame())
+    replaying: bool = False
 
 
 class Policy(Protocol):
@@ -116,21 +121,21 @@ class FailedPolicy:
         return (HOLD,) * len(observation.symbols)
 
 
-PromotedLoader = Callable[[Path | None], Policy]
+PromotedLoader = Callable[[], Policy]
 
 
-def load_promoted(model_dir: Path | None) -> Policy:
-    """The promoted model as a ``Policy`` (``intraday_jules.agent.live_policy.LivePolicy``)."""
-    module = importlib.import_module("intraday_jules.agent.live_policy")
-    live_policy = module.LivePolicy
-    loader = getattr(live_policy, "load_promoted", None) or live_policy.load
-    policy: Policy = loader(model_dir) if model_dir is not None else loader()
-    return policy
+def no_promoted_loader() -> Policy:
+    """The default loader: says how to configure one (the CLI and the job pass theirs)."""
+    raise LookupError("no promoted-model loader was configured for this session")
 
 
-def make_policy(name: str, *, seed: int = 0, model_dir: Path | None = None,
-                loader: PromotedLoader = load_promoted) -> Policy:
-    """A policy by CLI name; a promoted model that fails to load becomes a ``FailedPolicy``."""
+def make_policy(name: str, *, seed: int = 0,
+                loader: PromotedLoader = no_promoted_loader) -> Policy:
+    """A policy by CLI name; a promoted model that fails to load becomes a ``FailedPolicy``.
+
+    ``loader`` builds the promoted policy (``trading.promoted.promoted_loader`` gives one
+    reading the ``ModelStore``); any exception it raises is the recorded load failure.
+    """
     if name == "random":
         return RandomPolicy(seed)
     if name == "always-buy":
@@ -140,7 +145,7 @@ def make_policy(name: str, *, seed: int = 0, model_dir: Path | None = None,
     if name != "promoted":
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)}")
     try:
-        return loader(model_dir)
+        return loader()
     except Exception as exc:  # any failure to load is a recorded input problem, not a crash
         reason = f"promoted model failed to load: {type(exc).__name__}: {exc}"
         log.error("%s", reason)

@@ -14,6 +14,7 @@ A run may be the session's first, or a restart after a crash at any point. Eithe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -138,6 +139,10 @@ def rebuild_book(ctx: SessionContext, resume: datetime | None, last: Minute | No
     ctx.start_equity_known = start is not None
 
 
+def _constant(value: bool) -> Callable[[], bool]:
+    return lambda: value
+
+
 def warm_up(ctx: SessionContext, minutes: list[Minute]) -> None:
     """Replay the stored minutes through the policy, so its state is the uninterrupted one's."""
     if not minutes:
@@ -148,12 +153,13 @@ def warm_up(ctx: SessionContext, minutes: list[Minute]) -> None:
     previous: datetime | None = None
     for done, minute in enumerate(minutes):
         matrix, warm = features.at(minute.ts, config.symbols)
-        phase = minute_phase(config, minute.ts, done, previous, lambda w=warm: w)
+        phase = minute_phase(config, minute.ts, done, previous, _constant(warm))
         if consults(phase, warm):
             held = Book(config.starting_cash, positions_from_fills(
                 f for f in fills if f.ts <= minute.ts))
             ctx.policy.act(observation(config, minute, matrix, held, ctx.decisions,
-                                       ctx.rules.max_position_notional))
+                                       ctx.rules.max_position_notional, ctx.bars,
+                                       replaying=True))
             ctx.decisions += 1
         previous = minute.ts
     ctx.minutes_done = ctx.warmup_minutes = len(minutes)

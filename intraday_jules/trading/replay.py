@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from intraday_jules.broker.base import Broker
@@ -23,7 +24,13 @@ from intraday_jules.trading.clock import ReplayClock
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import Log, MetricsSink
 from intraday_jules.trading.feed import ReplayFeed
-from intraday_jules.trading.policies import Policy, PromotedLoader, load_promoted, make_policy
+from intraday_jules.trading.policies import (
+    Policy,
+    PromotedLoader,
+    make_policy,
+    no_promoted_loader,
+)
+from intraday_jules.trading.promoted import promoted_loader
 from intraday_jules.trading.result import SessionResult
 from intraday_jules.trading.session import Collaborators, run_session
 
@@ -57,22 +64,27 @@ def build_replay_session(config: SessionConfig, *, database_url: str, source: Ba
                          policy: Policy | str = "random", seed: int = 0,
                          limits: RiskLimits | None = None, broker: Broker | None = None,
                          broker_journal: str | Path | None = None,
-                         model_dir: Path | None = None,
-                         promoted_loader: PromotedLoader = load_promoted,
+                         models_dir: Path | None = None,
+                         promoted: PromotedLoader | None = None,
+                         until: datetime | None = None,
                          extras: Collaborators | None = None) -> ReplaySession:
     """Wire a replay of ``config.session`` from ``source`` into the database at ``database_url``.
 
     The clock is a ``ReplayClock`` (time jumps to each bar's close); the broker defaults to a
     ``SimulatedBroker`` with the session's execution model, durable when ``broker_journal``
-    is given (needed for restarts across processes).
+    is given (needed for restarts across processes). The ``promoted`` policy comes from
+    ``promoted`` if given, else from the ``ModelStore`` at ``models_dir``. ``until`` stops
+    the replay early (a partial session).
     """
     clock = ReplayClock(config.window.open)
     ledger = Ledger.connect(database_url)
-    chosen = policy if not isinstance(policy, str) else make_policy(
-        policy, seed=seed, model_dir=model_dir, loader=promoted_loader)
+    loader = promoted or (promoted_loader(models_dir, ledger.engine, seed=seed)
+                          if models_dir is not None else no_promoted_loader)
+    chosen = policy if not isinstance(policy, str) else make_policy(policy, seed=seed,
+                                                                    loader=loader)
     return ReplaySession(
         config=config,
-        feed=ReplayFeed(source, config.session, config.symbols, clock=clock),
+        feed=ReplayFeed(source, config.session, config.symbols, clock=clock, until=until),
         broker=broker or SimulatedBroker(ExecutionModel(config.execution),
                                          journal=broker_journal, clock=clock),
         policy=chosen, ledger=ledger,

@@ -47,12 +47,10 @@ class FillComparison:
         return (self.price - self.modelled_price) * sign * self.quantity
 
     def to_json(self) -> dict[str, Any]:
-        extra = self.slippage_vs_model
         return {"ts": self.ts, "client_order_id": self.client_order_id, "symbol": self.symbol,
-                "side": self.side, "quantity": self.quantity, "price": str(self.price),
-                "modelled_price": None if self.modelled_price is None
-                else str(self.modelled_price),
-                "slippage_vs_model": None if extra is None else str(extra)}
+                "side": self.side, "quantity": self.quantity, "price": _text(self.price),
+                "modelled_price": _text(self.modelled_price),
+                "slippage_vs_model": _text(self.slippage_vs_model)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class SessionReport:
     def to_json(self) -> dict[str, Any]:
         return {"session": self.session.isoformat(), "summary": self.summary,
                 "fills": [f.to_json() for f in self.fills],
-                "equity": [[ts, str(value)] for ts, value in self.equity],
+                "equity": [[ts, _text(value)] for ts, value in self.equity],
                 "risk_events": list(self.risk_events)}
 
     def write(self, directory: str | Path) -> dict[str, Path]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from intraday_jules.domain.calendar import NEW_YORK
+
 HALTING = ("DAILY_LOSS_LIMIT", "DRAWDOWN_LIMIT", "RECONCILE_MISMATCH", "MANUAL_HALT")
 
 
@@ -19,6 +21,7 @@ def equity_png(session: date, equity: Sequence[tuple[str, Decimal]],
     import matplotlib
 
     matplotlib.use("Agg")  # headless: no display in jobs, CI or the CLI
+    from matplotlib import dates as mdates
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(figsize=(9, 4), dpi=100)
@@ -33,6 +36,7 @@ def equity_png(session: date, equity: Sequence[tuple[str, Decimal]],
                 when = pd.Timestamp(event["ts"]).tz_convert("America/New_York")
                 axes.axvline(when, color="tab:red", linestyle="--", linewidth=1,
                              label=event["kind"])
+        axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=NEW_YORK))
         axes.set_title(f"Equity, session {session.isoformat()} (America/New_York)")
         axes.set_ylabel("USD")
         axes.grid(alpha=0.3)

@@ -137,9 +137,15 @@ def finish(ctx: SessionContext, with_report: bool) -> SessionResult:
     if ctx.working:
         cancel_working(ctx, "session ended", policy_only=False)
     open_positions = {s: p.quantity for s, p in ctx.book.positions.items() if p.quantity}
-    if open_positions:
-        ctx.log.error("session %s ends with open positions %s (flatten did not complete)",
+    reached_flatten = ctx.last_minute is not None and (
+        ctx.last_minute + BAR >= ctx.config.flatten_at)
+    if open_positions and reached_flatten:
+        ctx.log.error("session %s ends with open positions %s: the flatten did not complete",
                       ctx.config.session, open_positions)
+    elif open_positions:
+        ctx.log.warning("the feed of session %s ended at %s, before the flatten at %s; open "
+                        "positions %s", ctx.config.session, ctx.last_minute,
+                        ctx.config.flatten_at, open_positions)
     publish_book(ctx)
     push(ctx)
     result = session_result(ctx, mask_url(ctx.ledger.engine.url), with_report)

@@ -119,7 +119,7 @@ def consult_policy(ctx: SessionContext, minute: Minute, phase: Phase,
         return None
     matrix = rows[0]
     obs = observation(ctx.config, minute, matrix, ctx.book, ctx.decisions,
-                      ctx.rules.max_position_notional)
+                      ctx.rules.max_position_notional, ctx.bars)
     ctx.decisions += 1
     try:
         actions = tuple(int(a) for a in ctx.policy.act(obs))

@@ -102,6 +102,7 @@ def _features(n_sessions: int = 2, bars: int = 60, features: int = 12) -> pd.Dat
         frame[f"f{k:02d}"] = values
     frame["symbol"] = frame["symbol"].astype(object)
     frame["spec_version"] = frame["spec_version"].astype(object)
+    frame["warmup"] = np.tile(np.arange(bars) < 50, n_sessions)  # as build_features marks it
     return frame
 
 

@@ -1,0 +1,66 @@
+"""Metric definitions on hand-made trajectories with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from intraday_jules.agent.metrics import ci95, compute_metrics, mean_metrics
+from intraday_jules.agent.rollout import Trajectory
+
+
+def _trajectory(values: list[float], session: list[int], shares: list[int],
+                flows: list[float], traded: list[float] | None = None) -> Trajectory:
+    k = len(session)
+    return Trajectory(
+        values=np.asarray(values, dtype=np.float64), session=np.asarray(session),
+        bar=np.arange(k), actions=np.zeros(k, dtype=np.int64),
+        shares=np.asarray(shares, dtype=np.int64).reshape(k, 1),
+        trades=np.array([int(f != 0) for f in flows]),
+        traded=np.asarray(traded if traded is not None else [abs(f) for f in flows]),
+        costs=np.zeros(k), cash_flows=np.asarray(flows, dtype=np.float64).reshape(k, 1),
+        session_dates=tuple(range(max(session) + 1)))
+
+
+def test_returns_drawdown_sharpe_sortino_calmar_follow_their_documented_definitions() -> None:
+    # three sessions of two steps: +100, -50, +25 dollars on $10,000
+    traj = _trajectory(values=[10_000, 10_060, 10_100, 10_080, 10_050, 10_070, 10_075],
+                       session=[0, 0, 1, 1, 2, 2], shares=[0] * 6, flows=[0.0] * 6)
+    m = compute_metrics(traj)
+    days = np.array([100 / 10_000, -50 / 10_100, 25 / 10_050])
+    assert m["total_return"] == pytest.approx(0.0075)
+    assert m["pnl_usd"] == pytest.approx(75.0)
+    assert m["sharpe"] == pytest.approx(days.mean() / days.std(ddof=1) * math.sqrt(252))
+    downside = math.sqrt(np.mean(np.minimum(days, 0) ** 2))
+    assert m["sortino"] == pytest.approx(days.mean() / downside * math.sqrt(252))
+    assert m["max_drawdown_usd"] == pytest.approx(50.0)
+    assert m["max_drawdown_pct"] == pytest.approx(100 * 50 / 10_100)
+    assert m["calmar"] == pytest.approx(days.mean() * 252 / (50 / 10_100))
+    assert m["trades_per_day"] == 0.0 and m["exposure"] == 0.0 and m["hit_rate"] is None
+
+
+def test_undefined_ratios_are_zero_for_a_flat_book_and_null_without_downside() -> None:
+    flat = compute_metrics(_trajectory([10_000] * 5, [0, 0, 1, 1], [0] * 4, [0.0] * 4))
+    assert flat["sharpe"] == flat["sortino"] == flat["calmar"] == 0.0
+    rising = compute_metrics(_trajectory([10_000, 10_010, 10_020, 10_040, 10_050],
+                                         [0, 0, 1, 1], [0] * 4, [0.0] * 4))
+    assert rising["sortino"] is None and rising["calmar"] is None
+
+
+def test_hit_rate_counts_round_trips_including_one_through_a_sign_flip() -> None:
+    # long 10 (cost 1000), flip to short 10 at 105 (+2100 in: half closes the long), then flat
+    traj = _trajectory(values=[10_000] * 5, session=[0, 0, 0, 0], shares=[10, -10, -10, 0],
+                       flows=[-1000.0, 2100.0, 0.0, -1080.0])
+    assert compute_metrics(traj)["hit_rate"] == pytest.approx(0.5)  # long +50, short -30
+    assert compute_metrics(traj)["exposure"] == pytest.approx(0.75)
+    assert compute_metrics(traj)["turnover"] == pytest.approx(4180 / 10_000)
+
+
+def test_ci95_is_the_student_t_interval_of_the_mean_over_seeds() -> None:
+    runs = [{"x": 1.0, "y": None}, {"x": 2.0, "y": 5.0}, {"x": 3.0, "y": None}]
+    half = 4.303 * 1.0 / math.sqrt(3)
+    assert ci95(runs)["x"] == pytest.approx([2.0 - half, 2.0 + half])
+    assert ci95(runs)["y"] == [5.0, 5.0]
+    assert mean_metrics(runs) == {"x": 2.0, "y": 5.0}

@@ -1,0 +1,96 @@
+"""The promotion gate, both ways: each failing criterion keeps the champion, with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from intraday_jules.agent import (
+    DateWindow,
+    EvaluationReport,
+    ModelBundle,
+    ModelStore,
+    promote,
+)
+from intraday_jules.agent.metrics import METRICS
+from intraday_jules.db.engine import create_db_engine
+from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
+
+GOOD = {"model": (0.010, 1.0), "flat": (0.0, 0.0), "buy_and_hold_nvda": (0.004, 0.8),
+        "buy_and_hold_msft": (-0.002, 0.9), "fifty_fifty": (0.001, 0.5), "random": (-0.2, 20.0)}
+
+
+def _report(model_id: str, returns: dict[str, tuple[float, float]]) -> EvaluationReport:
+    def metrics(total_return: float, drawdown: float) -> dict[str, float | None]:
+        out: dict[str, float | None] = dict.fromkeys(METRICS, 0.0)
+        out.update(total_return=total_return, pnl_usd=10_000 * total_return,
+                   max_drawdown_pct=drawdown)
+        return out
+
+    runs = {name: [metrics(*values)] for name, values in returns.items()}
+    runs["model_argmax"] = runs["model"]
+    return EvaluationReport(
+        model_id=model_id, kind="dual", window=DateWindow(date(2025, 2, 5), date(2025, 2, 14)),
+        folds=[], dropped=[], seeds=1, action_mode="sample", reference="1x", execution={},
+        runs={"1x": runs}, fold_metrics=[])
+
+
+@pytest.fixture
+def store(tmp_path: Path, sqlite_url: str, foundation: ModelBundle,
+          dual: ModelBundle) -> ModelStore:
+    clock = iter(datetime(2026, 11, 26, 12, m, tzinfo=UTC) for m in range(60))
+    store = ModelStore(tmp_path / "models", create_db_engine(sqlite_url),
+                       clock=lambda: next(clock))
+    store.save(replace(foundation), model_id="foundation")
+    for name in ("champion", "challenger"):
+        store.save(replace(dual, parent_id="foundation"), model_id=name)
+    store.record_decision("champion", "promoted", "first model")
+    return store
+
+
+def test_a_challenger_that_passes_every_criterion_is_promoted(store: ModelStore) -> None:
+    report = promote(store, "challenger", _report("challenger", GOOD))
+    assert report.promoted and report.reasons == []
+    assert store.champion_id() == "challenger" and store.get("champion").status == "retired"
+    assert [c.name for c in report.criteria] == ["beats_flat", "beats_buy_and_hold",
+                                                 "max_drawdown", "feature_spec_matches"]
+    last = store.promotion_history()[-1]
+    assert (last.model_id, last.decision, last.previous_champion_id) == (
+        "challenger", "promoted", "champion")
+    assert last.report["criteria"][1]["threshold"] == 0.004
+
+
+@pytest.mark.parametrize(("change", "criterion", "value", "threshold"), [
+    ({"model": (-0.001, 1.0), "buy_and_hold_nvda": (-0.005, 1.0),
+      "fifty_fifty": (-0.003, 1.0)}, "beats_flat", -0.001, 0.0),
+    ({"model": (0.003, 1.0)}, "beats_buy_and_hold", 0.003, 0.004),
+    ({"fifty_fifty": (0.02, 0.4)}, "beats_buy_and_hold", 0.010, 0.02),
+    ({"model": (0.010, 2.5)}, "max_drawdown", 2.5, 2.0),
+])
+def test_a_challenger_failing_one_criterion_stays_unpromoted_with_the_reason(
+        store: ModelStore, change: dict[str, tuple[float, float]], criterion: str,
+        value: float, threshold: float) -> None:
+    report = promote(store, "challenger", _report("challenger", {**GOOD, **change}))
+    assert not report.promoted and store.champion_id() == "champion"
+    failed = [c for c in report.criteria if not c.passed]
+    assert [c.name for c in failed] == [criterion]
+    assert (failed[0].value, failed[0].threshold) == (value, threshold)
+    assert criterion in report.summary() and "champion stays champion" in report.summary()
+    assert store.get("challenger").status == "rejected"
+    assert store.promotion_history()[-1].decision == "rejected"
+
+
+def test_a_challenger_on_another_feature_spec_is_not_promoted(store: ModelStore) -> None:
+    live = FeatureSpec(features=DEFAULT_SPEC.features, lookback=60)
+    report = promote(store, "challenger", _report("challenger", GOOD), live_spec=live)
+    assert not report.promoted
+    spec = next(c for c in report.criteria if c.name == "feature_spec_matches")
+    assert spec.value == DEFAULT_SPEC.version and spec.threshold == live.version
+
+
+def test_the_gate_refuses_an_evaluation_of_another_model(store: ModelStore) -> None:
+    with pytest.raises(ValueError, match="not of the challenger"):
+        promote(store, "challenger", _report("champion", GOOD))
