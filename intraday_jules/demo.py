@@ -20,6 +20,7 @@ from intraday_jules.definitions import build_definitions
 from intraday_jules.defs.ingestion import INGEST_JOB_NAME
 from intraday_jules.defs.partitions import partition_key
 from intraday_jules.defs.quality import REPORT_JOB_NAME
+from intraday_jules.defs.training import TRAIN_JOB_NAME
 from intraday_jules.domain.calendar import last_completed_sessions
 from intraday_jules.instance import ensure_dagster_home
 from intraday_jules.market_data.store import BarStore
@@ -55,10 +56,11 @@ def planned_runs(settings: Settings, sessions: list[date]) -> list[tuple[str, st
         for symbol in settings.symbols:
             runs.append((INGEST_JOB_NAME, str(partition_key(session.isoformat(), symbol))))
         runs.append((REPORT_JOB_NAME, session.isoformat()))
+    runs.append((TRAIN_JOB_NAME, None))
     return runs
 
 
-def run_demo(settings: Settings, *, sessions: int = 3, now: datetime | None = None,
+def run_demo(settings: Settings, *, sessions: int = 10, now: datetime | None = None,
              on_step: Step | None = None) -> DemoReport:
     """Materialize the asset graph for the last ``sessions`` completed sessions."""
     home = ensure_dagster_home(settings)

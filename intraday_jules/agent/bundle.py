@@ -49,11 +49,11 @@ class ModelBundle:
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.model.observation_space.shape)
+        return tuple(int(d) for d in self.model.observation_space.shape or ())
 
     @property
     def n_actions(self) -> int:
-        return int(self.model.action_space.n)
+        return int(self.model.action_space.n)  # type: ignore[attr-defined]  # Discrete
 
     @property
     def spec_version(self) -> str:
@@ -76,5 +76,6 @@ class ModelBundle:
         expected = obs_shape or self.expected_obs_shape(live_spec)
         if tuple(expected) != self.obs_shape:
             raise ModelMismatchError(
-                f"model {name} observes shape {self.obs_shape}, the live env gives "
-                f"{tuple(expected)} (FeatureSpec {live_spec.version})")
+                f"model {name} observes shape {self.obs_shape} (FeatureSpec "
+                f"{self.spec.version}), the live env gives {tuple(expected)} (FeatureSpec "
+                f"{live_spec.version})")

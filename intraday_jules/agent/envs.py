@@ -43,10 +43,10 @@ class SessionEpisodes(gym.Wrapper[np.ndarray, np.int64, np.ndarray, np.int64]):
         return self.env.reset(options=chosen)
 
     def step(self, action: SupportsInt) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        obs, reward, terminated, truncated, info = self.env.step(np.int64(int(action)))
         if info["forced_flatten"]:
             terminated, truncated = True, False
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info
 
 
 def trading_env(arrays: MarketArrays, n_assets: int, config: TrainingConfig,

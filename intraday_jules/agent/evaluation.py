@@ -64,7 +64,8 @@ def walk_forward_folds(sessions: Sequence[date], *, train_sessions: int, test_se
     its train window plus ``embargo_sessions``; test windows are consecutive and disjoint.
     Rolling train windows keep ``train_sessions``; anchored ones grow from the start."""
     days = sorted(set(sessions))
-    folds, f = [], 0
+    folds: list[Fold] = []
+    f = 0
     while True:
         end = train_sessions + f * test_sessions  # train is days[start:end]
         test_start = end + embargo_sessions
@@ -85,7 +86,8 @@ def evaluation_folds(sessions: Sequence[date], train_window: DateWindow, *, n_fo
         raise EvaluationWindowError(
             f"evaluation sessions {inside[0]}..{inside[-1]} overlap the model's training "
             f"window {train_window}: evaluate on sessions it never saw")
-    kept, dropped = [], []
+    kept: list[date] = []
+    dropped: list[date] = []
     for day in sorted(sessions):
         gap = (sessions_in_range(train_window.end + timedelta(days=1), day - timedelta(days=1))
                if day > train_window.end else
@@ -171,17 +173,13 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
         return build_envs(arrays, env_cls, bundle.config.env, model, batch)
 
     probe = envs(levels[reference], 1)[0]
-    deciders: dict[str, tuple[Decide, int]] = {
-        b.name: (b.decide, b.batch) for b in baselines_for(probe, seed_list)}
     with torch_threads(bundle.config.torch_threads):
-        agent = rollout(envs(levels[reference], seeds + 1),
-                        _agent(bundle, probe, seed_list, action_mode))
-    actions = {MODEL: np.stack([t.actions for t in agent[:-1]]),
-               ARGMAX: agent[-1].actions[None, :]}
-    recorded = {MODEL: agent[:-1], ARGMAX: agent[-1:]}
-    for name, (decide, batch) in deciders.items():
-        recorded[name] = rollout(envs(levels[reference], batch), decide)
-        actions[name] = np.stack([t.actions for t in recorded[name]])
+        recorded = {**_split_agent(rollout(envs(levels[reference], seeds + 1),
+                                           _agent(bundle, probe, seed_list, action_mode)))}
+    for baseline in baselines_for(probe, seed_list):
+        recorded[baseline.name] = rollout(envs(levels[reference], baseline.batch),
+                                          baseline.decide)
+    actions = {n: np.stack([t.actions for t in ts]) for n, ts in recorded.items()}
     runs: dict[str, dict[str, list[Metrics]]] = {}
     for label, multiplier in levels.items():
         trajs = recorded if label == reference else {
@@ -193,6 +191,10 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
         execution=base.config.to_dict(), runs=runs,
         fold_metrics=_per_fold(recorded, folds, arrays.session_dates),
         curves={n: ts[0].values for n, ts in recorded.items()}, actions=actions)
+
+
+def _split_agent(agent: list[Trajectory]) -> dict[str, list[Trajectory]]:
+    return {MODEL: agent[:-1], ARGMAX: agent[-1:]}
 
 
 def _agent(bundle: ModelBundle, env: PortfolioTradingEnv, seeds: list[int],

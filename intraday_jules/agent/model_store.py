@@ -135,14 +135,14 @@ class ModelStore:
             row = conn.execute(sa.select(MODELS).where(MODELS.c.id == model_id)).mappings().first()
         if row is None:
             raise ModelStoreError(f"no model {model_id!r} in the registry")
-        return ModelRecord.from_row(row)
+        return ModelRecord.from_row(dict(row))
 
     def records(self, kind: str | None = None) -> list[ModelRecord]:
         query = sa.select(MODELS).order_by(MODELS.c.created_at, MODELS.c.id)
         if kind is not None:
             query = query.where(MODELS.c.kind == kind)
         with self.engine.connect() as conn:
-            return [ModelRecord.from_row(r) for r in conn.execute(query).mappings()]
+            return [ModelRecord.from_row(dict(r)) for r in conn.execute(query).mappings()]
 
     def champion_id(self) -> str | None:
         """The promoted model that has not been retired since, if any."""
@@ -154,7 +154,7 @@ class ModelStore:
         if model_id is not None:
             query = query.where(PROMOTIONS.c.model_id == model_id)
         with self.engine.connect() as conn:
-            return [PromotionRow.from_row(r) for r in conn.execute(query).mappings()]
+            return [PromotionRow.from_row(dict(r)) for r in conn.execute(query).mappings()]
 
     def resolve(self, ref: str) -> str:
         """A model id, or "promoted" for the current champion."""

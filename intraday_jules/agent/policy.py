@@ -17,7 +17,7 @@ same for a restarted process as for one that ran all session.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch as th
@@ -31,9 +31,10 @@ class SequenceLstmPolicy(RecurrentActorCriticPolicy):
     """``MlpLstmPolicy`` whose training pass runs each minibatch's LSTM in one call."""
 
     @staticmethod
-    def _process_sequence(features: th.Tensor, lstm_states: tuple[th.Tensor, th.Tensor],
-                          episode_starts: th.Tensor, lstm: nn.LSTM
-                          ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor]]:
+    def _process_sequence(  # type: ignore[override]  # sb3-contrib's annotation is wrong
+            features: th.Tensor, lstm_states: tuple[th.Tensor, th.Tensor],
+            episode_starts: th.Tensor, lstm: nn.LSTM
+    ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor]]:
         n_seq = lstm_states[0].shape[1]
         sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
         starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)
@@ -41,8 +42,9 @@ class SequenceLstmPolicy(RecurrentActorCriticPolicy):
             keep = (1.0 - starts[0]).view(1, n_seq, 1)
             output, states = lstm(sequence, (keep * lstm_states[0], keep * lstm_states[1]))
             return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), states
-        return RecurrentActorCriticPolicy._process_sequence(features, lstm_states,
-                                                            episode_starts, lstm)
+        output, states = RecurrentActorCriticPolicy._process_sequence(
+            features, lstm_states, episode_starts, lstm)
+        return output, states  # type: ignore[return-value]  # (h, c), despite the stub
 
 
 class PolicyStepper:
@@ -53,7 +55,9 @@ class PolicyStepper:
     training) and returns (batch, n_actions) action probabilities.
     """
 
-    def __init__(self, policy: RecurrentActorCriticPolicy, batch: int = 1) -> None:
+    def __init__(self, policy: Any, batch: int = 1) -> None:
+        if not isinstance(policy, RecurrentActorCriticPolicy):
+            raise TypeError(f"PolicyStepper needs a recurrent policy, got {type(policy).__name__}")
         self.policy = policy
         self.batch = batch
         self.reset()
@@ -75,8 +79,8 @@ class PolicyStepper:
             start = th.as_tensor(np.asarray(starts, dtype=np.float32).reshape(self.batch))
             distribution, state = self.policy.get_distribution(tensor, self.state, start)
             self.state = (state[0].clone(), state[1].clone())
-            probs = distribution.distribution.probs
-        return probs.numpy().astype(np.float64)
+            probs: th.Tensor = distribution.distribution.probs  # type: ignore[union-attr]
+        return np.asarray(probs.numpy(), dtype=np.float64)
 
 
 def keyed_uniforms(seeds: Sequence[int], ts_us: int) -> np.ndarray:
@@ -90,7 +94,7 @@ def choose_actions(probs: np.ndarray, mode: ActionMode, seeds: Sequence[int],
     """Actions from (batch, n) probabilities: argmax, or inverse-CDF sampling with the
     keyed uniforms (so the same bar and seed always give the same action)."""
     if mode == "argmax":
-        return probs.argmax(axis=1)
+        return np.asarray(probs.argmax(axis=1))
     cdf = np.cumsum(probs, axis=1)
     u = keyed_uniforms(seeds, ts_us) * cdf[:, -1]
-    return np.minimum((cdf <= u[:, None]).sum(axis=1), probs.shape[1] - 1)
+    return np.asarray(np.minimum((cdf <= u[:, None]).sum(axis=1), probs.shape[1] - 1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class _Recorder:
         self.costs = np.zeros((batch, k_total))
         self.flows = np.zeros((batch, k_total, n))
 
-    def add(self, b: int, k: int, action: int, info: dict[str, object], shares: np.ndarray,
+    def add(self, b: int, k: int, action: int, info: dict[str, Any], shares: np.ndarray,
             flows: np.ndarray) -> None:
         self.values[b, k + 1] = info["portfolio_value"]
         self.session[k], self.bar[k] = info["session"], info["bar_index"]
@@ -118,7 +119,7 @@ class _Recorder:
         self.shares[b, k] = shares
         self.trades[b, k] = info["trades"]
         self.traded[b, k] = info["traded_notional"]
-        self.costs[b, k] = float(info["commission"]) + float(info["slippage"])  # type: ignore[arg-type]
+        self.costs[b, k] = float(info["commission"]) + float(info["slippage"])
         self.flows[b, k] = flows
 
     def trajectories(self, dates: tuple[object, ...]) -> list[Trajectory]:

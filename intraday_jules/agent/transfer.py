@@ -91,7 +91,7 @@ def _map_one(name: str, w: th.Tensor, n_features: int, n_assets: int, hidden: in
     if name == "critic.weight":
         return _input_columns(w, n_features, n_assets, block_rows=True), "inputs per asset"
     if re.fullmatch(r"mlp_extractor\.(policy|value)_net\.\d+\.weight", name):
-        return th.block_diag(*([w] * n_assets)), "block-diagonal"
+        return th.block_diag(*([w] * n_assets)), "block-diagonal"  # type: ignore[no-untyped-call]
     if re.fullmatch(r"(mlp_extractor\.(policy|value)_net\.\d+|critic)\.bias", name):
         return w.repeat(n_assets), "repeat per asset"
     if name == "action_net.weight":
@@ -150,7 +150,7 @@ def transfer_weights(foundation: RecurrentPPO, dual: RecurrentPPO, n_features: i
                      ) -> TransferReport:
     """Load the mapped foundation weights into ``dual``'s policy (every parameter, strictly;
     a shape mismatch is a ``TransferError`` naming the parameter)."""
-    n_assets = _assets_of(int(dual.action_space.n))
+    n_assets = _assets_of(int(dual.action_space.n))  # type: ignore[attr-defined]
     mapped, report = map_state_dict(foundation.policy.state_dict(), n_features, n_assets)
     target = dual.policy.state_dict()
     if set(mapped) != set(target):

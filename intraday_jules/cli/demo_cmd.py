@@ -16,7 +16,12 @@ UI_HINT = "make ui   (runs `dagster dev` on http://127.0.0.1:3000)"
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        sessions: int = typer.Option(3, min=1, max=20, help="Recent sessions to run."),
+        sessions: int = typer.Option(10, min=8, max=60, help="Recent sessions to ingest "
+                                     "(training splits them into train/validation/test)."),
+        foundation_steps: int = typer.Option(4_096, min=256, help="Demo foundation budget "
+                                             "(make train runs the seed's 50,000)."),
+        dual_steps: int = typer.Option(16_384, min=256, help="Demo dual budget (make train "
+                                       "runs the seed's 200,000)."),
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Run the whole pipeline through Dagster on the embedded default (no broker, no key)."""
@@ -25,7 +30,10 @@ def register(app: typer.Typer) -> None:
         from intraday_jules.domain.calendar import last_completed_sessions
         from intraday_jules.observability.logging import configure_logging
 
-        settings = load_settings()
+        from dataclasses import replace
+
+        settings = replace(load_settings(), foundation_steps=foundation_steps,
+                           dual_steps=dual_steps)
         configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
         from datetime import UTC, datetime
 

@@ -93,8 +93,11 @@ def _render(console: Console, payload: dict[str, Any]) -> None:
     console.print(f"[bold]Session {payload['session']}[/] ({payload['policy']} policy, "
                   f"{payload['broker']} broker): P&L ${payload['pnl']}, {payload['fills']} fills,"
                   f" state {payload['risk_state']}, {payload['risk_events']} risk events")
-    console.print(f"  decision latency p50 {payload['decision_latency_p50_ms']} ms, p99 "
-                  f"{payload['decision_latency_p99_ms']} ms")
+    p50, p99 = payload["decision_latency_p50_ms"], payload["decision_latency_p99_ms"]
+    if p50 is None:
+        console.print("  no new minute to decide (the session was already traded)")
+    else:
+        console.print(f"  decision latency p50 {p50} ms, p99 {p99} ms")
     console.print(f"  ledger: {escape(payload['ledger'])}; report: "
                   f"{escape(str(payload.get('report', {}).get('markdown', '')))}",
                   highlight=False)
@@ -108,9 +111,15 @@ def trade_command(
     policy: str = typer.Option("promoted", "--policy",
                                help="promoted | random | always-buy | always-sell"),
     seed: int = typer.Option(0, "--seed", help="Seed of the random policy."),
-    max_position: str | None = typer.Option(None, "--max-position", help="USD per asset."),
-    daily_loss_limit: str | None = typer.Option(None, "--daily-loss-limit", help="USD."),
-    drawdown_limit: str | None = typer.Option(None, "--drawdown-limit", help="USD."),
+    max_position: str | None = typer.Option(
+        None, "--max-position", help="Max position notional per asset, USD "
+        "(default: INTRADAY_JULES_MAX_POSITION)."),
+    daily_loss_limit: str | None = typer.Option(
+        None, "--daily-loss-limit", help="Daily loss that halts trading, USD "
+        "(default: INTRADAY_JULES_DAILY_LOSS_LIMIT)."),
+    drawdown_limit: str | None = typer.Option(
+        None, "--drawdown-limit", help="Drawdown from the high-water mark that halts "
+        "trading, USD (default: INTRADAY_JULES_DRAWDOWN_LIMIT)."),
     broker_state: Path | None = typer.Option(None, "--broker-state",
                                              help="Simulated broker journal (JSON lines)."),
     report_dir: Path | None = typer.Option(None, "--report-dir",

@@ -114,12 +114,7 @@ def register(app: typer.Typer) -> None:
 def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, int],
                  seed: int, compare_scratch: bool, show: bool) -> dict[str, Any]:
     """Split, prepare, train (foundation, dual, optionally scratch), save; the summary."""
-    from intraday_jules.agent import TrainingConfig, prepare_data, split_sessions
-    from intraday_jules.agent.training import (
-        train_dual,
-        train_dual_from_scratch,
-        train_foundation,
-    )
+    from intraday_jules.agent import prepare_data, split_sessions
 
     store = open_model_store(settings)
     try:
@@ -128,6 +123,20 @@ def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, i
         data = prepare_data(bars, train_window=splits.train, origin=origin)
     except ValueError as exc:
         raise CliError(str(exc), hint="use a longer window (--start/--end)") from None
+    saved = _train_and_save(settings, store, data, steps, seed, compare_scratch, show)
+    return _summary(saved, splits, origin, steps, compare_scratch)
+
+
+def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int, int],
+                    seed: int, compare_scratch: bool, show: bool) -> dict[str, Any]:
+    """Foundation, then dual (transfer), then optionally scratch; each saved when done."""
+    from intraday_jules.agent import TrainingConfig
+    from intraday_jules.agent.training import (
+        train_dual,
+        train_dual_from_scratch,
+        train_foundation,
+    )
+
     common = {"seed": seed, "tensorboard_dir": settings.tensorboard_dir}
     checkpoints = settings.models_dir / "checkpoints"
     phases = [("foundation", steps[0]), ("dual", steps[1])]
@@ -144,16 +153,15 @@ def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, i
             total_timesteps=steps[0], **common), checkpoint_dir=checkpoints,
             progress=reporter("foundation"))
         saved["foundation"] = store.save(foundation)
-        dual = train_dual(data, foundation, TrainingConfig.dual(total_timesteps=steps[1],
-                                                                **common),
-                          checkpoint_dir=checkpoints, progress=reporter("dual"))
+        dual_config = TrainingConfig.dual(total_timesteps=steps[1], **common)
+        dual = train_dual(data, foundation, dual_config, checkpoint_dir=checkpoints,
+                          progress=reporter("dual"))
         saved["dual"] = store.save(dual)
         if compare_scratch:
-            scratch = train_dual_from_scratch(data, TrainingConfig.dual(
-                total_timesteps=steps[1], **common), checkpoint_dir=checkpoints,
-                progress=reporter("scratch"))
+            scratch = train_dual_from_scratch(data, dual_config, checkpoint_dir=checkpoints,
+                                              progress=reporter("scratch"))
             saved["scratch"] = store.save(scratch)
-    return _summary(saved, splits, origin, steps, compare_scratch)
+    return saved
 
 
 def _summary(saved: dict[str, Any], splits: Any, origin: str, steps: tuple[int, int],

@@ -18,7 +18,7 @@ from intraday_jules.domain.calendar import session_window
 from intraday_jules.features.build import build_features
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.store import write_features
-from intraday_jules.quality import QualityReport, load_latest_report, run_quality_checks
+from intraday_jules.quality import QualityReport, blocking_reason, run_quality_checks
 
 BARS_ASSET_KEY = "market_data/bars"
 
@@ -36,17 +36,11 @@ class FeaturePartition:
     report: QualityReport
 
 
-def require_unblocked(engine: Engine, partition_key: str) -> QualityReport:
-    """The latest bars report of the partition, or ``PartitionBlocked`` saying why not."""
-    report = load_latest_report(engine, partition_key=partition_key, asset_key=BARS_ASSET_KEY)
-    if report is None:
-        raise PartitionBlocked(f"partition {partition_key}: market_data/bars has no quality "
-                               "report yet; materialize it first")
-    if report.blocking_failed:
-        failed = ", ".join(c.name for c in report.checks if c.blocking)
-        raise PartitionBlocked(f"partition {partition_key} failed blocking data-quality checks "
-                               f"({failed}); no features are built on it")
-    return report
+def require_unblocked(engine: Engine, partition_key: str) -> None:
+    """``PartitionBlocked`` (saying why) unless the partition's bars passed their checks."""
+    reason = blocking_reason(engine, partition_key, BARS_ASSET_KEY)
+    if reason is not None:
+        raise PartitionBlocked(f"{reason}; no features are built on it")
 
 
 def build_partition_features(engine: Engine, bars: pd.DataFrame, *, session: date,

@@ -15,6 +15,7 @@ from intraday_jules.quality.quarantine import (
     write_quarantine,
 )
 from intraday_jules.quality.reports import (
+    blocking_reason,
     combine_reports,
     load_latest_report,
     load_latest_reports,
@@ -33,7 +34,7 @@ from intraday_jules.quality.results import (
 from intraday_jules.quality.run import run_quality_checks, run_with_quarantine
 
 __all__ = [
-    "CheckContext", "CheckResult", "Contract", "ContractError", "Failure", "QualityReport",
+    "CheckContext", "CheckResult", "blocking_reason", "Contract", "ContractError", "Failure", "QualityReport",
     "QuarantineSplit", "Severity", "combine_reports", "load_contract", "load_latest_report", "load_latest_reports",
     "offending_rows", "parse_contract", "read_quarantine", "report_markdown", "report_png",
     "report_to_json", "run_quality_checks", "run_with_quarantine", "split_quarantine",

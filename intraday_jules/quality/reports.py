@@ -20,7 +20,7 @@ from intraday_jules.quality.rendering import report_markdown, report_png
 from intraday_jules.quality.results import CheckResult, Failure, QualityReport, Severity
 from intraday_jules.quality.tables import data_quality_reports
 
-__all__ = ["BARS_ASSET_KEY", "combine_reports", "load_latest_report", "load_latest_reports", "report_markdown",
+__all__ = ["BARS_ASSET_KEY", "blocking_reason", "combine_reports", "load_latest_report", "load_latest_reports", "report_markdown",
            "report_png", "report_to_json", "store_report"]
 
 BARS_ASSET_KEY = "market_data/bars"
@@ -164,3 +164,16 @@ def _merge_check(a: CheckResult, b: CheckResult) -> CheckResult:
     return replace(a, passed=a.passed and b.passed, rows_checked=a.rows_checked + b.rows_checked,
                    failures=[*a.failures, *b.failures], worst=[*a.worst, *b.worst],
                    failure_count=a.failure_count + b.failure_count, note=notes, stats=stats)
+
+
+def blocking_reason(engine: Engine, partition_key: str,
+                    asset_key: str = BARS_ASSET_KEY) -> str | None:
+    """Why downstream work must not use a partition (None when it may): no report yet, or
+    the latest report failed ERROR checks. The one rule for features, training and trading."""
+    report = load_latest_report(engine, partition_key=partition_key, asset_key=asset_key)
+    if report is None:
+        return f"partition {partition_key}: {asset_key} has no quality report yet"
+    if report.blocking_failed:
+        failed = ", ".join(c.name for c in report.checks if c.blocking)
+        return f"partition {partition_key} failed blocking data-quality checks ({failed})"
+    return None

@@ -4,9 +4,9 @@ The loop consumes ``feed.bars(after)`` and cannot tell the two apart, so tests, 
 live job run one code path. A feed yields ``Bar`` objects as they complete, or ``None`` as a
 heartbeat ("no new bar yet") so the loop can notice stale data while the market is silent.
 
-``after`` is the resume point of a restarted session (the last minute already decided): a
-replay skips bars up to it; a live stream ignores it (it only has the present, and the loop
-refuses anything older than what it has seen).
+``after`` is the resume point of a restarted session (the last minute already decided): every
+feed skips bars up to it (a live stream re-sending the last bars after a reconnect is not bad
+input); anything else older than what the loop has seen is refused by the intake.
 """
 
 from __future__ import annotations
@@ -97,4 +97,7 @@ class StreamFeed:
         self.name = name
 
     def bars(self, after: datetime | None) -> Iterator[FeedItem]:
-        return iter(self._stream)
+        for item in self._stream:
+            if item is not None and after is not None and item.ts <= after:
+                continue
+            yield item

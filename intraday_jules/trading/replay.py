@@ -34,7 +34,7 @@ from intraday_jules.trading.promoted import promoted_loader
 from intraday_jules.trading.result import SessionResult
 from intraday_jules.trading.session import Collaborators, run_session
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("intraday_jules.trading.session")
 
 
 @dataclass

@@ -36,7 +36,8 @@ def equity_png(session: date, equity: Sequence[tuple[str, Decimal]],
                 when = pd.Timestamp(event["ts"]).tz_convert("America/New_York")
                 axes.axvline(when, color="tab:red", linestyle="--", linewidth=1,
                              label=event["kind"])
-        axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=NEW_YORK))
+        hours = mdates.DateFormatter("%H:%M", tz=NEW_YORK)  # type: ignore[no-untyped-call]
+        axes.xaxis.set_major_formatter(hours)
         axes.set_title(f"Equity, session {session.isoformat()} (America/New_York)")
         axes.set_ylabel("USD")
         axes.grid(alpha=0.3)

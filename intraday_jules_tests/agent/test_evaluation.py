@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -120,7 +120,7 @@ def test_walk_forward_test_windows_never_overlap_and_follow_an_embargo(
     folds = walk_forward_folds(days, train_sessions=train, test_sessions=test,
                                embargo_sessions=embargo, anchored=anchored)
     assert len(folds) == (len(days) - train - embargo) // test
-    for fold, nxt in zip(folds, folds[1:], strict=False):
+    for fold, nxt in itertools.pairwise(folds):
         assert fold.test.end < nxt.test.start
         assert days.index(nxt.test.start) == days.index(fold.test.end) + 1
     for fold in folds:

@@ -77,7 +77,7 @@ def test_load_refuses_a_model_of_another_feature_spec_naming_both_hashes(
 def test_load_refuses_a_model_whose_observation_shape_differs(
         store: ModelStore, foundation: ModelBundle) -> None:
     record = store.save(replace(foundation), model_id="f-4")
-    with pytest.raises(ModelMismatchError, match=r"shape \(13,\).*\(26,\)"):
+    with pytest.raises(ModelMismatchError, match=r"shape \(13,\) \(FeatureSpec \w+\).*\(26,\)"):
         store.load(record.id, obs_shape=(26,))
 
 
@@ -91,7 +91,7 @@ def test_unknown_model_missing_directory_and_no_champion_are_clear_errors(
     for path in record.path.iterdir():
         path.unlink()
     record.path.rmdir()
-    with pytest.raises(ModelStoreError, match="directory .* is missing"):
+    with pytest.raises(ModelStoreError, match=r"directory .* is missing"):
         store.load("f-5")
 
 

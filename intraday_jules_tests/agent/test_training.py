@@ -83,7 +83,7 @@ def test_dual_training_refuses_data_not_normalised_like_the_foundation(
         real_bars: object, real_data: PreparedData, foundation: ModelBundle) -> None:
     other_window = replace(real_data.train_window, start=real_data.sessions[3])  # type: ignore[type-var]
     refit = prepare_data(real_bars, train_window=other_window)  # type: ignore[arg-type]
-    with pytest.raises(TrainingDataError, match="normalizers=foundation.normalizers"):
+    with pytest.raises(TrainingDataError, match=r"normalizers=foundation\.normalizers"):
         train_dual(refit, foundation, tiny_config())
     with pytest.raises(ValueError, match="per-asset network sizes differ"):
         train_dual(real_data, foundation, tiny_config(lstm_hidden_size=16))
@@ -128,7 +128,8 @@ def test_sequence_policy_computes_what_the_stock_step_loop_computes() -> None:
 def test_training_config_round_trips_and_scales_the_network_per_asset() -> None:
     config = TrainingConfig.dual(seed=4, net_arch=(32, 16), tensorboard_dir=Path("/tmp/tb"))
     assert TrainingConfig.from_dict(config.to_dict()) == config
-    assert config.total_timesteps == 200_000 and TrainingConfig.foundation().total_timesteps == 50_000
+    assert config.total_timesteps == 200_000
+    assert TrainingConfig.foundation().total_timesteps == 50_000
     assert config.policy_kwargs(2) == {"lstm_hidden_size": 128,
                                        "net_arch": {"pi": [64, 32], "vf": [64, 32]}}
     with pytest.raises(ValueError, match="n_envs"):

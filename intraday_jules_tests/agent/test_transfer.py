@@ -93,7 +93,8 @@ def test_dual_joint_is_the_product_of_per_asset_policies_and_its_value_the_sum()
     joint = PolicyStepper(dual.policy)
     for k in range(12):
         start = np.array([k == 0])
-        a, b = p_nvda.step(nvda_steps[k][None], start)[0], p_msft.step(msft_steps[k][None], start)[0]
+        a = p_nvda.step(nvda_steps[k][None], start)[0]
+        b = p_msft.step(msft_steps[k][None], start)[0]
         np.testing.assert_allclose(
             joint.step(_dual_obs(nvda_steps[k], msft_steps[k])[None], start)[0],
             np.outer(a, b).reshape(-1), atol=1e-6)

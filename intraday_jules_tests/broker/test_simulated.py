@@ -84,7 +84,7 @@ def test_bar_of_another_symbol_does_not_fill() -> None:
 
 
 def test_cost_multiplier_of_the_config_reaches_the_fill() -> None:
-    model = ExecutionModel(ExecutionConfig(cost_multiplier=2))
+    model = ExecutionModel(ExecutionConfig(cost_multiplier=Decimal(2)))
     broker = connected(execution_model=model)
     broker.submit(order(Side.SELL, 3))
     broker.on_bar(bar(1, 100.0))

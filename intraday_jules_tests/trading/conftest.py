@@ -15,6 +15,7 @@ from intraday_jules.domain.bars import Bar
 from intraday_jules.env.actions import HOLD
 from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.replay import ReplaySource
+from intraday_jules.market_data.source import BarSource
 from intraday_jules.risk import RiskLimits
 from intraday_jules.trading import (
     Collaborators,
@@ -24,6 +25,7 @@ from intraday_jules.trading import (
     build_replay_session,
 )
 from intraday_jules.trading.feed import FeedItem
+from intraday_jules_tests.observability.conftest import pushgateway_url  # noqa: F401 - fixture
 
 SESSION = date(2025, 2, 3)
 REPLAY_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
@@ -54,7 +56,7 @@ def fresh_url(tmp_path: Path) -> Callable[[str], str]:
     return lambda name: f"sqlite:///{tmp_path / name}.db"
 
 
-def replay(url: str, source: ReplaySource, policy: Any = "random", *,
+def replay(url: str, source: BarSource, policy: Any = "random", *,
            session: date = SESSION, until: datetime | None = None,
            limits: RiskLimits | None = None, journal: Path | None = None,
            extras: Collaborators = NO_REPORT, **kwargs: Any) -> ReplaySession:

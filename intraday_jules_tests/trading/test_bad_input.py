@@ -175,7 +175,8 @@ class ManualClock:
 def test_live_feed_silence_is_stale_data_and_reduces_once(
         tmp_path: Path, replay_source: ReplaySource) -> None:
     clock = ManualClock(minute(0))
-    bars = list(ReplayFeed(replay_source, SESSION, ("NVDA", "MSFT"), until=minute(3)).bars(None))
+    feed = ReplayFeed(replay_source, SESSION, ("NVDA", "MSFT"), until=minute(3))
+    bars = [bar for bar in feed.bars(None) if bar is not None]
 
     def stream() -> Any:
         for bar in bars:

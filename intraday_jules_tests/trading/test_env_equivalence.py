@@ -56,7 +56,8 @@ def env_rollout(arrays: MarketArrays, actions: np.ndarray
 
 def loop_trades(ledger: dict[str, list[dict[str, Any]]]
                 ) -> tuple[list[EnvTrade], dict[pd.Timestamp, Decimal]]:
-    trades, commission = [], {}
+    trades: list[EnvTrade] = []
+    commission: dict[pd.Timestamp, Decimal] = {}
     for fill in ledger["fills"]:
         ts = pd.Timestamp(fill["ts"])
         sign = 1 if fill["side"] == "BUY" else -1

@@ -87,12 +87,13 @@ def untrained_live_policy(source: ReplaySource) -> Any:
     bars = source.bars.drop(columns=["source"])
     bars = bars[bars["ts"].dt.tz_convert("America/New_York").dt.date.isin(sessions)]
     config = TrainingConfig.dual(n_envs=1, seed=0)
-    data = prepare_data(bars, train_window=DateWindow.of(sessions))
-    env = make_training_env(data.window(data.train_window), 2, config)
+    window = DateWindow.of(sessions)
+    data = prepare_data(bars, train_window=window)
+    env = make_training_env(data.window(window), 2, config)
     model = RecurrentPPO(SequenceLstmPolicy, env, policy_kwargs=config.policy_kwargs(2),
                          verbose=0, **config.ppo_kwargs())
     bundle = ModelBundle(model, "dual", ("NVDA", "MSFT"), data.spec, data.normalizers,
-                         config, data.train_window, data.data_hashes)
+                         config, window, data.data_hashes)
     return LivePolicy(bundle, seed=0)
 
 

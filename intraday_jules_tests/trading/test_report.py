@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,7 +42,7 @@ def test_fill_worse_than_modelled_shows_positive_slippage_vs_model() -> None:
                          "volume": [10, 10]})
     modelled = ExecutionModel().fill_price(Side.BUY, Decimal("101.0"))
     paid = modelled + Decimal("0.02")
-    ledger = {
+    ledger: dict[str, list[dict[str, Any]]] = {
         "decisions": [{"ts": "2025-02-03T14:30:00Z", "equity": "10000"},
                       {"ts": "2025-02-03T14:31:00Z", "equity": "9998"}],
         "orders": [{"client_order_id": "IJ-20250203-1430-NVDA", "ts": "2025-02-03T14:30:00Z"}],

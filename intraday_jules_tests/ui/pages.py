@@ -53,14 +53,16 @@ def visible(xpath: str) -> Callable[[WebDriver], WebElement | bool]:
     """Wait condition: the first *displayed* element matching ``xpath`` (hidden ones skipped)."""
     def condition(driver: WebDriver) -> WebElement | bool:
         for element in driver.find_elements(By.XPATH, xpath):
-            if element.is_displayed():
-                return element
+            with contextlib.suppress(StaleElementReferenceException):  # React re-rendered it
+                if element.is_displayed():
+                    return element
         return False
     return condition
 
 
 def wait(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(
         condition, f"waited {WAIT_S:.0f} s for {what} on {driver.current_url}")
 
 
@@ -95,6 +97,7 @@ def open_asset_graph(driver: WebDriver, ui: DagsterUI) -> WebElement:
     driver.get(ui.url("/asset-groups"))
     box = wait_visible(driver, JUMP_BOX, "the asset graph's 'Jump to…' box")
     wait_visible(driver, "//*[local-name()='foreignObject']", "the asset graph's nodes")
+    _settle(driver, "//*[text()[contains(., 'fetching statuses')]]")
     return box
 
 
@@ -131,7 +134,9 @@ def open_from_catalog(driver: WebDriver, key: str) -> None:
 def _settle(driver: WebDriver, busy_xpath: str, timeout_s: float = 10.0) -> None:
     """Give a "loading" indicator up to ``timeout_s`` to go (for a fuller screenshot only)."""
     with contextlib.suppress(TimeoutException):
-        WebDriverWait(driver, timeout_s, poll_frequency=0.2).until_not(visible(busy_xpath))
+        WebDriverWait(driver, timeout_s, poll_frequency=0.2,
+                      ignored_exceptions=(StaleElementReferenceException,)
+                      ).until_not(visible(busy_xpath))
 
 
 EVENTS_TAB = "//a[normalize-space()='Events'][contains(@href, 'view=events')]"

@@ -1,0 +1,116 @@
+"""The training pipeline's steps as plain functions (what the ``models/*`` assets call).
+
+Data: the ingested NVDA + MSFT bars of the bar store. Sessions are split chronologically into
+train / validation / test with one-session embargoes; the foundation and the dual model train
+on the train window only (refusing any (symbol, session) whose bars failed a blocking
+data-quality check), the evaluation runs walk-forward on the validation window, and the gate
+decides on that evaluation at 1x costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from intraday_jules.agent.config import TrainingConfig
+from intraday_jules.agent.data import (
+    DUAL_SYMBOLS,
+    BlockedPredicate,
+    DateWindow,
+    PreparedData,
+    Splits,
+    cut_to_window,
+    prepare_data,
+    split_sessions,
+)
+from intraday_jules.agent.evaluation import EvaluationReport, evaluate, evaluation_data
+from intraday_jules.agent.model_store import ModelStore
+from intraday_jules.agent.promotion import GateReport, promote
+from intraday_jules.agent.training import train_dual, train_foundation
+from intraday_jules.domain.calendar import NEW_YORK
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A saved model and the split it was trained under (carried to the next step)."""
+
+    model_id: str
+    kind: str
+    splits: dict[str, Any]
+    steps: int
+    wall_s: float | None
+    steps_per_s: float | None
+
+    def train_window(self) -> DateWindow:
+        return DateWindow.from_dict(self.splits["train"])
+
+    def validation_window(self) -> DateWindow:
+        return DateWindow.from_dict(self.splits["validation"])
+
+
+def sessions_of(bars: pd.DataFrame) -> list[date]:
+    return sorted(set(bars["ts"].dt.tz_convert(NEW_YORK).dt.date))
+
+
+def training_splits(bars: pd.DataFrame) -> Splits:
+    return split_sessions(sessions_of(bars))
+
+
+def _prepared(bars: pd.DataFrame, train: DateWindow, blocked: BlockedPredicate | None,
+              origin: str) -> PreparedData:
+    return prepare_data(bars, train_window=train, symbols=DUAL_SYMBOLS,
+                        is_partition_blocked=blocked, origin=origin)
+
+
+def train_foundation_step(store: ModelStore, bars: pd.DataFrame, *, steps: int, seed: int,
+                          tensorboard_dir: Path | None, blocked: BlockedPredicate | None,
+                          progress: Progress | None = None) -> TrainedModel:
+    splits = training_splits(bars)
+    data = _prepared(bars, splits.train, blocked, "the bar store")
+    config = TrainingConfig.foundation(total_timesteps=steps, seed=seed,
+                                       tensorboard_dir=tensorboard_dir)
+    bundle = train_foundation(data, config, checkpoint_dir=store.root / "checkpoints",
+                              progress=progress)
+    return _trained(store.save(bundle), "foundation", splits.to_dict(), steps)
+
+
+def train_dual_step(store: ModelStore, bars: pd.DataFrame, foundation: TrainedModel, *,
+                    steps: int, seed: int, tensorboard_dir: Path | None,
+                    blocked: BlockedPredicate | None,
+                    progress: Progress | None = None) -> TrainedModel:
+    """Transfer the foundation to NVDA + MSFT on the foundation's own train window."""
+    data = _prepared(bars, foundation.train_window(), blocked, "the bar store")
+    config = TrainingConfig.dual(total_timesteps=steps, seed=seed,
+                                 tensorboard_dir=tensorboard_dir)
+    bundle = train_dual(data, store.load(foundation.model_id, live_spec=None), config,
+                        checkpoint_dir=store.root / "checkpoints", progress=progress)
+    return _trained(store.save(bundle), "dual", foundation.splits, steps)
+
+
+def _trained(record: Any, kind: str, splits: dict[str, Any], steps: int) -> TrainedModel:
+    return TrainedModel(record.id, kind, splits, steps, record.metrics.get("wall_s"),
+                        record.metrics.get("steps_per_s"))
+
+
+def evaluate_step(store: ModelStore, bars: pd.DataFrame, model: TrainedModel, *,
+                  seeds: int = 3) -> EvaluationReport:
+    """Walk-forward evaluation of ``model`` on its validation window (never seen in training),
+    baselines and costs included; recorded in the registry."""
+    bundle = store.load(model.model_id)
+    window = model.validation_window()
+    data = evaluation_data(bundle, cut_to_window(bars, window), origin="validation window")
+    report = evaluate(bundle, data, window=window, seeds=seeds)
+    store.record_evaluation(model.model_id, report.summary())
+    return report
+
+
+def promotion_step(store: ModelStore, model: TrainedModel,
+                   evaluation: EvaluationReport) -> GateReport:
+    return promote(store, model.model_id, evaluation)
