@@ -14,6 +14,7 @@ from intraday_jules.defs.features import build_features_defs
 from intraday_jules.defs.ingestion import build_ingestion_defs
 from intraday_jules.defs.quality import build_quality_defs
 from intraday_jules.defs.resources import bar_store_resource
+from intraday_jules.defs.trading import build_trading_defs
 from intraday_jules.defs.training import build_training_defs
 from intraday_jules.observability.logging import configure_logging
 from intraday_jules.settings import Settings
@@ -35,6 +36,7 @@ def _merge(settings: Settings) -> dg.Definitions:
         build_quality_defs(settings),
         build_features_defs(settings),
         build_training_defs(settings, bar_store_resource(settings)),
+        build_trading_defs(settings),
     )
 
 

@@ -62,6 +62,13 @@ def _log_level(text: str) -> str:
     return value
 
 
+def _broker(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("simulated", "ibkr"):
+        raise ValueError(f"expected simulated or ibkr, got {text!r}")
+    return value
+
+
 def _path(text: str) -> Path:
     return Path(text).expanduser()
 
@@ -140,6 +147,9 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
                 lambda _: 5, "client-side Alpha Vantage rate limit per minute"),
     SettingSpec("INTRADAY_JULES_AV_CALLS_PER_DAY", "av_calls_per_day", _positive_int,
                 lambda _: 25, "client-side Alpha Vantage rate limit per day"),
+    SettingSpec("INTRADAY_JULES_BROKER", "broker", _broker,
+                lambda v: "ibkr" if v["deployment"] in ("paper", "live") else "simulated",
+                "simulated | ibkr (paper port 7497; live needs deployment=live + account)"),
     SettingSpec("INTRADAY_JULES_PUSHGATEWAY_URL", "pushgateway_url", str, lambda _: None,
                 "Prometheus Pushgateway URL (e.g. http://127.0.0.1:9091); unset: no push"),
     SettingSpec("INTRADAY_JULES_MAX_POSITION", "max_position_usd", _money,
@@ -177,6 +187,7 @@ class Settings:
     av_base_url: str
     av_calls_per_minute: int
     av_calls_per_day: int
+    broker: str
     pushgateway_url: str | None
     max_position_usd: Decimal
     daily_loss_limit_usd: Decimal

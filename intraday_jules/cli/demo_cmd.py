@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
 from intraday_jules.cli.config_cmd import load_settings
@@ -37,7 +38,8 @@ def register(app: typer.Typer) -> None:
         configure_logging("WARNING" if settings.log_level == "INFO" else settings.log_level)
         from datetime import UTC, datetime
 
-        total = len(planned_runs(settings, last_completed_sessions(datetime.now(UTC), sessions)))
+        days = last_completed_sessions(datetime.now(UTC), sessions)
+        total = len(planned_runs(settings, days)) + 1  # + the trading run
         try:
             with progress(not as_json) as bar:
                 task = bar.add_task("demo", total=total)
@@ -58,7 +60,19 @@ def _render(console: Console, payload: dict[str, Any]) -> None:
     console.print(f"[bold]IntradayJules demo[/]: {len(payload['runs'])} Dagster runs over "
                   f"{len(sessions)} sessions ({sessions[0]} .. {sessions[-1]})")
     for symbol, rows in payload["rows_per_symbol"].items():
-        console.print(f"  {symbol}: {rows} bars stored")
+        console.print(f"  {symbol}: {rows} bars stored, checked, featurized")
+    models = payload["models"]
+    console.print(f"  models: foundation {models['foundation']} -> dual {models['dual']}")
+    decision = models.get("last_decision") or {}
+    console.print(f"  promotion gate: {decision.get('decision', 'n/a')} "
+                  f"({escape(str(decision.get('reason', '')))}); champion: "
+                  f"{models['champion'] or 'none'}", highlight=False)
+    trading = payload["trading"]
+    console.print(f"  traded {trading['session']} with the {trading['policy']} policy "
+                  f"(simulated broker): P&L ${trading.get('pnl')}, {trading.get('fills')} fills,"
+                  f" risk state {trading.get('risk_state')}")
     console.print(f"database: {payload['database']} ({payload['backend']})")
     console.print(f"Dagster home: {payload['dagster_home']}")
     console.print(f"Open the UI: {UI_HINT}")
+    console.print("Then: intraday-jules status | intraday-jules ledger --session "
+                  f"{trading['session']} | make tensorboard | make serve")

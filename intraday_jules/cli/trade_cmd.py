@@ -9,7 +9,6 @@ next to the database (``--broker-state``).
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,8 +73,9 @@ def _source(name: str, replay_path: Path | None, settings: Settings) -> BarSourc
 
 def default_broker_state(settings: Settings) -> Path:
     """One simulated-broker journal per database: the broker's memory follows the ledger's."""
-    digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
-    return settings.home / "simulated_broker" / f"{digest}.jsonl"
+    from intraday_jules.trading.wiring import simulated_broker_journal
+
+    return simulated_broker_journal(settings.home, settings.database_url)
 
 
 def _check_choices(broker: str, policy: str) -> None:
@@ -147,12 +147,16 @@ def trade_command(
 def _run(settings: Settings, day: Any, source: BarSource, policy: str, seed: int,
          limits: RiskLimits, journal: Path, report_dir: Path | None) -> dict[str, Any]:
     from intraday_jules.domain.calendar import is_session
+    from intraday_jules.ledger import Ledger
     from intraday_jules.trading import Collaborators, SessionConfig, build_replay_session
+    from intraday_jules.trading.wiring import StoredQualityGate
 
     if not is_session(day):
         raise CliError(f"{day.isoformat()} is not an XNYS trading session")
     config = SessionConfig(day, symbols=settings.symbols)
-    extras = Collaborators(push_url=settings.pushgateway_url,
+    engine = Ledger.connect(settings.database_url).engine  # migrates, then the gate reads it
+    extras = Collaborators(gate=StoredQualityGate(engine, day, settings.symbols),
+                           push_url=settings.pushgateway_url,
                            push_group=(("deployment", settings.deployment),))
     parts = build_replay_session(config, database_url=settings.database_url, source=source,
                                  policy=policy, seed=seed, limits=limits,

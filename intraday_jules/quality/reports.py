@@ -160,7 +160,7 @@ def _merge_check(a: CheckResult, b: CheckResult) -> CheckResult:
             stats[key] = sorted(set(stats[key]) | set(value))
         else:
             stats.setdefault(key, value)
-    notes = "; ".join(n for n in (a.note, b.note) if n)
+    notes = "; ".join(dict.fromkeys(n for n in (*(a.note or "").split("; "), b.note) if n))
     return replace(a, passed=a.passed and b.passed, rows_checked=a.rows_checked + b.rows_checked,
                    failures=[*a.failures, *b.failures], worst=[*a.worst, *b.worst],
                    failure_count=a.failure_count + b.failure_count, note=notes, stats=stats)

@@ -171,7 +171,10 @@ def open_markdown(driver: WebDriver, label: str) -> WebElement:
     link = (f"{metadata_label(label)}/following-sibling::td[1]"
             "//*[contains(text(), 'Show Markdown')]")
     click(driver, link, f"'[Show Markdown]' of metadata {label!r}")
-    return wait_visible(driver, DIALOG, f"the dialog of metadata {label!r}")
+    dialog = wait_visible(driver, DIALOG, f"the dialog of metadata {label!r}")
+    # let the fade-in finish (Blueprint's *-enter-active classes), or the screenshot is ghostly
+    _settle(driver, "//*[contains(@class, '-enter-active') or contains(@class, '-appear-active')]")
+    return dialog
 
 
 def wait_for_image(driver: WebDriver, container_xpath: str) -> None:

@@ -35,17 +35,25 @@ else:
 
 pytestmark = pytest.mark.browser
 
+# The smallest demo that materializes every asset below (training budgets at their minimum).
+DEMO_ARGS: tuple[str, ...] = ("--sessions", "8", "--foundation-steps", "256",
+                              "--dual-steps", "256")
+
 EXPECTED_ASSETS: tuple[str, ...] = (
     "market_data/bars", "quality/bar_quality_report", "features/feature_table",
+    "models/model_evaluation",
 )
 EXPECTED_METADATA: dict[str, tuple[str, ...]] = {
     "market_data/bars": ("rows_written", "source", "backend"),
     "quality/bar_quality_report": ("checks", "failed_checks", "blocking_failed", "report"),
+    "models/model_evaluation": ("model_id", "total_return", "sharpe", "max_drawdown_pct"),
 }
 # (asset, Markdown metadata label, a text its dialog shows, or None for "shows a loaded image")
 EXPECTED_MARKDOWN: tuple[tuple[str, str, str | None], ...] = (
     ("quality/bar_quality_report", "report", "Data quality"),
     ("quality/bar_quality_report", "minutes_png", None),
+    ("models/model_evaluation", "table", "walk-forward folds"),
+    ("models/model_evaluation", "equity_png", None),
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,10 +88,10 @@ def artifacts() -> Path:
 
 @pytest.fixture(scope="module")
 def demo_home(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An INTRADAY_JULES_HOME after ``intraday-jules demo --sessions 1`` (real Dagster runs)."""
+    """An INTRADAY_JULES_HOME after ``intraday-jules demo DEMO_ARGS`` (real Dagster runs)."""
     home = tmp_path_factory.mktemp("ui-home")
     done = subprocess.run(
-        [sys.executable, "-m", "intraday_jules.cli", "demo", "--sessions", "1", "--json"],
+        [sys.executable, "-m", "intraday_jules.cli", "demo", *DEMO_ARGS, "--json"],
         env=_hermetic_env(home), capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, f"demo failed:\n{done.stdout}\n{done.stderr}"
     report = json.loads(done.stdout)

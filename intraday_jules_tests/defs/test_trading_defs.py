@@ -1,0 +1,117 @@
+"""trade_session_job, the trading sensor and the session report, wired as in the code location."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import pytest
+
+from intraday_jules.definitions import build_definitions
+from intraday_jules.defs.trading import SESSION_TAG, TRADE_JOB_NAME, evaluate_trading_sensor
+from intraday_jules.ledger import Ledger
+
+SESSION = "2025-02-03"
+QUIET = {"console": {"config": {"log_level": "ERROR"}}}
+
+
+@pytest.fixture
+def replay_settings(settings_for, market_dir, tmp_path):
+    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+    return settings_for(market_sources=("replay",), replay_path=path,
+                        database_url=f"sqlite:///{tmp_path / 'job.db'}")
+
+
+def _trade(defs, instance, policy="random", feed="replay"):
+    job = defs.resolve_job_def(TRADE_JOB_NAME)
+    return job.execute_in_process(instance=instance, run_config={
+        "ops": {"trade_session": {"config": {"session": SESSION, "feed": feed,
+                                             "policy": policy}}},
+        "loggers": QUIET})
+
+
+def test_a_recorded_session_gives_the_same_ledger_through_the_job_and_the_cli(
+        replay_settings, tmp_path):
+    defs = build_definitions(replay_settings)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _trade(defs, instance)
+        assert result.success
+        events = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+    assert events[0].asset_key == dg.AssetKey(["trading", "session_report"])
+    output = result.output_for_node("trade_session")
+    assert output["session"] == SESSION and output["fills"] > 0
+    job_ledger = Ledger.connect(replay_settings.database_url).session_ledger(date(2025, 2, 3))
+    cli_db = tmp_path / "cli.db"
+    env = {**os.environ, "INTRADAY_JULES_HOME": str(tmp_path / "cli-home"),
+           "INTRADAY_JULES_DATABASE_URL": f"sqlite:///{cli_db}"}
+    proc = subprocess.run([sys.executable, "-m", "intraday_jules.cli", "trade", "--session",
+                           SESSION, "--source", "replay", "--replay-path",
+                           str(replay_settings.replay_path), "--broker", "simulated",
+                           "--policy", "random", "--json"], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["fills"] == output["fills"]
+    cli_ledger = Ledger.connect(f"sqlite:///{cli_db}").session_ledger(date(2025, 2, 3))
+    assert cli_ledger == job_ledger
+
+
+def test_session_report_asset_rebuilds_the_report_from_the_ledger(replay_settings):
+    defs = build_definitions(replay_settings)
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert _trade(defs, instance, policy="always-buy").success
+        job = defs.resolve_job_def("report_session_job")
+        result = job.execute_in_process(instance=instance, partition_key=SESSION,
+                                        run_config={"loggers": QUIET})
+    meta = result.asset_materializations_for_node("trading__session_report")[0].metadata
+    assert "![equity]" in meta["equity_png"].value
+    assert meta["summary"].value["session"] == SESSION
+
+
+class _Store:
+    def __init__(self, champion):
+        self.champion = champion
+
+    def open(self):
+        return self
+
+    def champion_id(self):
+        return self.champion
+
+
+def test_sensor_launches_once_per_open_session_when_a_model_is_promoted():
+    open_time = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)  # 10:00 ET
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        request = evaluate_trading_sensor(context, _Store("dual-1"), open_time)
+        assert isinstance(request, dg.RunRequest)
+        assert request.run_key == SESSION and request.tags[SESSION_TAG] == SESSION
+        assert "no promoted model" in evaluate_trading_sensor(
+            context, _Store(None), open_time).skip_message
+        closed = datetime(2025, 2, 3, 22, 0, tzinfo=UTC)
+        assert "not open" in evaluate_trading_sensor(context, _Store("x"), closed).skip_message
+        holiday = datetime(2025, 12, 25, 15, 0, tzinfo=UTC)
+        assert "not an XNYS session" in evaluate_trading_sensor(
+            context, _Store("x"), holiday).skip_message
+
+
+def test_sensor_relaunches_a_failed_session_run_but_not_a_running_one(replay_settings):
+    defs = build_definitions(replay_settings)
+    job = defs.resolve_job_def(TRADE_JOB_NAME)
+    open_time = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = instance.create_run_for_job(job, tags={SESSION_TAG: SESSION},
+                                          run_config={"ops": {"trade_session": {"config": {
+                                              "session": SESSION}}}})
+        instance.report_run_failed(run)
+        context = dg.build_sensor_context(instance=instance)
+        again = evaluate_trading_sensor(context, _Store("dual-1"), open_time)
+        assert isinstance(again, dg.RunRequest) and again.run_key == f"{SESSION}-restart-1"
+        ok = instance.create_run_for_job(job, tags={SESSION_TAG: SESSION},
+                                         run_config={"ops": {"trade_session": {"config": {
+                                             "session": SESSION}}}})
+        instance.handle_run_event(ok.run_id, dg.DagsterEvent(
+            event_type_value="PIPELINE_START", job_name=TRADE_JOB_NAME))
+        skipped = evaluate_trading_sensor(context, _Store("dual-1"), open_time)
+        assert isinstance(skipped, dg.SkipReason)
