@@ -16,7 +16,7 @@ export DAGSTER_HOME ?= $(INTRADAY_JULES_HOME)/dagster
 export OMP_NUM_THREADS ?= 1
 UI_PORT ?= 3000
 
-.PHONY: demo test ui lint type imports bench train serve tensorboard clean help
+.PHONY: demo test ui lint type imports bench stack-config train serve tensorboard clean help
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline on the embedded default"
@@ -56,12 +56,20 @@ type: $(VENV)/.installed-dev
 imports: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 
+BENCHMARKS ?= ingest backfill quality features env training decision_latency inference
+
 bench: $(VENV)/.installed-dev
-	$(PY) -m benchmarks.ingest
+	@for b in $(BENCHMARKS); do echo "== python -m benchmarks.$$b"; $(PY) -m benchmarks.$$b || exit 1; done
 	$(PY) -m benchmarks.ingest --backend sqlite
 
+stack-config:
+	docker-compose --env-file docker/.env.example -f docker/compose.yaml config -q
+	promtool check config docker/prometheus/prometheus.yml
+
+# the seed's full budgets (50,000 + 200,000 steps) on the ingested bars (make demo first), or
+# TRAIN_ARGS="--source replay --replay-path FILE" for a recorded file
 train: $(VENV)/.installed
-	$(VENV)/bin/intraday-jules train --full
+	$(VENV)/bin/intraday-jules train --full $(TRAIN_ARGS)
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/uvicorn intraday_jules.service.app:app --host 127.0.0.1 --port 8000

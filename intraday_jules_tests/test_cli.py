@@ -127,3 +127,21 @@ def test_quality_exits_non_zero_when_an_error_check_fails(home_env, tmp_path):
     assert any(c["name"] == "no_missing_sessions" and c["severity"] == "ERROR" for c in failed)
     failure = next(c for c in failed if c["name"] == "no_missing_sessions")["failures"][0]
     assert failure["symbol"] == "NVDA" and failure["session"] == "2025-01-03"
+
+
+def test_status_json_reports_every_section_and_survives_an_unreachable_broker(home_env):
+    assert run(["ingest", "--start", "2025-03-12", "--end", "2025-03-12", "--json"],
+               home_env).returncode == 0
+    env = {**home_env, "INTRADAY_JULES_BROKER": "ibkr", "INTRADAY_JULES_IB_PORT": "1"}
+    proc = run(["status", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {"market", "freshness", "quality", "model", "risk", "today", "broker"} <= set(data)
+    assert {r["symbol"] for r in data["freshness"]} == {"NVDA", "MSFT"}
+    assert data["freshness"][0]["newest_bar"].startswith("2025-03-12T19:59")
+    assert data["risk"]["state"] == "ACTIVE"
+    assert data["model"]["champion"] is None
+    assert data["broker"] == {"broker": "ibkr", "host": "127.0.0.1", "port": 1,
+                              "connected": False, "note": "TCP reachability of the IB API port"}
+    human = run(["status"], env)
+    assert human.returncode == 0 and "data freshness" in human.stdout

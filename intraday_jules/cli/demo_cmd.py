@@ -26,12 +26,12 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Run the whole pipeline through Dagster on the embedded default (no broker, no key)."""
+        from dataclasses import replace
+
         from intraday_jules.db.engine import DatabaseUnreachable
         from intraday_jules.demo import DemoFailed, planned_runs, run_demo
         from intraday_jules.domain.calendar import last_completed_sessions
         from intraday_jules.observability.logging import configure_logging
-
-        from dataclasses import replace
 
         settings = replace(load_settings(), foundation_steps=foundation_steps,
                            dual_steps=dual_steps)

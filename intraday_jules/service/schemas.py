@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -22,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from intraday_jules.domain.calendar import NEW_YORK
+from intraday_jules.domain.calendar import NEW_YORK, is_session
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.features import DEFAULT_SPEC
 
@@ -63,6 +65,10 @@ def _iso_string(value: Any) -> Any:
     return value
 
 
+#: A bar start: an ISO 8601 string with an offset, converted to UTC, on a whole minute.
+UtcMinute = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_minute)]
+
+
 class BarIn(BaseModel):
     """One 1-minute bar; ``ts`` is the bar START, tz-aware (converted to UTC).
 
@@ -72,19 +78,12 @@ class BarIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbol: ServiceSymbol
-    ts: AwareDatetime
+    ts: UtcMinute
     open: Price
     close: Price
     low: Price
     high: Price
     volume: Annotated[int, Field(strict=True, ge=0)]
-
-    _ts_is_text = field_validator("ts", mode="before")(_iso_string)
-
-    @field_validator("ts")
-    @classmethod
-    def _ts_minute(cls, value: datetime) -> datetime:
-        return _utc_minute(value)
 
     @field_validator("low")
     @classmethod
@@ -109,15 +108,8 @@ class BookEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ts: AwareDatetime
+    ts: UtcMinute
     shares: dict[ServiceSymbol, Annotated[int, Field(strict=True)]]
-
-    _ts_is_text = field_validator("ts", mode="before")(_iso_string)
-
-    @field_validator("ts")
-    @classmethod
-    def _ts_minute(cls, value: datetime) -> datetime:
-        return _utc_minute(value)
 
     @field_validator("shares")
     @classmethod
@@ -146,15 +138,10 @@ class PredictRequest(BaseModel):
     bars: Annotated[list[BarIn], Field(min_length=1, max_length=MAX_BARS)] | None = None
     observations: Annotated[list[Observation],
                             Field(min_length=1, max_length=MAX_OBSERVATIONS)] | None = None
-    ts: AwareDatetime | None = None
+    ts: UtcMinute | None = None
     mode: Mode | None = None
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 0
     book: Annotated[list[BookEntry], Field(max_length=MAX_BARS)] | None = None
-
-    @field_validator("ts")
-    @classmethod
-    def _ts_minute(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc_minute(value)
 
     @field_validator("bars")
     @classmethod
@@ -172,6 +159,9 @@ class PredictRequest(BaseModel):
             first, second = list(days.items())[:2]
             raise ValueError(f"bars must be one session's: bars[{first[1]}] is of {first[0]}, "
                              f"bars[{second[1]}] of {second[0]} (America/New_York dates)")
+        day = next(iter(days))
+        if not is_session(day):
+            raise ValueError(f"bars are of {day}, which is not an XNYS trading session")
         missing = [s for s in SERVICE_SYMBOLS if s not in {symbol for symbol, _ in seen}]
         if missing:
             raise ValueError(f"bars must include every symbol {list(SERVICE_SYMBOLS)}; "
