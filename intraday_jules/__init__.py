@@ -1,3 +1,4 @@
-"""IntradayJules: a Dagster-orchestrated data and RL pipeline for intraday trading of NVDA + MSFT."""
+"""IntradayJules: a Dagster-orchestrated data and RL pipeline for intraday trading of
+NVDA + MSFT."""
 
 __version__ = "0.1.0"

@@ -17,8 +17,7 @@ from intraday_jules.settings import Settings
 
 def plan(settings: Settings, now: datetime) -> list[tuple[str, str]]:
     session = last_completed_sessions(now, 1)[0].isoformat()
-    steps = [("market_data/bars", f"{session}|{symbol}") for symbol in settings.symbols]
-    return steps
+    return [("market_data/bars", f"{session}|{symbol}") for symbol in settings.symbols]
 
 
 def verify(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,10 @@ def run_range_checks(settings: Any, symbols: tuple[str, ...], first: Any, last: 
                 task = bar.add_task("fetching", total=len(sessions) * len(symbols))
                 for session in sessions:
                     for symbol in symbols:
-                        try:
+                        # a missing session is reported by no_missing_sessions, not an error
+                        with suppress(MissingBarsError):
                             frames.append(source.fetch_session(BarRequest(symbol, session,
                                                                           extended)))
-                        except MissingBarsError:
-                            pass  # reported by no_missing_sessions, not an error here
                         bar.advance(task)
         except (SourceError, BarValidationError) as exc:
             raise CliError(str(exc)) from None

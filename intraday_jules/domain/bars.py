@@ -55,7 +55,7 @@ def _format_ts(ts: Any) -> str:
     if isinstance(ts, pd.Timestamp | datetime):
         if ts.tzinfo is None:
             return ts.isoformat() + " (naive)"
-        return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"))
     return str(ts)
 
 

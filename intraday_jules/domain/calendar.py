@@ -114,16 +114,26 @@ def session_date_of(ts: datetime) -> date:
 
 
 def previous_session(day: date) -> date:
+    """The last session strictly before ``day``."""
     cal = _calendar()
-    return cal.date_to_session(pd.Timestamp(day), direction="previous").date() if not is_session(
-        day) else cal.previous_session(pd.Timestamp(day)).date()
+    ts = pd.Timestamp(day)
+    found = cal.previous_session(ts) if is_session(day) else cal.date_to_session(
+        ts, direction="previous")
+    return _as_date(found)
 
 
 def next_session(day: date) -> date:
+    """The first session strictly after ``day``."""
     cal = _calendar()
-    if not is_session(day):
-        return cal.date_to_session(pd.Timestamp(day), direction="next").date()
-    return cal.next_session(pd.Timestamp(day)).date()
+    ts = pd.Timestamp(day)
+    found = cal.next_session(ts) if is_session(day) else cal.date_to_session(ts,
+                                                                             direction="next")
+    return _as_date(found)
+
+
+def _as_date(ts: pd.Timestamp) -> date:
+    value: date = ts.date()
+    return value
 
 
 def last_completed_sessions(now: datetime, count: int) -> list[date]:

@@ -20,8 +20,10 @@ from intraday_jules.quality.rendering import report_markdown, report_png
 from intraday_jules.quality.results import CheckResult, Failure, QualityReport, Severity
 from intraday_jules.quality.tables import data_quality_reports
 
-__all__ = ["BARS_ASSET_KEY", "blocking_reason", "combine_reports", "load_latest_report", "load_latest_reports", "report_markdown",
-           "report_png", "report_to_json", "store_report"]
+__all__ = [
+    "BARS_ASSET_KEY", "blocking_reason", "combine_reports", "load_latest_report",
+    "load_latest_reports", "report_markdown", "report_png", "report_to_json", "store_report",
+]
 
 BARS_ASSET_KEY = "market_data/bars"
 #: Failures stored per check (the count column keeps the true total).

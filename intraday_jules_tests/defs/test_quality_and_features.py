@@ -2,7 +2,6 @@
 of features/feature_table, on SQLite and on PostgreSQL."""
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from intraday_jules.definitions import build_definitions
