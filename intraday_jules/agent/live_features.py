@@ -1,0 +1,181 @@
+"""A live session's model inputs, computed once per new bar: ``SessionFeatureStream``.
+
+``LivePolicy`` is handed the session's bars so far on every bar. Rebuilding features,
+normalisation and ``MarketArrays`` from all of them costs tens of milliseconds; the stream
+instead keeps, per symbol, the bars it has consumed and the running state of every feature
+(``feature_steps.SegmentFeatures``), and on each call computes feature rows for the new bars
+only. It then does what ``MarketArrays.from_frames`` does to the full build, row by row:
+keeps the timestamps every symbol has (inside regular hours), marks a row warm-up when any
+symbol is, normalises with each symbol's ``Normalizer`` and casts to float32. The rows it
+returns are those of the full rebuild, bit for bit (tested over whole real sessions).
+
+Input is expected to grow by appending: each call's bars are the previous call's plus newer
+bars. A call whose bars do not start with exactly the bars already consumed (a corrected or
+late bar, another session) resets the stream, which then replays every bar given: the
+restart path, O(session) once. Bars of several sessions are refused with ``NotStreamable``
+(the caller rebuilds in full, as before). New bars are validated as ``validate_bars`` would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from intraday_jules.agent.feature_steps import SegmentFeatures
+from intraday_jules.agent.live_input import SymbolBars, check_new_bars, read_symbols
+from intraday_jules.env import MarketArrays
+from intraday_jules.env.data import MarketArraysError
+from intraday_jules.features import FeatureInputError, FeatureSpec
+from intraday_jules.features.normalize import Normalizer
+from intraday_jules.features.sessions import new_york_day, session_bounds
+
+_EPOCH = date(1970, 1, 1)
+
+
+class NotStreamable(ValueError):
+    """Bars the stream does not follow (in-hours bars of more than one session)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LiveRows:
+    """Aligned rows of one session, as in ``MarketArrays`` (one row per timestamp every
+    symbol has, regular hours): ``features`` float32 [k, n, F] normalised, ``close`` float64
+    [k, n], ``ts`` datetime64[us] [k] (UTC, naive), ``index`` the row's number in the
+    session's aligned rows, ``warmup``; ``last_ts`` the session's latest aligned row so far."""
+
+    session: date
+    ts: np.ndarray
+    features: np.ndarray
+    close: np.ndarray
+    index: np.ndarray
+    warmup: np.ndarray
+    last_ts: np.datetime64 | None
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    @classmethod
+    def of_arrays(cls, arrays: MarketArrays) -> LiveRows:
+        """Every row of a one-session ``MarketArrays`` (the full rebuild)."""
+        return cls(arrays.session_dates[0], arrays.ts, arrays.features, arrays.close,
+                   np.arange(arrays.n_bars, dtype=np.int64), arrays.warmup,
+                   arrays.ts[-1] if arrays.n_bars else None)
+
+
+@dataclass
+class _Track:
+    """One symbol: the bars consumed (sorted), its feature state, rows awaiting alignment."""
+
+    seen: SymbolBars
+    segment: SegmentFeatures | None = None
+    pending: dict[int, tuple[np.ndarray, float, int]] | None = None
+
+
+class SessionFeatureStream:
+    """Normalised, aligned feature rows of a growing session (see the module docstring).
+
+    ``rows_computed`` counts feature rows computed (one per symbol and bar inside the spec's
+    hours) since construction: the work done, which per new bar does not grow with the
+    session.
+    """
+
+    def __init__(self, spec: FeatureSpec, symbols: Sequence[str],
+                 normalizers: Mapping[str, Normalizer], *,
+                 origin: str = "live session bars") -> None:
+        self.spec, self.symbols, self.origin = spec, tuple(symbols), origin
+        self._center = np.array([normalizers[s].center for s in self.symbols])
+        self._scale = np.array([normalizers[s].scale for s in self.symbols])
+        self._clip = np.array([normalizers[s].clip for s in self.symbols])[:, None]
+        self.rows_computed = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the session: the next call replays every bar it is given."""
+        self.session: date | None = None
+        self._bounds = (0, 0, 0, 0)
+        self._tracks = [_Track(SymbolBars.empty(), pending={}) for _ in self.symbols]
+        self._rows, self._last_ts = 0, None
+
+    def update(self, bars: pd.DataFrame) -> LiveRows | None:
+        """The aligned rows the new bars of ``bars`` (the session so far) complete; None while
+        some symbol has no bar at all. Raises ``BarValidationError`` for a bad new bar,
+        ``FeatureInputError`` when no bar is inside the spec's hours, ``NotStreamable``."""
+        given = read_symbols(bars, self.symbols, self.origin)
+        if given is None:
+            return None
+        if not all(g.starts_with(t.seen) for g, t in zip(given, self._tracks, strict=True)):
+            self.reset()
+        new = [g.after(len(t.seen)) for g, t in zip(given, self._tracks, strict=True)]
+        for symbol, track, bars_new in zip(self.symbols, self._tracks, new, strict=True):
+            check_new_bars(bars_new, track.seen, symbol, self.origin)
+        inside, day = self._inside_hours(new)
+        if self.session is None and day is not None:
+            self._open_session(day)
+        for track, symbol_bars in zip(self._tracks, given, strict=True):
+            track.seen = symbol_bars
+        for track, bars_new, keep in zip(self._tracks, new, inside, strict=True):
+            self._compute(track, bars_new, keep)
+        if self.session is None:
+            raise FeatureInputError(self.origin, f"no bars inside {self.spec.hours} session "
+                                                 "hours")
+        return self._align()
+
+    def _inside_hours(self, new: list[SymbolBars]) -> tuple[list[np.ndarray], int | None]:
+        """Per symbol, which new bars are inside the spec's hours; their session (day number).
+        In-hours bars of another session than the stream's are ``NotStreamable``."""
+        inside, days = [], set()
+        for bars_new in new:
+            if not len(bars_new):
+                inside.append(np.zeros(0, dtype=bool))
+                continue
+            day = new_york_day(bars_new.ts)
+            bounds = session_bounds(day)
+            lo, hi = (bounds[0], bounds[1]) if self.spec.hours == "regular" else (
+                bounds[2], bounds[3])
+            keep = (bars_new.ts >= lo) & (bars_new.ts < hi)
+            inside.append(keep)
+            days.update(int(d) for d in np.unique(day[keep]))
+        if self.session is not None:
+            days.add((self.session - _EPOCH).days)
+        if len(days) > 1:
+            raise NotStreamable(f"{self.origin}: bars of sessions "
+                                f"{sorted(str(_EPOCH + timedelta(days=d)) for d in days)}")
+        return inside, next(iter(days), None)
+
+    def _open_session(self, day: int) -> None:
+        self.session = _EPOCH + timedelta(days=day)
+        bounds = session_bounds(np.array([day], dtype=np.int64))[:, 0]
+        self._bounds = tuple(int(b) for b in bounds)  # type: ignore[assignment]
+
+    def _compute(self, track: _Track, bars_new: SymbolBars, keep: np.ndarray) -> None:
+        """Feature rows of a symbol's new in-hours bars, held until every symbol has them."""
+        if not keep.any():
+            return
+        if track.segment is None:
+            track.segment = SegmentFeatures(self.spec, self._bounds[0], self._bounds[1])
+        assert track.pending is not None
+        segment = track.segment
+        for i in np.flatnonzero(keep):
+            o, h, low, c, v = (float(x) for x in bars_new.values[:, i])
+            pos = segment.bars
+            track.pending[int(bars_new.ts[i])] = (
+                segment.step(int(bars_new.ts[i]), o, h, low, c, v), c, pos)
+            self.rows_computed += 1
+
+    def _align(self) -> LiveRows:
+        """Rows for the timestamps every symbol now has (regular hours), normalised."""
+        pendings = [t.pending for t in self._tracks]
+        assert all(p is not None for p in pendings)
+        common = sorted(set.intersection(*(set(p) for p in pendings)))  # type: ignore[arg-type]
+        if common:
+            for pending in pendings:
+                for ts in [t for t in pending if t <= common[-1]]:  # type: ignore[union-attr]
+                    pass
+        open_us, close_us = self._bounds[0], self._bounds[1]
+        stamps = [t for t in common if open_us <= t < close_us]
+        raw = np.array([[p[t][0] for p in pendings] for t in stamps])  # type: ignore[index]
+        return self._rows_of(stamps, raw, pendings)
