@@ -8,7 +8,8 @@ the model store and registry, the promotion gate, and the live policy.
 - ``model_store``: ``ModelStore`` (directories + ``models`` registry, append-only promotions).
 - ``evaluation`` (+ ``metrics``, ``baselines``, ``rollout``, ``report``): walk-forward
   evaluation against baselines at 0x/1x/2x costs over seeds with 95% CIs.
-- ``promotion``: the blocking gate. ``live_policy``: ``LivePolicy`` for trading and serving.
+- ``promotion``: the blocking gate. ``live_policy``: ``LivePolicy`` for trading and serving,
+  fed per bar by ``live_features`` (incremental features, bit for bit ``build_features``).
 
 Importing this package imports torch and stable-baselines3 (a few seconds): CLI commands
 import it inside their functions.

@@ -19,7 +19,7 @@ restart path, O(session) once. Bars of several sessions are refused with ``NotSt
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -68,11 +68,12 @@ class LiveRows:
 
 @dataclass
 class _Track:
-    """One symbol: the bars consumed (sorted), its feature state, rows awaiting alignment."""
+    """One symbol: the bars consumed (sorted), its feature state, and the feature rows not yet
+    aligned (ts -> raw row, close, position in the session), until every symbol has the ts."""
 
-    seen: SymbolBars
+    seen: SymbolBars = field(default_factory=SymbolBars.empty)
     segment: SegmentFeatures | None = None
-    pending: dict[int, tuple[np.ndarray, float, int]] | None = None
+    pending: dict[int, tuple[np.ndarray, float, int]] = field(default_factory=dict)
 
 
 class SessionFeatureStream:
@@ -93,11 +94,16 @@ class SessionFeatureStream:
         self.rows_computed = 0
         self.reset()
 
+    @property
+    def aligned_rows(self) -> int:
+        """Aligned rows of the session so far."""
+        return self._rows
+
     def reset(self) -> None:
         """Forget the session: the next call replays every bar it is given."""
         self.session: date | None = None
-        self._bounds = (0, 0, 0, 0)
-        self._tracks = [_Track(SymbolBars.empty(), pending={}) for _ in self.symbols]
+        self._hours = (0, 0)  # the session's regular open and close, epoch us
+        self._tracks = [_Track() for _ in self.symbols]
         self._rows, self._last_ts = 0, None
 
     def update(self, bars: pd.DataFrame) -> LiveRows | None:
@@ -127,7 +133,8 @@ class SessionFeatureStream:
     def _inside_hours(self, new: list[SymbolBars]) -> tuple[list[np.ndarray], int | None]:
         """Per symbol, which new bars are inside the spec's hours; their session (day number).
         In-hours bars of another session than the stream's are ``NotStreamable``."""
-        inside, days = [], set()
+        inside: list[np.ndarray] = []
+        days: set[int] = set()
         for bars_new in new:
             if not len(bars_new):
                 inside.append(np.zeros(0, dtype=bool))
@@ -149,15 +156,14 @@ class SessionFeatureStream:
     def _open_session(self, day: int) -> None:
         self.session = _EPOCH + timedelta(days=day)
         bounds = session_bounds(np.array([day], dtype=np.int64))[:, 0]
-        self._bounds = tuple(int(b) for b in bounds)  # type: ignore[assignment]
+        self._hours = (int(bounds[0]), int(bounds[1]))
 
     def _compute(self, track: _Track, bars_new: SymbolBars, keep: np.ndarray) -> None:
         """Feature rows of a symbol's new in-hours bars, held until every symbol has them."""
         if not keep.any():
             return
         if track.segment is None:
-            track.segment = SegmentFeatures(self.spec, self._bounds[0], self._bounds[1])
-        assert track.pending is not None
+            track.segment = SegmentFeatures(self.spec, *self._hours)
         segment = track.segment
         for i in np.flatnonzero(keep):
             o, h, low, c, v = (float(x) for x in bars_new.values[:, i])
@@ -167,15 +173,39 @@ class SessionFeatureStream:
             self.rows_computed += 1
 
     def _align(self) -> LiveRows:
-        """Rows for the timestamps every symbol now has (regular hours), normalised."""
+        """Rows for the timestamps every symbol now has (in regular hours), normalised.
+        Rows older than the newest of them can no longer align: they are dropped."""
         pendings = [t.pending for t in self._tracks]
-        assert all(p is not None for p in pendings)
-        common = sorted(set.intersection(*(set(p) for p in pendings)))  # type: ignore[arg-type]
-        if common:
-            for pending in pendings:
-                for ts in [t for t in pending if t <= common[-1]]:  # type: ignore[union-attr]
-                    pass
-        open_us, close_us = self._bounds[0], self._bounds[1]
-        stamps = [t for t in common if open_us <= t < close_us]
-        raw = np.array([[p[t][0] for p in pendings] for t in stamps])  # type: ignore[index]
-        return self._rows_of(stamps, raw, pendings)
+        common = sorted(set(pendings[0]).intersection(*pendings[1:]))
+        stamps = [t for t in common if self._hours[0] <= t < self._hours[1]]
+        entries = [[pending[t] for pending in pendings] for t in stamps]
+        for pending in pendings if common else ():
+            for ts in [t for t in pending if t <= common[-1]]:
+                del pending[ts]
+        return self._rows_of(stamps, entries)
+
+    def _rows_of(self, stamps: list[int], entries: list[list[tuple[np.ndarray, float, int]]]
+                 ) -> LiveRows:
+        """``MarketArrays``' view of aligned rows: normalised as ``Normalizer.apply``, a
+        non-finite value outside warm-up refused, float32 with NaN as 0."""
+        k, n, width = len(stamps), len(self.symbols), len(self.spec.features)
+        raw = np.array([[e[0] for e in row] for row in entries]).reshape(k, n, width)
+        close = np.array([[e[1] for e in row] for row in entries],
+                         dtype=np.float64).reshape(k, n)
+        warm = np.array([any(e[2] < self.spec.lookback for e in row) for row in entries],
+                        dtype=bool)
+        z = np.clip((raw - self._center) / self._scale, -self._clip, self._clip)
+        bad = ~np.isfinite(z) & ~warm[:, None, None]
+        if bad.any():
+            row, symbol, col = (int(i[0]) for i in np.nonzero(bad))
+            when = pd.Timestamp(stamps[row], unit="us", tz="UTC").isoformat()
+            raise MarketArraysError(f"feature {self.spec.names[col]} is not finite for "
+                                    f"{self.symbols[symbol]} at {when} outside warm-up")
+        index = np.arange(self._rows, self._rows + k, dtype=np.int64)
+        self._rows += k
+        ts = np.array(stamps, dtype=np.int64).view("datetime64[us]")
+        if k:
+            self._last_ts = ts[-1]
+        assert self.session is not None
+        return LiveRows(self.session, ts, np.nan_to_num(z.astype(np.float32)), close, index,
+                        warm, self._last_ts)

@@ -81,7 +81,8 @@ def _timestamps(ts: pd.Series, rows: np.ndarray, origin: str) -> np.ndarray:
     if not isinstance(ts.dtype, pd.DatetimeTZDtype):
         raise BarValidationError(origin, f"timestamps must be tz-aware UTC datetimes, got "
                                  f"dtype {ts.dtype}", field="ts")
-    utc = np.asarray(ts.values)[rows].astype("datetime64[us]")  # .values: UTC, naive
+    instants = np.asarray(ts.array.asi8)[rows]  # epoch counts in the dtype's unit, UTC
+    utc = instants.view(f"datetime64[{ts.dtype.unit}]").astype("datetime64[us]")
     if np.isnat(utc).any():
         raise BarValidationError(origin, "missing timestamp", field="ts",
                                  count=int(np.isnat(utc).sum()))
@@ -97,8 +98,8 @@ def check_new_bars(new: SymbolBars, seen: SymbolBars, symbol: str, origin: str) 
         return
     o, h, low, c, v = new.values
     finite = np.isfinite(new.values)
-    previous = np.concatenate([seen.ts[-1:], new.ts])
-    duplicate = np.diff(previous) <= 0 if len(seen) else np.diff(previous, prepend=-1) <= 0
+    before = seen.ts[-1:] if len(seen) else new.ts[:1] - 1
+    duplicate = np.diff(np.concatenate([before, new.ts])) <= 0  # sorted: <= 0 means equal
     checks: list[tuple[np.ndarray, str, str]] = [
         (new.ts % US_PER_MINUTE != 0, "ts", "timestamp is not aligned to the minute")]
     for i, name in enumerate(OHLCV[:4]):

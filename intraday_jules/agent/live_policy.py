@@ -17,6 +17,13 @@ held before a decision bar (e.g. from the ledger after a risk denial); pass the 
 Actions: ``mode="sample"`` (default) draws from the policy's probabilities with a uniform
 keyed on (seed, bar timestamp), which is what evaluation seed ``seed`` measured and is the
 same after any restart; ``mode="argmax"`` takes the most probable action.
+
+Cost per bar: features are computed incrementally (``live_features.SessionFeatureStream``):
+only the new bars' rows, normalised and aligned exactly as the full rebuild
+(``build_features`` -> ``Normalizer.apply`` -> ``MarketArrays``) would produce them, bit for
+bit, then one LSTM step. A call whose bars do not extend the ones already seen (a restart,
+another session, a corrected bar) replays them once. ``incremental=False`` rebuilds
+everything on every call (the reference the incremental path is tested against).
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from intraday_jules.agent.bundle import ModelBundle
+from intraday_jules.agent.feature_steps import streams
+from intraday_jules.agent.live_features import LiveRows, NotStreamable, SessionFeatureStream
 from intraday_jules.agent.model_store import PROMOTED, ModelStore
 from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
 from intraday_jules.domain.calendar import session_window
@@ -57,15 +66,19 @@ class LivePolicy:
     """Decisions of one model over live sessions (see the module docstring)."""
 
     def __init__(self, bundle: ModelBundle, *, live_spec: FeatureSpec = DEFAULT_SPEC,
-                 seed: int = 0, mode: ActionMode = "sample") -> None:
+                 seed: int = 0, mode: ActionMode = "sample", incremental: bool = True) -> None:
         bundle.check_compatible(live_spec)
         self.bundle, self.seed, self.mode = bundle, seed, mode
         self.symbols = bundle.symbols
         self.config = bundle.config.env
         self.rules = self.config.position_rules()
         self._stepper = PolicyStepper(bundle.model.policy, batch=1)
+        self.stream = (SessionFeatureStream(bundle.spec, self.symbols, bundle.normalizers)
+                       if incremental and streams(bundle.spec) else None)
         self._session: date | None = None
+        self._flatten: pd.Timestamp | None = None
         self.history: list[LiveDecision] = []
+        self._done: set[pd.Timestamp] = set()
         self._shares = (0,) * len(self.symbols)
 
     @classmethod
@@ -87,27 +100,40 @@ class LivePolicy:
         """Process every new decision bar in ``session_bars`` (one session's bars so far) and
         return the decision on the latest bar, or None if that bar is not a decision bar
         (still in the warm-up, or after the forced flatten)."""
-        arrays = self._arrays(session_bars)
-        if arrays is None:
+        rows = self._rows(session_bars)
+        if rows is None or rows.last_ts is None:
             return None
-        if arrays.session_dates[0] != self._session:
-            self._start_session(arrays.session_dates[0])
-        done = {d.ts for d in self.history}
+        if rows.session != self._session:
+            self._start_session(rows.session)
         latest: LiveDecision | None = None
-        for row in self._decision_rows(arrays):
-            ts = pd.Timestamp(arrays.ts[row]).tz_localize("UTC")
-            if ts not in done:
-                latest = self._step(arrays, row, ts, book or {})
-        last_ts = pd.Timestamp(arrays.ts[-1]).tz_localize("UTC")
+        for k in np.flatnonzero(self._decision_rows(rows)):
+            ts = pd.Timestamp(rows.ts[k]).tz_localize("UTC")
+            if ts not in self._done:
+                latest = self._step(rows, int(k), ts, book or {})
+        last_ts = pd.Timestamp(rows.last_ts).tz_localize("UTC")
         return latest if latest is not None and latest.ts == last_ts else None
 
     def _start_session(self, session: date) -> None:
         self._session = session
+        self._flatten = self._flatten_ts(session)
         self._stepper.reset()
         self.history = []
+        self._done = set()
         self._shares = (0,) * len(self.symbols)
 
+    def _rows(self, bars: pd.DataFrame) -> LiveRows | None:
+        """The session's new aligned rows (all of them without a stream, or when the stream
+        refuses the bars: it then replays the next call's bars from the start)."""
+        if self.stream is not None:
+            try:
+                return self.stream.update(bars)
+            except NotStreamable:
+                self.stream.reset()
+        arrays = self._arrays(bars)
+        return None if arrays is None else LiveRows.of_arrays(arrays)
+
     def _arrays(self, bars: pd.DataFrame) -> MarketArrays | None:
+        """The full rebuild: features, normalisation and arrays from all of ``bars``."""
         bars = bars[bars["symbol"].isin(self.symbols)]
         if bars.empty or set(bars["symbol"]) != set(self.symbols):
             return None
@@ -124,49 +150,49 @@ class LivePolicy:
                              f"{arrays.session_dates}")
         return arrays
 
-    def _decision_rows(self, arrays: MarketArrays) -> range:
-        """Rows after the warm-up (lookback and feature warm-up) up to the flatten bar."""
-        warm = np.flatnonzero(arrays.warmup)
-        first = max(self.config.lookback, int(warm[-1]) + 1 if warm.size else 0)
-        last_ts = self._flatten_ts(arrays.session_dates[0])
-        stamps = arrays.ts.astype("datetime64[us]")
-        last = int(np.searchsorted(stamps, last_ts.to_datetime64().astype("datetime64[us]"),
-                                   side="right"))
-        return range(first, last)
+    def _decision_rows(self, rows: LiveRows) -> np.ndarray:
+        """Rows after the warm-up (the lookback and any feature warm-up row) up to the flatten
+        bar. Warm-up rows are a prefix of the session (each symbol's bar count only grows), so
+        a row past both is a decision row whatever rows follow."""
+        assert self._flatten is not None
+        last = self._flatten.tz_convert(None).to_datetime64().astype("datetime64[us]")
+        decide: np.ndarray = ((rows.index >= self.config.lookback) & ~rows.warmup
+                              & (rows.ts <= last))
+        return decide
 
     def _flatten_ts(self, session: date) -> pd.Timestamp:
-        close = pd.Timestamp(session_window(session).close).tz_convert(None)
+        close = pd.Timestamp(session_window(session).close).tz_convert("UTC")
         return close - timedelta(minutes=self.config.flatten_bars_before_close + 1)
 
-    def _step(self, arrays: MarketArrays, row: int, ts: pd.Timestamp, book: Book
-              ) -> LiveDecision:
+    def _step(self, rows: LiveRows, k: int, ts: pd.Timestamp, book: Book) -> LiveDecision:
         shares = tuple(int(s) for s in book.get(ts, self._shares))
-        close = arrays.close[row]
-        obs = self._observation(arrays, row, shares)
+        close = rows.close[k]
+        obs = self._observation(rows.features[k], close, shares)
         probs = self._stepper.step(obs[None, :], np.array([not self.history]))[0]
-        ts_us = int(np.datetime64(arrays.ts[row], "us").astype(np.int64))
+        ts_us = int(np.datetime64(rows.ts[k], "us").astype(np.int64))
         action = int(choose_actions(probs[None, :], self.mode, [self.seed], ts_us)[0])
-        forced = ts == self._flatten_ts(arrays.session_dates[0]).tz_localize("UTC")
+        forced = ts == self._flatten
         per_asset = decode_action(action, len(self.symbols))
         self._shares = (0,) * len(shares) if forced else tuple(
             s + self.rules.order_quantity(a, s, float(c))
             for s, a, c in zip(shares, per_asset, close, strict=True))
         decision = LiveDecision(
-            ts=ts, session=arrays.session_dates[0], action=action,
+            ts=ts, session=rows.session, action=action,
             per_asset={s: ACTION_NAMES[a] for s, a in zip(self.symbols, per_asset, strict=True)},
             probabilities=tuple(float(p) for p in probs),
             per_asset_probabilities=_marginals(probs, self.symbols), shares_before=shares,
             forced_flatten=bool(forced))
         self.history.append(decision)
+        self._done.add(ts)
         return decision
 
-    def _observation(self, arrays: MarketArrays, row: int, shares: tuple[int, ...]
+    def _observation(self, features: np.ndarray, close: np.ndarray, shares: tuple[int, ...]
                      ) -> np.ndarray:
         """Exactly the env's observation: clipped features, then position / cap."""
         clip, cap = self.config.observation_clip, self.config.max_position_notional
-        flat = np.clip(arrays.features[row].reshape(-1), -clip, clip).astype(np.float32)
+        flat = np.clip(features.reshape(-1), -clip, clip).astype(np.float32)
         positions = [min(max(s * float(c) / cap, -clip), clip)
-                     for s, c in zip(shares, arrays.close[row], strict=True)]
+                     for s, c in zip(shares, close, strict=True)]
         return np.concatenate([flat, np.asarray(positions, dtype=np.float32)])
 
 

@@ -1,7 +1,9 @@
 """Brokers behind one protocol: ``Broker`` (base), ``SimulatedBroker`` (the env's execution
-model, durable journal); ``IbkrBroker`` (ib_async) implements the same protocol.
+model, durable journal) and ``IbkrBroker`` (Interactive Brokers through ib_async; paper by
+default, live only with ``allow_live=True`` and a matching account, else ``LiveTradingRefused``).
 
-Imports ``domain`` and ``env.execution_model`` only. See docs/trading.md.
+Imports ``domain``, ``env.execution_model`` and, for IB, ``market_data.ibkr``'s client. See
+docs/trading.md.
 """
 
 from intraday_jules.broker.base import (
@@ -20,6 +22,8 @@ from intraday_jules.broker.base import (
     OrderRejected,
     SubmitResult,
 )
+from intraday_jules.broker.ibkr import IbkrBroker
+from intraday_jules.broker.ibkr_guard import LiveTradingRefused
 from intraday_jules.broker.journal import Journal
 from intraday_jules.broker.simulated import SimulatedBroker
 
@@ -32,7 +36,9 @@ __all__ = [
     "ConnectionChanged",
     "ConnectionState",
     "FillReport",
+    "IbkrBroker",
     "Journal",
+    "LiveTradingRefused",
     "MarketDrivenBroker",
     "OpenOrder",
     "OrderAccepted",

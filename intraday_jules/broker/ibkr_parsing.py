@@ -3,8 +3,8 @@
 Pure functions, no I/O: explicit mappings with ``match`` so an IB value we do not know is an
 error, never a guess. Prices and commissions travel as binary floats on IB's wire; they are
 turned into exact decimals through their shortest round-trip text (``repr``: 136.2 ->
-Decimal("136.2"), never 136.19999999999998863131622783839702606201171875) and quantised to the
-ledger's 8 decimals.
+Decimal("136.2"), never 136.19999999999998863131622783839702606201171875); anything finer
+than the ledger's 8 decimals is rounded to them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def exact(value: float, name: str) -> Decimal:
     result = Decimal(repr(float(value)))
     if not result.is_finite():
         raise ValueError(f"IB sent a non-finite {name}: {value!r}")
-    return result.quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)
+    if int(result.as_tuple().exponent) < PRICE_QUANTUM.as_tuple().exponent:
+        return result.quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)
+    return result
 
 
 def whole_shares(value: float, what: str) -> int:

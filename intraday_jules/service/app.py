@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from intraday_jules.settings import Settings
 
 log = logging.getLogger(__name__)
-NOT_READY = {503: {"model": Readiness, "description": "no servable promoted model (reason)"}}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Readiness, "description": "no servable promoted model (reason)"}}
 
 
 def create_app(settings: Settings | None = None, store: ModelStore | None = None, *,
@@ -111,10 +112,11 @@ def _add_routes(app: FastAPI) -> None:
     def model(request: Request) -> Any:
         from intraday_jules.service.serving import describe
 
-        readiness, served = _holder(request).check()
+        holder = _holder(request)
+        readiness, served = holder.check()
         if served is None:
             return _not_ready(readiness)
-        return describe(served)
+        return describe(served, holder.store.get(served.id))
 
 
 def _not_ready(readiness: Readiness) -> JSONResponse:

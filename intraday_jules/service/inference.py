@@ -12,6 +12,7 @@ starts the session) and the action is chosen from the last step's probabilities 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def predict_bars(served: ServedModel, request: PredictRequest) -> PredictRespons
         decision = policy.decide(bars_frame(request.bars), book=book) if regular else None
     except (FeatureInputError, MarketArraysError, BarValidationError) as exc:
         raise InputRefused(("body", "bars"), str(exc)) from None
-    base = {"model_id": served.id, "spec_version": served.record.spec_version,
+    base: dict[str, Any] = {"model_id": served.id, "spec_version": served.record.spec_version,
             "mode": mode, "seed": request.seed, "steps": len(policy.history)}
     if not regular:
         return PredictResponse(decided=False, reason=(

@@ -48,11 +48,12 @@ def free_port() -> int:
 
 @contextmanager
 def run_service(env: Mapping[str, str], log_path: Path, *, timeout_s: float = 90.0,
-                attempts: int = 3) -> Iterator[ServiceProcess]:
-    """The service in a child process with environment ``env``; stopped on exit."""
+                attempts: int = 3, workers: int = 1) -> Iterator[ServiceProcess]:
+    """The service in a child process with environment ``env`` (``workers`` > 1: that many
+    uvicorn worker processes); stopped on exit."""
     service = None
     for _ in range(attempts):
-        service = _start(env, log_path)
+        service = _start(env, log_path, workers)
         if _wait_healthy(service, timeout_s):
             break
         _stop(service)
@@ -67,12 +68,15 @@ def run_service(env: Mapping[str, str], log_path: Path, *, timeout_s: float = 90
         _stop(service)
 
 
-def _start(env: Mapping[str, str], log_path: Path) -> ServiceProcess:
+def _start(env: Mapping[str, str], log_path: Path, workers: int) -> ServiceProcess:
     port = free_port()
+    command = [sys.executable, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "info"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
-            [sys.executable, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "info"], env=dict(env), stdout=log_file, stderr=subprocess.STDOUT)
+            command, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT)
     return ServiceProcess(f"http://127.0.0.1:{port}", process, log_path)
 
 

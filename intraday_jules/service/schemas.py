@@ -109,15 +109,14 @@ class BookEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ts: UtcMinute
-    shares: dict[ServiceSymbol, Annotated[int, Field(strict=True)]]
+    shares: dict[str, Annotated[int, Field(strict=True)]]
 
     @field_validator("shares")
     @classmethod
     def _every_symbol(cls, shares: dict[str, int]) -> dict[str, int]:
-        missing = [s for s in SERVICE_SYMBOLS if s not in shares]
-        if missing:
-            raise ValueError(f"shares must give every symbol {list(SERVICE_SYMBOLS)}; "
-                             f"missing {missing}")
+        if set(shares) != set(SERVICE_SYMBOLS):
+            raise ValueError(f"shares must give exactly the symbols {list(SERVICE_SYMBOLS)}, "
+                             f"got {sorted(shares)}")
         return shares
 
 

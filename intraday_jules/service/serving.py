@@ -112,8 +112,9 @@ class ModelHolder:
             return failure.readiness, None
         try:
             loaded = self._load(champion)
-        except (ModelMismatchError, ModelStoreError, SQLAlchemyError, OSError,
-                ValueError) as exc:
+        except Exception as exc:  # any failure to load means: not ready, with the reason
+            if not isinstance(exc, ModelMismatchError | ModelStoreError):
+                log.debug("loading model %s failed", champion, exc_info=exc)
             readiness = self._not_ready(champion, f"cannot serve model {champion}: "
                                                   f"{self.scrub(exc)}")
             self._failure = _Failure(champion, readiness, time.monotonic())
@@ -238,9 +239,10 @@ def _keep_access_log_args() -> None:
         access.addFilter(_ArgsKeepingRedaction())
 
 
-def describe(served: ServedModel) -> ModelInfo:
-    """``GET /model``: registry facts plus a summary of training and evaluation metrics."""
-    record, bundle = served.record, served.bundle
+def describe(served: ServedModel, record: ModelRecord | None = None) -> ModelInfo:
+    """``GET /model``: registry facts (``record``: a fresh read of the row, so a later
+    evaluation shows) plus a summary of training and evaluation metrics."""
+    record, bundle = record or served.record, served.bundle
     return ModelInfo(
         id=record.id, kind=record.kind, parent_id=record.parent_id,
         symbols=list(record.symbols), status=record.status, seed=record.seed,

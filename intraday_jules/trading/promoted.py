@@ -1,6 +1,6 @@
 """The promoted model behind the ``Policy`` protocol: an adapter over ``agent.LivePolicy``.
 
-``LivePolicy.decide(session_bars, book=...)`` rebuilds features from the session's bars and
+``LivePolicy.decide(session_bars, book=...)`` computes features incrementally from the session's bars and
 steps its LSTM once per decision bar it has not seen, in order; ``book`` gives the shares
 actually held before each decision bar. The adapter keeps that book from the observations
 (so risk denials and partial fills are what the model sees, as after a restart), and during

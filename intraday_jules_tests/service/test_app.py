@@ -6,6 +6,8 @@ serves every test here; each test sets the registry's champion it needs first.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from httpx import Client
 
 from intraday_jules import __version__
 from intraday_jules.agent import LivePolicy
-from intraday_jules.agent.policy import PolicyStepper, choose_actions
+from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
 from intraday_jules.features import DEFAULT_SPEC
 from intraday_jules.service.loadcheck import ServiceProcess, burst
 from intraday_jules_tests.service.conftest import (
@@ -26,7 +28,7 @@ from intraday_jules_tests.service.conftest import (
 
 
 @pytest.fixture
-def http(server: ServiceProcess) -> Client:
+def http(server: ServiceProcess) -> Iterator[Client]:
     with Client(base_url=server.url, timeout=60) as client:
         yield client
 
@@ -59,7 +61,7 @@ def test_ready_is_503_with_the_reason_until_a_model_is_promoted_then_200(
 @pytest.mark.parametrize(("minutes", "mode", "seed"), [(120, None, 0), (200, "argmax", 5)])
 def test_predict_on_a_real_sessions_bars_equals_live_policy_on_those_bars(
         http: Client, models: Models, session_bars: pd.DataFrame, minutes: int,
-        mode: str | None, seed: int) -> None:
+        mode: ActionMode | None, seed: int) -> None:
     set_champion(models.store, models.dual_a)
     bars = first_regular_minutes(session_bars, minutes)
     body = {"bars": bars_payload(bars), "seed": seed, **({"mode": mode} if mode else {})}
@@ -167,6 +169,13 @@ def test_model_describes_the_served_model_and_when_it_was_promoted(
     assert info["obs_shape"] == [26] and info["n_actions"] == 9
     assert info["metrics"]["training"]["steps"] == 64
     assert "learning_curve" not in info["metrics"]["training"]
+    models.store.record_evaluation(models.dual_a, {
+        "window": {"start": "2025-02-05", "end": "2025-02-14"}, "seeds": 3,
+        "model": {"total_return": 0.01}, "baselines": {"flat": {"total_return": 0.0}},
+        "costs": {"reference": "1x"}})
+    evaluation = http.get("/model").json()["metrics"]["evaluation"]
+    assert evaluation["model"] == {"total_return": 0.01} and evaluation["cost"] == "1x"
+    assert evaluation["baselines_total_return"] == {"flat": 0.0}
 
 
 def test_a_burst_of_200_predictions_all_succeed_and_reports_latency(

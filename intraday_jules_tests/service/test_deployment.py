@@ -59,5 +59,6 @@ def test_the_database_password_is_in_no_response_and_no_log_line(tmp_path: Path)
         assert "jules:***@127.0.0.1:1/registry" in reason and "unavailable" in reason
     log = service.log()
     assert "jules:***@127.0.0.1:1/registry" in log and "not ready" in log
+    assert '"GET /ready HTTP/1.1" 503' in log and "Logging error" not in log  # access log intact
     for text in [log, *(a.text for a in answers)]:
         assert PASSWORD not in text

@@ -1,0 +1,142 @@
+"""Inference service latency: a bounded burst of ``POST /predict`` against the real server.
+
+    python -m benchmarks.inference [--requests 200] [--concurrency 4] [--minutes 120]
+                                   [--input bars|observations] [--workers 1]
+
+Builds a dual model at the production network size (``TrainingConfig.dual()``: LSTM 2 x 64;
+untrained weights, since inference cost does not depend on training) normalised on two
+recorded sessions (simulated bars when ``../shared`` is absent), saves it in a temporary
+``ModelStore`` (SQLite) and records it promoted, then starts ``uvicorn
+intraday_jules.service.app:app`` on 127.0.0.1 in a child process, configured by environment
+variables only, exactly as ``make serve`` runs it. After a warm-up it sends one request
+``--requests`` times from ``--concurrency`` closed-loop clients: the regular-hours bars of
+session 2025-02-20 up to its ``--minutes``-th minute (what a trading client sends at that
+bar's close; the server replays ``minutes - 50`` decision bars through the LSTM), or as many
+26-dim observations. A sequential run (one client) gives the unloaded latency.
+
+Latency is client-side (request sent -> answer read), on the same machine as the server.
+Last line: {"benchmark": "inference", "requests", "p50_ms", "p99_ms", "rps", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks._common import emit_result
+from intraday_jules.market_data.replay import ReplaySource
+from intraday_jules.market_data.simulated import SimulatedSource
+from intraday_jules.market_data.source import BarRequest, BarSource
+from intraday_jules.service.loadcheck import burst, run_service
+
+RECORDED = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "market"
+            / "nvda_msft_1min_2025-01-02_2025-02-28.csv")
+TRAIN_SESSIONS = (date(2025, 1, 28), date(2025, 1, 29))  # normalisation window
+SESSION = date(2025, 2, 20)
+SYMBOLS = ("NVDA", "MSFT")
+MODEL_ID = "benchmark-dual"
+
+
+def bar_source() -> BarSource:
+    return ReplaySource(RECORDED) if RECORDED.is_file() else SimulatedSource(seed=7)
+
+
+def session_bars(source: BarSource, day: date) -> pd.DataFrame:
+    bars = pd.concat([source.fetch_session(BarRequest(s, day)) for s in SYMBOLS])
+    return bars.drop(columns=["source"]).sort_values(["ts", "symbol"]).reset_index(drop=True)
+
+
+def promote_untrained_dual(source: BarSource, home: Path) -> None:
+    """A production-size dual RecurrentPPO, saved in ``home``'s registry and promoted."""
+    import torch
+    from sb3_contrib import RecurrentPPO
+
+    from intraday_jules.agent import DateWindow, ModelBundle, ModelStore, TrainingConfig
+    from intraday_jules.agent.data import prepare_data
+    from intraday_jules.agent.envs import make_training_env
+    from intraday_jules.agent.policy import SequenceLstmPolicy
+    from intraday_jules.db.engine import create_db_engine
+
+    torch.set_num_threads(1)
+    bars = pd.concat([session_bars(source, d) for d in TRAIN_SESSIONS])
+    config = TrainingConfig.dual(n_envs=1, seed=0)
+    window = DateWindow.of(list(TRAIN_SESSIONS))
+    data = prepare_data(bars, train_window=window)
+    env = make_training_env(data.window(window), len(SYMBOLS), config)
+    model = RecurrentPPO(SequenceLstmPolicy, env, policy_kwargs=config.policy_kwargs(2),
+                         verbose=0, **config.ppo_kwargs())
+    bundle = ModelBundle(model, "dual", SYMBOLS, data.spec, data.normalizers, config, window,
+                         data.data_hashes)
+    store = ModelStore(home / "models", create_db_engine(database_url(home)))
+    store.save(bundle, model_id=MODEL_ID)
+    store.record_decision(MODEL_ID, "promoted", "benchmark: promoted directly")
+    store.engine.dispose()
+
+
+def database_url(home: Path) -> str:
+    return f"sqlite:///{home / 'intraday_jules.db'}"
+
+
+def request_body(source: BarSource, kind: str, minutes: int) -> dict[str, Any]:
+    bars = session_bars(source, SESSION)
+    stamps = sorted(bars["ts"].unique())[:minutes]
+    if kind == "observations":
+        rows = np.random.default_rng(0).normal(size=(max(minutes - 50, 1), 26))
+        return {"observations": rows.astype(np.float32).tolist()}
+    return {"bars": [{"symbol": r.symbol, "ts": r.ts.isoformat(), "open": float(r.open),
+                      "high": float(r.high), "low": float(r.low), "close": float(r.close),
+                      "volume": int(r.volume)}
+                     for r in bars[bars["ts"].isin(stamps)].itertuples(index=False)]}
+
+
+def service_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTRADAY_JULES_")}
+    env.update({"INTRADAY_JULES_HOME": str(home), "INTRADAY_JULES_DATABASE_URL":
+                database_url(home), "INTRADAY_JULES_LOG_LEVEL": "WARNING",
+                "OMP_NUM_THREADS": "1"})
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--minutes", type=int, default=120,
+                        help="regular-hours minutes of the session sent (decisions from 51)")
+    parser.add_argument("--input", choices=("bars", "observations"), default="bars")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    args = parser.parse_args()
+    source = bar_source()
+    body = request_body(source, args.input, args.minutes)
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        promote_untrained_dual(source, home)
+        with run_service(service_env(home), home / "service.log",
+                         workers=args.workers) as service:
+            warm = burst(service.url, "/predict", body, requests=5, concurrency=1)
+            if warm.statuses != {200: 5}:
+                raise SystemExit(f"warm-up failed: {dict(warm.statuses)}\n{service.log()}")
+            sequential = burst(service.url, "/predict", body, requests=50, concurrency=1)
+            print(f"sequential: {sequential.line()}", flush=True)
+            loaded = burst(service.url, "/predict", body, requests=args.requests,
+                           concurrency=args.concurrency)
+            print(f"burst: {loaded.line()}", flush=True)
+    emit_result({"benchmark": "inference", "requests": loaded.requests,
+                 "p50_ms": loaded.percentile(50), "p99_ms": loaded.percentile(99),
+                 "rps": loaded.rps, "concurrency": args.concurrency, "workers": args.workers,
+                 "succeeded": loaded.succeeded, "input": args.input,
+                 "minutes": args.minutes, "decision_bars": max(args.minutes - 50, 0),
+                 "sequential_p50_ms": sequential.percentile(50),
+                 "sequential_p99_ms": sequential.percentile(99), "source": source.name,
+                 "cpus": os.cpu_count()})
+
+
+if __name__ == "__main__":
+    main()
