@@ -1,7 +1,7 @@
 """The promoted model behind the ``Policy`` protocol: an adapter over ``agent.LivePolicy``.
 
-``LivePolicy.decide(session_bars, book=...)`` computes features incrementally from the session's bars and
-steps its LSTM once per decision bar it has not seen, in order; ``book`` gives the shares
+``LivePolicy.decide(session_bars, book=...)`` computes the new bars' features incrementally
+and steps its LSTM once per decision bar it has not seen, in order; ``book`` gives the shares
 actually held before each decision bar. The adapter keeps that book from the observations
 (so risk denials and partial fills are what the model sees, as after a restart), and during
 a restart's warm-up it only records the book: the first live minute's ``decide`` then
