@@ -108,11 +108,17 @@ class SecretRedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: let logging report it, but never unredacted
-            message = str(record.msg)
-        record.msg, record.args = redact(message), None
+        if isinstance(record.args, tuple) and record.args:
+            # keep the arguments (formatters such as uvicorn's access log unpack them), each
+            # redacted in place: strings directly, other objects by their text when it leaks
+            record.msg = redact(str(record.msg))
+            record.args = tuple(_redacted_arg(a) for a in record.args)
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record: let logging report it, never unredacted
+                message = str(record.msg)
+            record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -120,6 +126,14 @@ class SecretRedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def _redacted_arg(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    text = str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
 
 
 def install_log_redaction(target: logging.Logger | logging.Handler) -> None:

@@ -350,3 +350,23 @@ def test_cli_errors_are_cli_errors_with_a_hint(cli: tuple[typer.Typer, CliRunner
     assert isinstance(wrong.exception, CliError)
     assert "wrong password" in wrong.exception.message
     assert "DU1234567" not in wrong.exception.message
+
+
+def test_redaction_keeps_record_arguments_for_formatters_that_unpack_them() -> None:
+    """Regression: uvicorn's access formatter unpacks record.args; the filter used to drop them
+    (every request then logged a 'Logging error'). Arguments stay, each one redacted."""
+    import logging
+
+    from intraday_jules.secrets import SecretRedactingFilter, register_secret_value
+
+    register_secret_value("sk-very-secret-123")
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/predict?token=sk-very-secret-123",
+                                "1.1", 200), None)
+    assert SecretRedactingFilter().filter(record)
+    assert isinstance(record.args, tuple) and len(record.args) == 5
+    client, method, path, version, status = record.args
+    assert (client, method, version, status) == ("127.0.0.1:5000", "GET", "1.1", 200)
+    assert "sk-very-secret-123" not in path
+    assert "sk-very-secret-123" not in record.getMessage()

@@ -97,14 +97,14 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.post("/predict", response_model=PredictResponse, responses=NOT_READY)
     def predict(body: PredictRequest, request: Request) -> Any:
-        from intraday_jules.service.inference import InputRefused, predict
+        from intraday_jules.service import inference
 
         readiness, served = _holder(request).check()
         if served is None:
             return _not_ready(readiness)
         try:
-            return predict(served, body)
-        except InputRefused as exc:
+            return inference.predict(served, body)
+        except inference.InputRefused as exc:
             return _unprocessable([{"type": "value_error", "loc": list(exc.loc),
                                     "msg": _holder(request).scrub(exc)}])
 

@@ -30,7 +30,7 @@ from intraday_jules.agent import ModelBundle, ModelMismatchError, ModelStore, Mo
 from intraday_jules.agent.registry import ModelRecord
 from intraday_jules.db.engine import mask_url
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
-from intraday_jules.secrets import SecretRedactingFilter, redact
+from intraday_jules.secrets import redact
 from intraday_jules.service.schemas import (
     N_ACTIONS,
     OBS_DIM,
@@ -196,7 +196,6 @@ def build_holder(settings: Settings | None, store: ModelStore | None,
     if settings is None and store is None:
         settings = Settings.from_env()
     configure_logging(settings.log_level if settings is not None else "INFO")
-    _keep_access_log_args()
     if torch_threads:
         import torch
 
@@ -213,30 +212,6 @@ def build_holder(settings: Settings | None, store: ModelStore | None,
     log.info("inference service %s: registry %s, models in %s, live FeatureSpec %s",
              __version__, mask_url(store.engine.url), store.root, holder.live_spec.version)
     return holder, owned
-
-
-class _ArgsKeepingRedaction(SecretRedactingFilter):
-    """Redacts each string argument of a record in place instead of merging the arguments
-    into the message: uvicorn's ``AccessFormatter`` unpacks ``record.args`` (client, method,
-    path, version, status) and fails on every request when they are gone."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.msg = redact(str(record.msg))
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-            return True
-        return super().filter(record)
-
-
-def _keep_access_log_args() -> None:
-    """Swap the access logger's redaction filter for one that keeps its arguments (a
-    subclass, so ``install_log_redaction`` does not add the merging one back)."""
-    access = logging.getLogger("uvicorn.access")
-    for existing in list(access.filters):
-        if type(existing) is SecretRedactingFilter:
-            access.removeFilter(existing)
-    if not any(isinstance(f, _ArgsKeepingRedaction) for f in access.filters):
-        access.addFilter(_ArgsKeepingRedaction())
 
 
 def describe(served: ServedModel, record: ModelRecord | None = None) -> ModelInfo:

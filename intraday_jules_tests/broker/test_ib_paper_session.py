@@ -27,6 +27,7 @@ from intraday_jules_tests.broker.conftest import (
     FAST_RECONNECT,
     RECORDED_SESSION,
     placed_refs,
+    wait_until,
 )
 
 START = datetime(2025, 2, 3, 20, 0, tzinfo=UTC)  # 15:00 ET: the last hour, flatten at 15:55
@@ -34,6 +35,8 @@ SYMBOLS = ("NVDA", "MSFT")
 MINUTE = timedelta(minutes=1)
 DROP_AT = START + 20 * MINUTE
 DATA_LOST_AT = START + 35 * MINUTE
+LAST_BAR = START + 59 * MINUTE
+FIRST_UPDATE = timedelta(seconds=5)
 
 
 class LiveClock:
@@ -50,15 +53,19 @@ class LiveClock:
 class MarketDriver:
     """Our own ``BarFeed`` around the IB feed, standing in for the passing of time: each time
     the loop is idle (a heartbeat) after taking a whole minute, it moves the gateway's live
-    time one minute on (the bar completes at the next minute's first 5-second update) and
-    runs the fault scheduled for that minute. Heartbeats reach the loop once bars flow."""
+    time one minute on (with keepUpToDate a bar completes at the next minute's first 5-second
+    update) and runs the fault scheduled for that minute. A fault strikes on the minute
+    boundary, and time moves on once the streams have resubscribed, so the minute's bar comes
+    from the resubscription's history. Heartbeats reach the loop once bars flow; after the
+    last bar (which no newer bar completes) time simply runs on until the loop ends."""
 
     inner: IbkrBarFeed
     gateway: FakeTwsThread
     faults: dict[datetime, Callable[[], None]]
     target: datetime = START
     name: str = "ibkr"
-    log: list[str] = field(default_factory=list)
+    faulted: list[str] = field(default_factory=list)
+    stalls: list[str] = field(default_factory=list)
 
     def bars(self, after: datetime | None) -> Iterator[FeedItem]:
         return self._drive(self.inner.bars(after))
@@ -66,7 +73,7 @@ class MarketDriver:
     def _drive(self, items: Iterator[FeedItem]) -> Iterator[FeedItem]:
         got: set[str] = set()
         started, idle = False, 0
-        self._advance()
+        self._advance(self.target + MINUTE + FIRST_UPDATE)
         for item in items:
             if isinstance(item, Bar):
                 started = True
@@ -74,18 +81,30 @@ class MarketDriver:
                 yield item
                 continue
             idle += 1
-            if len(got) == len(SYMBOLS) or idle > 100:
-                self.target += MINUTE
+            if len(got) == len(SYMBOLS) or self.target >= LAST_BAR or idle > 100:
+                if idle > 100:
+                    self.stalls.append(f"{self.target:%H:%M}Z")
+                self._next_minute()
                 got, idle = set(), 0
-                if self.target in self.faults:
-                    self.log.append(f"{self.target:%H:%M} fault")
-                    self.faults.pop(self.target)()
-                self._advance()
             if started:
                 yield None
 
-    def _advance(self) -> None:
-        self.gateway.advance_live(self.target + MINUTE + timedelta(seconds=5))
+    def _next_minute(self) -> None:
+        self.target += MINUTE
+        fault = self.faults.pop(self.target, None)
+        if fault is not None:
+            self._advance(self.target + MINUTE)
+            before = self._subscriptions()
+            fault()
+            assert wait_until(lambda: len(self._subscriptions() - before) == len(SYMBOLS))
+            self.faulted.append(f"{self.target:%H:%M}Z")
+        self._advance(self.target + MINUTE + FIRST_UPDATE)
+
+    def _advance(self, to: datetime) -> None:
+        self.gateway.advance_live(to)
+
+    def _subscriptions(self) -> set[tuple[int, int]]:
+        return set(self.gateway.call(lambda: set(self.gateway.gateway.live.subscriptions)))
 
 
 @pytest.fixture
@@ -102,7 +121,7 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     gw, clock = paper_gateway, LiveClock()
     clock.gateway = gw
     source = IbkrSource(IbkrConfig(port=gw.port, client_id=17, request_timeout_s=5.0,
-                                   reconnect_backoff=FAST_RECONNECT))
+                                   reconnect_backoff=FAST_RECONNECT), clock=clock)  # pacing
     broker = IbkrBroker(IbkrConfig(port=gw.port, client_id=18, request_timeout_s=5.0),
                         symbols=SYMBOLS, clock=clock, reconnect=FAST_RECONNECT,
                         ack_timeout_s=2.0, commission_wait_s=0.5)
@@ -123,10 +142,13 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
         feed.close()
         source.close()
     summary = result.to_json()
-    assert driver.log == ["15:20 fault", "15:35 fault"]
+    print(summary)
+    assert driver.faulted == ["20:20Z", "20:35Z"] and driver.stalls == []
     assert summary["risk_state"] == "ACTIVE" and summary["bad_inputs"] == 0, summary
     assert summary["open_positions"] == {}
-    assert summary["decisions"] == 60 and summary["fills"] >= 10
+    # 20:00..20:58: keepUpToDate completes a bar when a newer one appears, and no bar follows
+    # the session's last (20:59) inside regular hours; the loop ends on heartbeats after it
+    assert summary["decisions"] == 59 and summary["fills"] >= 10
     kinds = {e.kind for e in ledger.risk_events(RECORDED_SESSION)}
     assert RiskEventKind.RECONCILE_MISMATCH not in kinds
     executions = {e.exec_id: e for e in gw.orders.executions()}

@@ -29,17 +29,33 @@ def format_ts(value: datetime) -> str:
     return format_sqlite_ts(value)
 
 
-def ts_strings(ts: pd.Series) -> np.ndarray:
-    """Vectorised UTC ISO text matching ``format_sqlite_ts`` (2025-01-02T14:30:00.000000Z)."""
-    values = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    return np.char.add(np.datetime_as_string(values, unit="us"), "Z")
+def ts_strings(ts: pd.Series) -> list[str]:
+    """UTC ISO text matching ``format_sqlite_ts`` (2025-01-02T14:30:00.000000Z), vectorised.
+
+    Bars are minute-aligned (validated), so each string is a day prefix plus one of 1,440
+    minute suffixes: joining two looked-up strings is ~5x faster than formatting 1M instants.
+    """
+    us = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    ticks = us.astype(np.int64)
+    day, rest = np.divmod(ticks, _US_PER_DAY)
+    if len(ticks) == 0 or (rest % _US_PER_MINUTE).any():
+        return [s + "Z" for s in np.datetime_as_string(us, unit="us").tolist()]
+    first = int(day.min())
+    days = [f"{np.datetime64(d, 'D')}T" for d in range(first, int(day.max()) + 1)]
+    return [days[d - first] + _MINUTES[m]
+            for d, m in zip(day.tolist(), (rest // _US_PER_MINUTE).tolist(), strict=True)]
+
+
+_US_PER_MINUTE = 60_000_000
+_US_PER_DAY = 86_400_000_000
+_MINUTES = [f"{m // 60:02d}:{m % 60:02d}:00.000000Z" for m in range(1440)]
 
 
 def upsert(engine: Engine, frame: pd.DataFrame, ingested_at: datetime) -> tuple[int, int]:
     """Write a validated frame; returns (inserted, updated)."""
     stamp = format_ts(ingested_at)
     ts = ts_strings(frame["ts"])
-    rows = list(zip(frame["symbol"].tolist(), ts.tolist(), frame["open"].tolist(),
+    rows = list(zip(frame["symbol"].tolist(), ts, frame["open"].tolist(),
                     frame["high"].tolist(), frame["low"].tolist(), frame["close"].tolist(),
                     frame["volume"].tolist(), frame["source"].astype(str).tolist(),
                     [stamp] * len(frame), strict=True))

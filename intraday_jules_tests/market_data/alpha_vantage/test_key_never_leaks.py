@@ -32,6 +32,8 @@ def everything_about(error: BaseException) -> str:
 @pytest.fixture(autouse=True)
 def debug_everything(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # root: httpx, httpcore, ours, the server's
+    for name in ("httpx", "httpcore", "intraday_jules"):  # even if configure_logging quieted them
+        caplog.set_level(logging.DEBUG, logger=name)
 
 
 def assert_no_leak(text: str) -> None:
