@@ -1,5 +1,5 @@
 """End to end: ``run_session`` with IbkrBroker and IbkrBarFeed against the fake gateway replaying
-the last hour of the recorded 2025-02-03 session, with a dropped socket and a 1101 injected.
+the last two hours of the recorded 2025-02-03 session, with a dropped socket and a 1101 injected.
 Real ib_async clients (market data and orders) over real sockets, a real SQLite ledger."""
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from intraday_jules_tests.broker.conftest import (
     wait_until,
 )
 
-START = datetime(2025, 2, 3, 20, 0, tzinfo=UTC)  # 15:00 ET: the last hour, flatten at 15:55
+START = datetime(2025, 2, 3, 19, 0, tzinfo=UTC)  # 14:00 ET; features warm after 50 bars
 SYMBOLS = ("NVDA", "MSFT")
 MINUTE = timedelta(minutes=1)
-DROP_AT = START + 20 * MINUTE
-DATA_LOST_AT = START + 35 * MINUTE
-LAST_BAR = START + 59 * MINUTE
+DROP_AT = START + 70 * MINUTE  # 15:10 ET
+DATA_LOST_AT = START + 90 * MINUTE  # 15:30 ET
+LAST_BAR = START + 119 * MINUTE  # 15:59 ET
 FIRST_UPDATE = timedelta(seconds=5)
 
 
@@ -132,7 +132,7 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     limits = RiskLimits(daily_loss_limit_usd=Decimal(500), drawdown_limit_usd=Decimal(500))
     try:
         result = run_session(
-            SessionConfig(RECORDED_SESSION, symbols=SYMBOLS, lookback=10), feed=driver,
+            SessionConfig(RECORDED_SESSION, symbols=SYMBOLS), feed=driver,
             broker=broker, policy=make_policy("random", seed=11), ledger=ledger,
             risk=RiskEngine(limits, ledger, clock=clock), store=BarStore(ledger.engine),
             metrics=TradingMetrics(clock=clock), clock=clock,
@@ -143,12 +143,12 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
         source.close()
     summary = result.to_json()
     print(summary)
-    assert driver.faulted == ["20:20Z", "20:35Z"] and driver.stalls == []
+    assert driver.faulted == ["20:10Z", "20:30Z"] and driver.stalls == []
     assert summary["risk_state"] == "ACTIVE" and summary["bad_inputs"] == 0, summary
     assert summary["open_positions"] == {}
-    # 20:00..20:58: keepUpToDate completes a bar when a newer one appears, and no bar follows
+    # 19:00..20:58: keepUpToDate completes a bar when a newer one appears, and no bar follows
     # the session's last (20:59) inside regular hours; the loop ends on heartbeats after it
-    assert summary["decisions"] == 59 and summary["fills"] >= 10
+    assert summary["decisions"] == 119 and summary["fills"] >= 10
     kinds = {e.kind for e in ledger.risk_events(RECORDED_SESSION)}
     assert RiskEventKind.RECONCILE_MISMATCH not in kinds
     executions = {e.exec_id: e for e in gw.orders.executions()}
@@ -166,3 +166,5 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     assert len(refs) == len(set(refs))  # no decision was sent twice
     assert set(refs) <= {o.client_order_id for o in ledger.orders(RECORDED_SESSION)}
     assert sum(1 for m in gw.messages if m.name == "startApi" and m.fields[2] == "18") == 2
+    for f in ledger.fills(RECORDED_SESSION): print(f.ts.strftime("%H:%M:%S"), f.symbol, f.side, f.quantity, f.client_order_id)
+    print([(m.received_at.strftime("%H:%M:%S"), m.name) for m in gw.messages if m.client_id == 18 and m.name in ("reqPositions", "reqExecutions", "reqAllOpenOrders")])
