@@ -82,14 +82,21 @@ def test_ingest_range_without_sessions_is_a_clear_error(home_env):
 
 
 def test_demo_runs_through_dagster_and_reports_what_it_did(home_env, tmp_path):
-    proc = run(["demo", "--sessions", "2", "--json"], home_env)
+    proc = run(["demo", "--sessions", "8", "--foundation-steps", "256", "--dual-steps", "256",
+                "--json"], home_env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout)
-    assert len(data["sessions"]) == 2
-    assert data["rows_per_symbol"]["NVDA"] >= 2 * 210
+    assert len(data["sessions"]) == 8
+    assert data["rows_per_symbol"]["NVDA"] >= 7 * 390
     assert Path(data["dagster_home"], "dagster.yaml").is_file()
-    runs = {r["job"] for r in data["runs"]}
-    assert "ingest_bars_job" in runs
+    jobs = [r["job"] for r in data["runs"]]
+    assert jobs.count("ingest_bars_job") == 16 and jobs.count("report_quality_job") == 8
+    assert jobs[-2:] == ["train_models_job", "trade_session_job"]
+    assert data["models"]["foundation"] and data["models"]["dual"]
+    assert data["models"]["last_decision"]["decision"] in ("promoted", "rejected")
+    assert data["trading"]["policy"] == ("promoted" if data["models"]["champion"] else "random")
+    assert data["trading"]["session"] == data["sessions"][-1]
+    assert data["trading"]["decisions"] > 0
     assert "make ui" in data["ui"]
 
 

@@ -1,25 +1,22 @@
 """``IbkrBroker``: the ``Broker`` protocol on Interactive Brokers (TWS / IB Gateway), ib_async.
 
-Split as NautilusTrader splits its adapters: ``ibkr_requests`` mirrors the vendor (coroutines
-on the ``IbkrClient``'s private loop), ``ibkr_parsing`` maps IB objects to ours, and this class
-is the domain client the trading loop calls. ``ibkr_orders`` keeps what the broker knows of
-orders and its event queue; ``ibkr_connection`` the connection, reconnects and IB's 1100/1101/
-1102; ``ibkr_guard`` the live-trading guard.
+Split as NautilusTrader splits adapters: ``ibkr_requests`` mirrors the vendor (coroutines on
+the ``IbkrClient``'s private loop), ``ibkr_parsing`` maps IB objects to ours, this class is the
+domain client; ``ibkr_orders`` holds what the broker knows of orders and its event queue,
+``ibkr_connection`` the connection (reconnects, 1100/1101/1102), ``ibkr_guard`` the live guard.
 
-Orders: DAY market orders for whole shares, ``orderRef`` = our client order id. Market, not a
-marketable limit: the symbols are the most liquid US stocks, the risk engine already sized the
+Orders are DAY market orders for whole shares with ``orderRef`` = our client order id. Market,
+not a marketable limit: the symbols are the most liquid US stocks, the risk engine sized the
 order on the decision bar's close, and the env, the evaluation and the simulated broker all
-model a market order filled at the next open plus slippage, so live fills stay comparable
-(the session report shows each fill's distance from the modelled price).
-
-Duplicates: a client order id IB already knows (open orders of every client, completed
-orders, executions; rebuilt at every (re)connect) is answered ``OrderAccepted(duplicate=True)``
-(or its original rejection) and nothing is sent, so a restarted run never trades a decision
-twice. Fills: one ``FillReport`` per execution, only once its commission report arrived;
-exact decimals. Rejections (201, or any error before IB acknowledged the order) are the
-``submit`` answer or an ``OrderRejected`` event; cancels (202 / Cancelled) ``OrderCancelled``.
-Fills and statuses of orders we did not send are reported like ours (their stand-in id for a
-manual order is ``IB-PERM-<permId>``); the trading loop records them as unknown broker messages.
+model a market order filled at the next open plus slippage, so live fills stay comparable (the
+session report shows each fill's distance from the modelled price). A client order id IB
+already knows (open orders of every client, completed orders, executions; re-read at every
+(re)connect) is answered ``OrderAccepted(duplicate=True)`` (or its first rejection) and nothing
+is sent, so a restarted run never trades a decision twice. Each execution becomes one
+``FillReport`` once its commission report arrived (exact decimals); rejections (201, or any
+error before IB acknowledged) ``OrderRejected``; cancels (202 / Cancelled) ``OrderCancelled``.
+Orders we did not send are reported like ours (a manual order's stand-in id is
+``IB-PERM-<permId>``); the trading loop records them as unknown broker messages.
 """
 
 from __future__ import annotations
@@ -29,6 +26,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -49,12 +47,10 @@ from intraday_jules.broker.ibkr_connection import IbkrLink
 from intraday_jules.broker.ibkr_guard import AccountGuard
 from intraday_jules.broker.ibkr_orders import OrderIndex
 from intraday_jules.broker.ibkr_parsing import (
-    WORKING,
-    commission_known,
-    fill_of,
+    fills_of,
     market_order,
-    open_order_of,
-    whole_shares,
+    open_orders_of,
+    positions_of,
 )
 from intraday_jules.broker.ibkr_requests import (
     all_open_orders,
@@ -79,6 +75,24 @@ CLIENT_ID_OFFSET = 1
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _account_secret(home: Path, environ: Mapping[str, str] | None) -> str | None:
+    """The ``ib_account`` secret (env override first, then the keyring/vault), if set."""
+    from intraday_jules.secrets import SecretStore
+
+    secret = SecretStore(home, os.environ if environ is None else environ).get("ib_account")
+    return None if secret is None else secret.reveal()
+
+
+def build_ibkr_broker(*, host: str, port: int, client_id: int, live: bool, home: Path,
+                      environ: Mapping[str, str] | None = None, **options: Any) -> IbkrBroker:
+    """The broker the trading job builds from settings (``trading.wiring``): ``live`` is the
+    deployment being "live", which is the explicit opt-in; paper otherwise (a live port is
+    then refused). The expected account is the ``ib_account`` secret."""
+    config = IbkrConfig(host=host, port=port, client_id=client_id, readonly=False)
+    return IbkrBroker(config, account=_account_secret(home, environ), allow_live=live,
+                      deployment="live" if live else "paper", **options)
 
 
 class IbkrBroker:
@@ -128,16 +142,12 @@ class IbkrBroker:
                       environ: Mapping[str, str] | None = None, **options: Any) -> IbkrBroker:
         """The broker of a deployment: ``ib_host``/``ib_port``, client id ``ib_client_id + 1``,
         the ``ib_account`` secret (env override first, then the keyring/vault)."""
-        from intraday_jules.secrets import SecretStore
-
         config = IbkrConfig(host=settings.ib_host, port=settings.ib_port,
                             client_id=settings.ib_client_id + CLIENT_ID_OFFSET, readonly=False,
                             extended_hours=settings.extended_hours)
-        secret = SecretStore(settings.home, os.environ if environ is None else environ).get(
-            "ib_account")
-        return cls(config, account=None if secret is None else secret.reveal(),
-                   allow_live=allow_live, deployment=settings.deployment,
-                   symbols=settings.symbols, **options)
+        options.setdefault("symbols", settings.symbols)
+        return cls(config, account=_account_secret(settings.home, environ),
+                   allow_live=allow_live, deployment=settings.deployment, **options)
 
     def __repr__(self) -> str:
         return f"IbkrBroker({self.config!r}, {self.guard!r}, state={self._link.state})"
@@ -232,35 +242,15 @@ class IbkrBroker:
         """Shares per stock in the traded account (reqPositions), flat ones omitted."""
         with self._link.request("read positions"):
             ib = self._client.ib
-            items = self._call(lambda: positions(ib), "reqPositions")
-        result: dict[str, int] = {}
-        for item in items:
-            if item.account != self.account or item.contract.secType != "STK":
-                continue
-            symbol = item.contract.symbol
-            try:
-                shares = whole_shares(item.position, f"position {symbol}")
-            except ValueError as exc:  # reconciliation will show the difference
-                log.error("IBKR broker: %s", exc)
-                shares = int(item.position)
-            result[symbol] = result.get(symbol, 0) + shares
-        return {symbol: shares for symbol, shares in sorted(result.items()) if shares}
+            return positions_of(self._call(lambda: positions(ib), "reqPositions"),
+                                self.account)
 
     def open_orders(self) -> list[OpenOrder]:
         """Working orders of every client in the account (reqAllOpenOrders)."""
         with self._link.request("read open orders"):
             ib = self._client.ib
-            trades = self._call(lambda: all_open_orders(ib), "reqAllOpenOrders")
-        result = []
-        for trade in trades:
-            if trade.order.account not in ("", self.account) or (
-                    trade.orderStatus.status not in WORKING):
-                continue
-            try:
-                result.append(open_order_of(trade))
-            except ValueError as exc:
-                log.error("IBKR broker: open order %s: %s", trade.order.orderRef, exc)
-        return result
+            return open_orders_of(self._call(lambda: all_open_orders(ib), "reqAllOpenOrders"),
+                                  self.account)
 
     def fills_since(self, since: datetime) -> list[Fill]:
         """Executions at or after ``since`` (reqExecutions) with their commissions, oldest
@@ -268,23 +258,7 @@ class IbkrBroker:
         with self._link.request("read executions"):
             ib = self._client.ib
             fills = self._call(lambda: executions(ib, self._commission_s), "reqExecutions")
-        result = []
-        for item in fills:
-            if item.execution.acctNumber not in ("", self.account) or (
-                    item.contract.secType not in ("STK", "")):
-                continue
-            if not commission_known(item):
-                log.warning("IBKR broker: execution %s has no commission report yet; not "
-                            "reported", item.execution.execId)
-                continue
-            try:
-                fill = fill_of(item)
-            except ValueError as exc:
-                log.error("IBKR broker: execution %s: %s", item.execution.execId, exc)
-                continue
-            if fill.ts >= since:
-                result.append(fill)
-        return sorted(result, key=lambda f: (f.ts, f.exec_id))
+        return fills_of(fills, self.account, since)
 
     def order_state(self, client_order_id: str) -> OrderStatus | None:
         """From open + completed orders and executions (matched by orderRef), as last synced

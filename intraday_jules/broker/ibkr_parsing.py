@@ -9,16 +9,19 @@ than the ledger's 8 decimals is rounded to them.
 
 from __future__ import annotations
 
-from datetime import UTC
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ib_async import Fill as IbFill
-from ib_async import MarketOrder, Trade
+from ib_async import MarketOrder, Position, Trade
 from ib_async import Order as IbOrder
 
 from intraday_jules.broker.base import OpenOrder
 from intraday_jules.domain.orders import Fill, Order, OrderStatus, Side
 
+log = logging.getLogger(__name__)
 PRICE_QUANTUM = Decimal("0.00000001")  # the ledger's money scale
 #: IB statuses of an order that can still trade (ValidationError is ib_async's own: a
 #: warning on a live order).
@@ -33,9 +36,8 @@ def exact(value: float, name: str) -> Decimal:
     result = Decimal(repr(float(value)))
     if not result.is_finite():
         raise ValueError(f"IB sent a non-finite {name}: {value!r}")
-    if int(result.as_tuple().exponent) < PRICE_QUANTUM.as_tuple().exponent:
-        return result.quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)
-    return result
+    rounded = result.quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)
+    return result if rounded == result else rounded
 
 
 def whole_shares(value: float, what: str) -> int:
@@ -132,3 +134,54 @@ def open_order_of(trade: Trade) -> OpenOrder:
                      side_of_action(order.action),
                      whole_shares(order.totalQuantity, f"order {order.orderRef}"),
                      whole_shares(trade.orderStatus.filled, f"order {order.orderRef}"))
+
+
+def positions_of(items: Iterable[Position], account: str) -> dict[str, int]:
+    """Shares per stock of ``account`` (other accounts and non-stocks ignored), non-zero."""
+    result: dict[str, int] = {}
+    for item in items:
+        if item.account != account or item.contract.secType != "STK":
+            continue
+        symbol = item.contract.symbol
+        try:
+            shares = whole_shares(item.position, f"position {symbol}")
+        except ValueError as exc:  # reconciliation will show the difference
+            log.error("IBKR broker: %s", exc)
+            shares = int(item.position)
+        result[symbol] = result.get(symbol, 0) + shares
+    return {symbol: shares for symbol, shares in sorted(result.items()) if shares}
+
+
+def open_orders_of(trades: Iterable[Trade], account: str) -> list[OpenOrder]:
+    """The working orders of ``account`` (or of no named account) as ``OpenOrder``s."""
+    result = []
+    for trade in trades:
+        if trade.order.account not in ("", account) or trade.orderStatus.status not in WORKING:
+            continue
+        try:
+            result.append(open_order_of(trade))
+        except ValueError as exc:
+            log.error("IBKR broker: open order %s: %s", trade.order.orderRef, exc)
+    return result
+
+
+def fills_of(items: Iterable[IbFill], account: str, since: datetime) -> list[Fill]:
+    """Stock executions of ``account`` at or after ``since`` whose commission is known, as
+    ``Fill``s, oldest first (one still waiting for its commission report is left out)."""
+    result = []
+    for item in items:
+        execution = item.execution
+        if execution.acctNumber not in ("", account) or item.contract.secType not in ("STK", ""):
+            continue
+        if not commission_known(item):
+            log.warning("IBKR broker: execution %s has no commission report yet; not "
+                        "reported", execution.execId)
+            continue
+        try:
+            fill = fill_of(item)
+        except ValueError as exc:
+            log.error("IBKR broker: execution %s: %s", execution.execId, exc)
+            continue
+        if fill.ts >= since:
+            result.append(fill)
+    return sorted(result, key=lambda f: (f.ts, f.exec_id))

@@ -25,10 +25,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from intraday_jules.domain.bars import Bar
-from intraday_jules.market_data.ibkr import IbkrSource, LiveBarStream, StreamMode
+from intraday_jules.domain.calendar import session_date_of
+from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource, LiveBarStream, StreamMode
 from intraday_jules.trading.config import BAR
 from intraday_jules.trading.feed import FeedItem
 
@@ -38,8 +40,10 @@ log = logging.getLogger(__name__)
 class IbkrBarFeed:
     """Completed 1-minute bars of ``symbols`` from IB, minute by minute, with heartbeats.
 
-    source: the market-data ``IbkrSource`` (the feed never closes it).
+    source: the market-data ``IbkrSource`` (closed by ``close`` only if ``owns_source``).
     symbols: the session's symbols, in its order.
+    session: when given, bars of other sessions (history around a pre-open start) are
+        dropped here rather than refused by the loop as bad input.
     mode: ``StreamMode.KEEP_UP_TO_DATE`` (IB's own minute bars) or ``REAL_TIME_BARS``.
     heartbeat_s: a ``None`` is yielded after this long without a bar.
     minute_grace_s: how long a minute waits for the symbols that have not sent it.
@@ -50,10 +54,12 @@ class IbkrBarFeed:
     """
 
     def __init__(self, source: IbkrSource, symbols: Sequence[str], *,
-                 mode: StreamMode = StreamMode.KEEP_UP_TO_DATE, heartbeat_s: float = 5.0,
-                 minute_grace_s: float = 10.0, poll_s: float = 0.02, retry_s: float = 5.0,
+                 session: date | None = None, mode: StreamMode = StreamMode.KEEP_UP_TO_DATE,
+                 heartbeat_s: float = 5.0, minute_grace_s: float = 10.0, poll_s: float = 0.02,
+                 retry_s: float = 5.0, owns_source: bool = False,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.source, self.symbols, self.mode = source, tuple(symbols), mode
+        self.session, self.owns_source = session, owns_source
         self.heartbeat_s, self.minute_grace_s = heartbeat_s, minute_grace_s
         self.poll_s, self.retry_s, self._monotonic = poll_s, retry_s, monotonic
         self.name = source.name
@@ -75,6 +81,17 @@ class IbkrBarFeed:
         for reader in self._readers:
             reader.stop()
         self._readers.clear()
+        if self.owns_source:
+            self.source.close()
+
+    def _wanted(self, bar: Bar, after: datetime | None) -> bool:
+        if after is not None and bar.ts <= after:
+            return False  # a restart's stored minutes
+        if self.session is not None and session_date_of(bar.ts) != self.session:
+            log.warning("live %s bar %s is not of session %s: dropped", bar.symbol,
+                        bar.ts.isoformat(), self.session)
+            return False
+        return True
 
     def _forming_minute(self) -> datetime:
         client = self.source.client
@@ -93,7 +110,7 @@ class IbkrBarFeed:
                 except queue.Empty:
                     pass
                 else:
-                    minutes.add(bar, keep=after is None or bar.ts > after)
+                    minutes.add(bar, keep=self._wanted(bar, after))
                 for ready in minutes.ready():
                     yield from ready
                     quiet_since = self._monotonic()
@@ -102,6 +119,16 @@ class IbkrBarFeed:
                     quiet_since = self._monotonic()
         finally:
             reader.stop()
+            if self.owns_source:
+                self.source.close()
+
+
+def ib_live_feed(*, host: str, port: int, client_id: int, symbols: Sequence[str],
+                 session: date | None = None, **options: Any) -> IbkrBarFeed:
+    """The trading job's live feed (``trading.wiring``): its own market-data connection
+    (``client_id``: distinct from ingestion's and the broker's), closed with the feed."""
+    source = IbkrSource(IbkrConfig(host=host, port=port, client_id=client_id))
+    return IbkrBarFeed(source, symbols, session=session, owns_source=True, **options)
 
 
 class _Minutes:

@@ -4,7 +4,7 @@ heartbeats, resuming after a restart; real ib_async client against the fake gate
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -13,7 +13,7 @@ from intraday_jules.domain.bars import Bar
 from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource
 from intraday_jules.testing.fake_tws import FakeTwsThread
 from intraday_jules.trading.feed import FeedItem
-from intraday_jules.trading.ib_feed import IbkrBarFeed
+from intraday_jules.trading.ib_feed import IbkrBarFeed, ib_live_feed
 from intraday_jules_tests.broker.conftest import wait_until
 
 START = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)  # 10:00 ET
@@ -98,3 +98,24 @@ def test_feed_survives_a_dropped_socket_without_gap_or_duplicate(
     bars = _next_bars(items, 4)
     assert [(b.ts, b.symbol) for b in bars] == [(_at(m), s) for m in (2, 3) for s in SYMBOLS]
     feed.close()
+
+
+def test_ib_live_feed_as_the_trading_job_wires_it_drops_other_sessions_and_closes_its_source(
+        live_gateway: FakeTwsThread) -> None:
+    feed = ib_live_feed(host="127.0.0.1", port=live_gateway.port, client_id=19, symbols=SYMBOLS,
+                        session=date(2025, 2, 3), heartbeat_s=0.05, poll_s=0.01)
+    items = feed.bars(None)
+    assert wait_until(lambda: live_gateway.live_subscriptions() == 2)
+    live_gateway.advance_live(_at(1, 5))
+    assert [(b.ts, b.symbol) for b in _next_bars(items, 2)] == [(_at(0), s) for s in SYMBOLS]
+    feed.close()
+    assert not feed.source.client.is_connected
+    assert wait_until(lambda: live_gateway.live_subscriptions() == 0)
+    other = ib_live_feed(host="127.0.0.1", port=live_gateway.port, client_id=20,
+                         symbols=SYMBOLS, session=date(2025, 2, 4), heartbeat_s=0.05,
+                         poll_s=0.01)
+    items = other.bars(None)
+    assert wait_until(lambda: live_gateway.live_subscriptions() == 2)
+    live_gateway.advance_live(_at(3, 5))
+    assert [next(items) for _ in range(10)] == [None] * 10  # 2025-02-03 bars dropped
+    other.close()

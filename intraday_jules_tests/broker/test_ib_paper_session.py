@@ -4,6 +4,7 @@ Real ib_async clients (market data and orders) over real sockets, a real SQLite 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from ib_async import IB, LimitOrder, Stock
 
 from intraday_jules.broker import IbkrBroker
 from intraday_jules.domain.bars import Bar
@@ -19,13 +21,20 @@ from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.observability.metrics import TradingMetrics
 from intraday_jules.risk import RiskEngine, RiskEventKind, RiskLimits
-from intraday_jules.testing.fake_tws import FakeTwsThread
-from intraday_jules.trading import Collaborators, SessionConfig, make_policy, run_session
+from intraday_jules.testing.fake_tws import FakeTwsThread, OrderReaction
+from intraday_jules.trading import (
+    Collaborators,
+    SessionConfig,
+    StreamFeed,
+    make_policy,
+    run_session,
+)
 from intraday_jules.trading.feed import FeedItem
 from intraday_jules.trading.ib_feed import IbkrBarFeed
 from intraday_jules_tests.broker.conftest import (
     FAST_RECONNECT,
     RECORDED_SESSION,
+    SESSION,
     placed_refs,
     wait_until,
 )
@@ -33,8 +42,8 @@ from intraday_jules_tests.broker.conftest import (
 START = datetime(2025, 2, 3, 19, 0, tzinfo=UTC)  # 14:00 ET; features warm after 50 bars
 SYMBOLS = ("NVDA", "MSFT")
 MINUTE = timedelta(minutes=1)
-DROP_AT = START + 70 * MINUTE  # 15:10 ET
-DATA_LOST_AT = START + 90 * MINUTE  # 15:30 ET
+DROP_AT = START + 76 * MINUTE  # 15:16 ET, while NVDA and MSFT are held
+DATA_LOST_AT = START + 85 * MINUTE  # 15:25 ET, while MSFT is held
 LAST_BAR = START + 119 * MINUTE  # 15:59 ET
 FIRST_UPDATE = timedelta(seconds=5)
 
@@ -142,8 +151,7 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
         feed.close()
         source.close()
     summary = result.to_json()
-    print(summary)
-    assert driver.faulted == ["20:10Z", "20:30Z"] and driver.stalls == []
+    assert driver.faulted == ["20:16Z", "20:25Z"] and driver.stalls == []
     assert summary["risk_state"] == "ACTIVE" and summary["bad_inputs"] == 0, summary
     assert summary["open_positions"] == {}
     # 19:00..20:58: keepUpToDate completes a bar when a newer one appears, and no bar follows
@@ -166,5 +174,51 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     assert len(refs) == len(set(refs))  # no decision was sent twice
     assert set(refs) <= {o.client_order_id for o in ledger.orders(RECORDED_SESSION)}
     assert sum(1 for m in gw.messages if m.name == "startApi" and m.fields[2] == "18") == 2
-    for f in ledger.fills(RECORDED_SESSION): print(f.ts.strftime("%H:%M:%S"), f.symbol, f.side, f.quantity, f.client_order_id)
-    print([(m.received_at.strftime("%H:%M:%S"), m.name) for m in gw.messages if m.client_id == 18 and m.name in ("reqPositions", "reqExecutions", "reqAllOpenOrders")])
+    for fault in (DROP_AT, DATA_LOST_AT):  # struck with shares held; reconciled after each
+        struck = fault + MINUTE
+        held = {f.symbol: 0 for f in fills}
+        for fill in fills:
+            held[fill.symbol] += fill.signed_quantity if fill.ts <= struck else 0
+        assert any(held.values()), f"nothing held at {struck}"
+        assert any(m.name == "reqPositions" and m.client_id == 18 and m.received_at >= struck
+                   and m.received_at < struck + 2 * MINUTE for m in gw.messages)
+
+
+def test_orders_and_fills_the_ledger_never_recorded_are_recorded_and_trading_reduces(
+        gateway: FakeTwsThread, sqlite_url: str) -> None:
+    manual = IB()  # an order someone placed on our client id before the run
+    manual.connect("127.0.0.1", gateway.port, clientId=18, timeout=5)
+    gateway.orders.script(OrderReaction(work=True))
+    contract = Stock("NVDA", "SMART", "USD")
+    manual.qualifyContracts(contract)
+    trade = manual.placeOrder(contract, LimitOrder("BUY", 4, 136.5, orderRef="MANUAL-7"))
+    manual.sleep(0.2)
+    manual.disconnect()
+    broker = IbkrBroker(IbkrConfig(port=gateway.port, client_id=18, request_timeout_s=5.0),
+                        reconnect=FAST_RECONNECT, commission_wait_s=0.5)
+
+    def market() -> Iterator[FeedItem]:  # before the open: no bar, no stale data
+        yield None
+        gateway.fill_order(trade.order.orderId, 4, 136.5)
+        assert wait_until(lambda: bool(gateway.orders.executions()))
+        time.sleep(0.2)  # the fill and its commission report reach the broker
+        yield None
+
+    before_open = lambda: datetime(2025, 1, 2, 14, 0, tzinfo=UTC)  # noqa: E731
+    ledger = Ledger.connect(sqlite_url)
+    try:
+        result = run_session(
+            SessionConfig(SESSION, symbols=SYMBOLS), feed=StreamFeed(market(), name="ibkr"),
+            broker=broker, policy=make_policy("random"), ledger=ledger,
+            risk=RiskEngine(RiskLimits(), ledger, clock=before_open),
+            store=BarStore(ledger.engine), metrics=TradingMetrics(clock=before_open),
+            clock=before_open, extras=Collaborators(report=False))
+    finally:
+        broker.close()
+    events = ledger.risk_events(SESSION)
+    reasons = [e.reason for e in events if e.kind is RiskEventKind.UNKNOWN_BROKER_MESSAGE]
+    assert len(reasons) == 2, reasons
+    assert "MANUAL-7" in reasons[0] and "never recorded" in reasons[0]
+    assert "MANUAL-7" in reasons[1]
+    assert result.to_json()["risk_state"] == "REDUCING"
+    assert ledger.fills(SESSION) == [] and ledger.orders(SESSION) == []

@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from ib_async import IB, LimitOrder, Stock
 
 from intraday_jules.broker import (
+    BrokerError,
     CancelRejected,
     ConnectionChanged,
     ConnectionState,
@@ -182,13 +184,7 @@ def test_execution_for_an_order_we_never_sent_is_reported_not_raised(
 
 def test_submit_while_not_connected_raises_broker_error_and_sends_nothing(
         make_broker: BrokerFactory, gateway: FakeTwsThread) -> None:
-    from intraday_jules.broker import BrokerError
-
     broker: IbkrBroker = make_broker()
-    try:
+    with pytest.raises(BrokerError, match="not connected"):
         broker.submit(order())
-    except BrokerError as exc:
-        assert "not connected" in str(exc)
-    else:
-        raise AssertionError("submit without a connection must raise BrokerError")
     assert placed_refs(gateway) == []

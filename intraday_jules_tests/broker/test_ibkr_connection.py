@@ -107,7 +107,7 @@ def test_1101_data_lost_resynchronises_between_a_down_and_up_event(
         make_broker: BrokerFactory, gateway: FakeTwsThread) -> None:
     broker = _connected(make_broker)
     broker.submit(order("NVDA", Side.BUY, 5))
-    broker.poll_events()
+    collect(broker, lambda ev: any(isinstance(e, FillReport) for e in ev))
     before = sum(1 for m in gateway.messages if m.name == "reqExecutions")
     gateway.send_connectivity(1101)
     events = collect(broker, _back_up)

@@ -16,6 +16,7 @@ from intraday_jules.broker import (
     LiveTradingRefused,
     OrderAccepted,
 )
+from intraday_jules.broker.ibkr import build_ibkr_broker
 from intraday_jules.market_data.ibkr import IbkrConfig
 from intraday_jules.settings import Settings
 from intraday_jules.testing.fake_tws import FakeTwsThread
@@ -140,3 +141,27 @@ def test_from_settings_is_paper_with_the_data_client_id_plus_one_and_the_account
         IbkrBroker.from_settings(live, environ=environ)
     opted_in = IbkrBroker.from_settings(live, environ=environ, allow_live=True)
     opted_in.close()
+
+
+def test_build_ibkr_broker_as_the_trading_job_wires_it_is_paper_unless_live(
+        gateway: FakeTwsThread, tmp_path: Path) -> None:
+    environ = {"INTRADAY_JULES_IB_ACCOUNT": "DU1234567"}
+    paper = build_ibkr_broker(host="127.0.0.1", port=gateway.port, client_id=18, live=False,
+                              home=tmp_path, environ=environ, reconnect=FAST_RECONNECT)
+    try:
+        assert paper.connect() is ConnectionState.CONNECTED
+        assert isinstance(paper.submit(order()), OrderAccepted)
+    finally:
+        paper.close()
+    with pytest.raises(LiveTradingRefused, match="allow_live=True"):
+        build_ibkr_broker(host="127.0.0.1", port=7496, client_id=18, live=False, home=tmp_path,
+                          environ=environ)
+    with pytest.raises(LiveTradingRefused, match="ib_account"):
+        build_ibkr_broker(host="127.0.0.1", port=7496, client_id=18, live=True, home=tmp_path,
+                          environ={})
+    live = build_ibkr_broker(host="127.0.0.1", port=gateway.port, client_id=18, live=True,
+                             home=tmp_path, environ=environ, reconnect=FAST_RECONNECT)
+    try:
+        assert live.connect() is ConnectionState.CONNECTED  # the paper login matches
+    finally:
+        live.close()
