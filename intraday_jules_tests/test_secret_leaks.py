@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from intraday_jules.testing.alpha_vantage_server import AlphaVantageServer
 
 SECRET = "AVK3Y-LEAKCANARY-93XQ"

@@ -111,7 +111,8 @@ class IbkrBroker:
     ack_timeout_s: how long submit/cancel wait for IB's acknowledgement or confirmation.
     commission_wait_s: how long reading executions waits for missing commission reports.
     reconnect: backoff between reconnect attempts (default ``config.reconnect_backoff``).
-    client: an ``IbkrClient`` to use instead of making one (closed only if the broker made it).
+    client: an ``IbkrClient`` to use instead of making one (not read-only, so never the
+        market-data one; closed only if the broker made it).
     """
 
     name = "ibkr"

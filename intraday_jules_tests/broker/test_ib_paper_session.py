@@ -17,7 +17,7 @@ from ib_async import IB, LimitOrder, Stock
 from intraday_jules.broker import IbkrBroker
 from intraday_jules.domain.bars import Bar
 from intraday_jules.ledger import Ledger
-from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource
+from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource, StreamMode
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.observability.metrics import TradingMetrics
 from intraday_jules.risk import RiskEngine, RiskEventKind, RiskLimits
@@ -46,6 +46,7 @@ DROP_AT = START + 76 * MINUTE  # 15:16 ET, while NVDA and MSFT are held
 DATA_LOST_AT = START + 85 * MINUTE  # 15:25 ET, while MSFT is held
 LAST_BAR = START + 119 * MINUTE  # 15:59 ET
 FIRST_UPDATE = timedelta(seconds=5)
+IDLE_LIMIT = 300  # heartbeats (~9 s) before the driver gives up waiting for a minute: a stall
 
 
 class LiveClock:
@@ -90,8 +91,8 @@ class MarketDriver:
                 yield item
                 continue
             idle += 1
-            if len(got) == len(SYMBOLS) or self.target >= LAST_BAR or idle > 100:
-                if idle > 100:
+            if len(got) == len(SYMBOLS) or self.target >= LAST_BAR or idle > IDLE_LIMIT:
+                if idle > IDLE_LIMIT:
                     self.stalls.append(f"{self.target:%H:%M}Z")
                 self._next_minute()
                 got, idle = set(), 0
@@ -125,8 +126,15 @@ def paper_gateway(recorded_session: pd.DataFrame) -> Iterator[FakeTwsThread]:
         yield gw
 
 
+@pytest.mark.parametrize(("mode", "decisions"), [
+    # keepUpToDate completes a bar when a newer one appears, and no bar follows the session's
+    # last (20:59Z) inside regular hours: 19:00..20:58, then the loop ends on heartbeats
+    (StreamMode.KEEP_UP_TO_DATE, 119),
+    (StreamMode.REAL_TIME_BARS, 120),  # the last 5-second bar completes 20:59 too
+])
 def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matches_ib(
-        paper_gateway: FakeTwsThread, sqlite_url: str) -> None:
+        paper_gateway: FakeTwsThread, sqlite_url: str, mode: StreamMode,
+        decisions: int) -> None:
     gw, clock = paper_gateway, LiveClock()
     clock.gateway = gw
     source = IbkrSource(IbkrConfig(port=gw.port, client_id=17, request_timeout_s=5.0,
@@ -134,7 +142,8 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     broker = IbkrBroker(IbkrConfig(port=gw.port, client_id=18, request_timeout_s=5.0),
                         symbols=SYMBOLS, clock=clock, reconnect=FAST_RECONNECT,
                         ack_timeout_s=2.0, commission_wait_s=0.5)
-    feed = IbkrBarFeed(source, SYMBOLS, heartbeat_s=0.03, poll_s=0.005, minute_grace_s=5.0)
+    feed = IbkrBarFeed(source, SYMBOLS, session=RECORDED_SESSION, mode=mode, heartbeat_s=0.03,
+                       poll_s=0.005, minute_grace_s=5.0)
     driver = MarketDriver(feed, gw, {DROP_AT: gw.drop_connections,
                                      DATA_LOST_AT: lambda: gw.send_connectivity(1101)})
     ledger = Ledger.connect(sqlite_url)
@@ -154,9 +163,7 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     assert driver.faulted == ["20:16Z", "20:25Z"] and driver.stalls == []
     assert summary["risk_state"] == "ACTIVE" and summary["bad_inputs"] == 0, summary
     assert summary["open_positions"] == {}
-    # 19:00..20:58: keepUpToDate completes a bar when a newer one appears, and no bar follows
-    # the session's last (20:59) inside regular hours; the loop ends on heartbeats after it
-    assert summary["decisions"] == 119 and summary["fills"] >= 10
+    assert summary["decisions"] == decisions and summary["fills"] >= 10
     kinds = {e.kind for e in ledger.risk_events(RECORDED_SESSION)}
     assert RiskEventKind.RECONCILE_MISMATCH not in kinds
     executions = {e.exec_id: e for e in gw.orders.executions()}

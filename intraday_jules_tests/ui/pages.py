@@ -177,6 +177,17 @@ def open_markdown(driver: WebDriver, label: str) -> WebElement:
     return dialog
 
 
+def show_markdown(driver: WebDriver, label: str) -> str:
+    """XPath of where metadata ``label``'s Markdown is shown: Dagster renders short Markdown
+    inline in the table cell and long Markdown behind "[Show Markdown]" (then: the dialog)."""
+    cell = f"{metadata_label(label)}/following-sibling::td[1]"
+    wait_visible(driver, cell, f"the value of metadata {label!r}")
+    if driver.find_elements(By.XPATH, f"{cell}//*[contains(text(), 'Show Markdown')]"):
+        open_markdown(driver, label)
+        return DIALOG
+    return cell
+
+
 def wait_for_image(driver: WebDriver, container_xpath: str) -> None:
     """An ``img`` inside the container that has actually loaded (natural width > 0)."""
     script = "return arguments[0].complete && arguments[0].naturalWidth > 0;"

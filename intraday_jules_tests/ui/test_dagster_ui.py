@@ -41,12 +41,14 @@ DEMO_ARGS: tuple[str, ...] = ("--sessions", "8", "--foundation-steps", "256",
 
 EXPECTED_ASSETS: tuple[str, ...] = (
     "market_data/bars", "quality/bar_quality_report", "features/feature_table",
-    "models/model_evaluation",
+    "models/model_evaluation", "models/promoted_model", "trading/session_report",
 )
 EXPECTED_METADATA: dict[str, tuple[str, ...]] = {
     "market_data/bars": ("rows_written", "source", "backend"),
     "quality/bar_quality_report": ("checks", "failed_checks", "blocking_failed", "report"),
     "models/model_evaluation": ("model_id", "total_return", "sharpe", "max_drawdown_pct"),
+    "models/promoted_model": ("champion", "challenger", "promoted", "gate"),
+    "trading/session_report": ("report", "equity_png", "summary"),
 }
 # (asset, Markdown metadata label, a text its dialog shows, or None for "shows a loaded image")
 EXPECTED_MARKDOWN: tuple[tuple[str, str, str | None], ...] = (
@@ -54,6 +56,7 @@ EXPECTED_MARKDOWN: tuple[tuple[str, str, str | None], ...] = (
     ("quality/bar_quality_report", "minutes_png", None),
     ("models/model_evaluation", "table", "walk-forward folds"),
     ("models/model_evaluation", "equity_png", None),
+    ("trading/session_report", "equity_png", None),
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -161,14 +164,15 @@ def test_latest_materialization_shows_its_metadata(
 
 
 @pytest.mark.parametrize(("key", "label", "text"), EXPECTED_MARKDOWN)
-def test_markdown_metadata_opens_in_a_dialog(ui: DagsterUI, page: Any, artifacts: Path,
+def test_markdown_metadata_is_readable_inline_or_in_its_dialog(ui: DagsterUI, page: Any, artifacts: Path,
                                              key: str, label: str, text: str | None) -> None:
     _open_latest_materialization(ui, page, key)
-    pages.open_markdown(page, label)
+    where = pages.show_markdown(page, label)
     if text is None:
-        pages.wait_for_image(page, pages.DIALOG)
+        pages.wait_for_image(page, where)
     else:
-        shows = f"{pages.DIALOG}//*[contains(normalize-space(), {pages.xpath_literal(text)})]"
-        pages.wait_visible(page, shows, f"{text!r} in the dialog of {key} {label}")
+        shows = f"{where}//*[contains(normalize-space(), {pages.xpath_literal(text)})]"
+        pages.wait_visible(page, shows, f"{text!r} in the Markdown of {key} {label}")
     pages.screenshot(page, artifacts, f"markdown-{key}-{label}")
-    pages.close_dialog(page)
+    if where == pages.DIALOG:
+        pages.close_dialog(page)
