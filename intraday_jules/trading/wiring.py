@@ -202,10 +202,22 @@ def run_configured_session(settings: Settings, day: date, *, feed_kind: str, pol
                               ib_port=settings.ib_port, ib_client_id=settings.ib_client_id,
                               deployment=settings.deployment, clock=system_clock)
         parts = LiveParts(settings.database_url, settings.models_dir, policy, limits, extras)
-        return run_live_session(config, parts, feed=_live_feed(settings, source, day),
-                                broker=broker, log=log)
+        try:
+            return run_live_session(config, parts, feed=_live_feed(settings, source, day),
+                                    broker=broker, log=log)
+        finally:
+            _close(broker)
     finally:
         engine.dispose()
+
+
+def _close(broker: Broker) -> None:
+    """Disconnect, and release the client's loop thread where the broker has one (IBKR)."""
+    close = getattr(broker, "close", None)
+    if callable(close):
+        close()
+    else:
+        broker.disconnect()
 
 
 def _live_feed(settings: Settings, source: BarSource, day: date) -> BarFeed:
@@ -231,5 +243,5 @@ def reconcile_configured_broker(settings: Settings) -> dict[str, object]:
         state = RiskEngine(RiskLimits.from_settings(settings), ledger).on_reconciliation(result)
         return {"matches": result.matches, "detail": result.describe(), "state": state.value}
     finally:
-        broker.disconnect()
+        _close(broker)
         ledger.engine.dispose()

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -117,6 +119,19 @@ class MarketDriver:
         return set(self.gateway.call(lambda: set(self.gateway.gateway.live.subscriptions)))
 
 
+class ReconcileRecorder(IbkrBroker):
+    """The real broker, noting (on the live clock) when the loop read its positions: the loop
+    does so only to reconcile (at start and after each reconnect)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reconciled: list[datetime] = []
+
+    def positions(self) -> dict[str, int]:
+        self.reconciled.append(self._clock())
+        return super().positions()
+
+
 @pytest.fixture
 def paper_gateway(recorded_session: pd.DataFrame) -> Iterator[FakeTwsThread]:
     clock = LiveClock()
@@ -139,9 +154,9 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     clock.gateway = gw
     source = IbkrSource(IbkrConfig(port=gw.port, client_id=17, request_timeout_s=5.0,
                                    reconnect_backoff=FAST_RECONNECT), clock=clock)  # pacing
-    broker = IbkrBroker(IbkrConfig(port=gw.port, client_id=18, request_timeout_s=5.0),
-                        symbols=SYMBOLS, clock=clock, reconnect=FAST_RECONNECT,
-                        ack_timeout_s=2.0, commission_wait_s=0.5)
+    broker = ReconcileRecorder(IbkrConfig(port=gw.port, client_id=18, request_timeout_s=5.0),
+                               symbols=SYMBOLS, clock=clock, reconnect=FAST_RECONNECT,
+                               ack_timeout_s=2.0, commission_wait_s=0.5)
     feed = IbkrBarFeed(source, SYMBOLS, session=RECORDED_SESSION, mode=mode, heartbeat_s=0.03,
                        poll_s=0.005, minute_grace_s=5.0)
     driver = MarketDriver(feed, gw, {DROP_AT: gw.drop_connections,
@@ -181,14 +196,13 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     assert len(refs) == len(set(refs))  # no decision was sent twice
     assert set(refs) <= {o.client_order_id for o in ledger.orders(RECORDED_SESSION)}
     assert sum(1 for m in gw.messages if m.name == "startApi" and m.fields[2] == "18") == 2
-    for fault in (DROP_AT, DATA_LOST_AT):  # struck with shares held; reconciled after each
-        struck = fault + MINUTE
+    struck = [DROP_AT + MINUTE, DATA_LOST_AT + MINUTE, LAST_BAR + 3 * MINUTE]
+    for at, then in pairwise(struck):  # shares held; reconciled after it
         held = {f.symbol: 0 for f in fills}
         for fill in fills:
-            held[fill.symbol] += fill.signed_quantity if fill.ts <= struck else 0
-        assert any(held.values()), f"nothing held at {struck}"
-        assert any(m.name == "reqPositions" and m.client_id == 18 and m.received_at >= struck
-                   and m.received_at < struck + 2 * MINUTE for m in gw.messages)
+            held[fill.symbol] += fill.signed_quantity if fill.ts <= at else 0
+        assert any(held.values()), f"nothing held at {at}"
+        assert any(at <= ts < then for ts in broker.reconciled), (at, broker.reconciled)
 
 
 def test_orders_and_fills_the_ledger_never_recorded_are_recorded_and_trading_reduces(
