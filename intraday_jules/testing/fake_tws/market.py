@@ -23,7 +23,7 @@ from intraday_jules.testing.fake_tws.incoming import (
 )
 from intraday_jules.testing.fake_tws.live import Subscription, SubscriptionKind
 from intraday_jules.testing.fake_tws.outgoing import StockSpec, bar_row, error
-from intraday_jules.testing.fake_tws.replay import ReplayBar
+from intraday_jules.testing.fake_tws.replay import ReplayBar, minute_of
 from intraday_jules.testing.fake_tws.wire import ib_datetime
 
 if TYPE_CHECKING:
@@ -84,7 +84,10 @@ def answer_historical(gw: FakeTws, session: ClientSession, req: HistoricalReques
     except ValueError as exc:
         session.send(error(req.req_id, 321, BAD_END_TEXT.format(exc)))
         return
-    bars = gw.replay.window(req.symbol, start, end, rth_only=req.use_rth)
+    # keepUpToDate: history ends at the current minute's start; the forming minute is only
+    # ever sent as its partial (IB never shows a minute's final bar before it has ended)
+    history_end = minute_of(end) if req.keep_up_to_date else end
+    bars = gw.replay.window(req.symbol, start, history_end, rth_only=req.use_rth)
     if req.keep_up_to_date:
         partial = gw.live.current_partial(req.symbol, req.use_rth)
         bars += [partial] if partial is not None else []

@@ -151,3 +151,16 @@ def test_aggregator_closes_a_minute_when_a_later_minute_starts() -> None:
     closed = aggregator.add(FiveSecondBar(_at(1, 0), 10.0, 11.0, 9.0, 10.5, 100))
     assert [c.minute for c in closed] == [_at(0)]
     assert aggregator.add(FiveSecondBar(_at(0, 55), 1.0, 1.0, 1.0, 1.0, 1)) == []  # late
+
+
+def test_subscribing_mid_minute_never_emits_the_forming_minute_early(
+        make_source: SourceFactory, gateway: FakeTwsThread, replay_frame: pd.DataFrame) -> None:
+    """Regression: the fake gateway answered a mid-minute keepUpToDate request with the forming
+    minute's final full bar (future data) plus its partial, so that minute was emitted early."""
+    gateway.advance_live(_at(2, 30))
+    stream = make_source().stream_bars("NVDA", mode=StreamMode.KEEP_UP_TO_DATE, since=_at(-1))
+    assert [b.ts for b in _take(stream, 3)] == [_at(-1), _at(0), _at(1)]
+    assert _nothing_more(stream)  # 15:02 is still forming at 15:02:30
+    gateway.advance_live(_at(3, 5))
+    assert stream.get(timeout=3.0) == _replay_bar(replay_frame, _at(2))
+    stream.close()
