@@ -19,7 +19,7 @@ import dagster as dg
 from intraday_jules.defs.ingestion import INGEST_JOB_NAME
 from intraday_jules.defs.partitions import partition_key, session_partitions
 from intraday_jules.defs.resources import BarStoreResource, MarketDataResource
-from intraday_jules.defs.training import ModelStoreResource
+from intraday_jules.defs.training import PROMOTED_KEY, ModelStoreResource
 from intraday_jules.domain.calendar import (
     is_session,
     previous_session,
@@ -78,7 +78,7 @@ def _trade_op(settings: Settings) -> dg.OpDefinition:
 
 def _session_report_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.asset(key=REPORT_KEY, partitions_def=session_partitions(settings), group_name="trading",
-              kinds={"python"}, description="P&L, trades, fills vs modelled prices, risk "
+              deps=[PROMOTED_KEY], kinds={"python"}, description="P&L, trades, fills vs modelled prices, risk "
               "events and the equity curve of one session, rebuilt from the ledger.")
     def session_report(context: dg.AssetExecutionContext,
                        bar_store: BarStoreResource) -> dg.MaterializeResult:

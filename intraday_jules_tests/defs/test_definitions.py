@@ -16,15 +16,56 @@ def _defs(settings_for, **overrides):
     return build_definitions(settings_for(**overrides))
 
 
+GRAPH = {  # asset -> its upstream assets: the lineage the Dagster UI shows
+    "market_data/bars": [],
+    "quality/bar_quality_report": ["market_data/bars"],
+    "features/feature_table": ["market_data/bars"],
+    "models/nvda_foundation_model": ["features/feature_table"],
+    "models/dual_ticker_model": ["models/nvda_foundation_model"],
+    "models/model_evaluation": ["models/dual_ticker_model"],
+    "models/promoted_model": ["models/model_evaluation"],
+    "trading/session_report": ["models/promoted_model"],
+}
+CHECKS = {
+    "market_data/bars": ["contract_schema_valid", "newest_bar_fresh", "no_missing_minutes",
+                         "no_missing_sessions", "no_price_jumps", "no_zero_volume_runs",
+                         "ohlc_consistent", "sources_agree", "timestamps_in_session",
+                         "timestamps_unique", "volume_nonnegative", "volume_regime_stable"],
+    "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
+                               "keys_unique"],
+    "models/promoted_model": ["challenger_passed_gate"],
+}
+BLOCKING = {"market_data/bars": ["contract_schema_valid", "newest_bar_fresh",
+                                 "no_missing_sessions", "no_price_jumps", "ohlc_consistent",
+                                 "timestamps_in_session", "timestamps_unique",
+                                 "volume_nonnegative"],
+            "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
+                                       "keys_unique"]}
+JOBS = ["ingest_bars_job", "reconcile_broker_job", "report_quality_job", "report_session_job",
+        "trade_session_job", "train_models_job"]
+SCHEDULES = ["daily_bars_schedule", "end_of_session_report_schedule", "preopen_ingest_schedule",
+             "preopen_reconcile_schedule"]
+SENSORS = ["trading_session_sensor"]
+
+
 def test_code_location_graph_snapshot(settings_for):
     defs = _defs(settings_for)
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"market_data/bars"} <= keys
-    jobs = {job.name for job in defs.resolve_all_job_defs()}
-    assert "ingest_bars_job" in jobs
-    schedules = {s.name for s in defs.schedules or []}
-    assert "daily_bars_schedule" in schedules
+    lineage = {k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
+               for k in graph.get_all_asset_keys()}
+    assert lineage == GRAPH
+    checks: dict[str, list[str]] = {}
+    blocking: dict[str, list[str]] = {}
+    for key in graph.asset_check_keys:
+        checks.setdefault(key.asset_key.to_user_string(), []).append(key.name)
+        if graph.get_check_spec(key).blocking:
+            blocking.setdefault(key.asset_key.to_user_string(), []).append(key.name)
+    assert {k: sorted(v) for k, v in checks.items()} == CHECKS
+    assert {k: sorted(v) for k, v in blocking.items()} == BLOCKING
+    jobs = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
+    assert jobs == JOBS
+    assert sorted(s.name for s in defs.schedules) == SCHEDULES
+    assert sorted(s.name for s in defs.sensors) == SENSORS
 
 
 def test_partitions_follow_the_xnys_calendar(settings_for):
