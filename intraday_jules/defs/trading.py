@@ -78,8 +78,9 @@ def _trade_op(settings: Settings) -> dg.OpDefinition:
 
 def _session_report_asset(settings: Settings) -> dg.AssetsDefinition:
     @dg.asset(key=REPORT_KEY, partitions_def=session_partitions(settings), group_name="trading",
-              deps=[PROMOTED_KEY], kinds={"python"}, description="P&L, trades, fills vs modelled prices, risk "
-              "events and the equity curve of one session, rebuilt from the ledger.")
+              deps=[PROMOTED_KEY], kinds={"python"},
+              description="P&L, trades, fills vs modelled prices, risk events and the equity "
+                          "curve of one session, rebuilt from the ledger.")
     def session_report(context: dg.AssetExecutionContext,
                        bar_store: BarStoreResource) -> dg.MaterializeResult:
         from intraday_jules.trading.wiring import session_report_from_ledger

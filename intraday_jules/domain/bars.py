@@ -114,10 +114,13 @@ def bars_to_frame(bars: list[Bar], source: str | None = None) -> pd.DataFrame:
 
 def frame_to_bars(frame: pd.DataFrame) -> list[Bar]:
     """Turn a bars frame into Bar records (in frame order)."""
+    stamps: list[datetime] = [pd.Timestamp(t).to_pydatetime() for t in frame["ts"]]
+    prices = [frame[c].to_numpy(dtype=np.float64).tolist() for c in PRICE_COLUMNS]
+    volumes = frame["volume"].to_numpy(dtype=np.int64).tolist()
     return [
-        Bar(symbol=str(r.symbol), ts=r.ts.to_pydatetime(), open=float(r.open), high=float(r.high),
-            low=float(r.low), close=float(r.close), volume=int(r.volume))
-        for r in frame.itertuples(index=False)
+        Bar(symbol=str(symbol), ts=ts, open=o, high=h, low=lo, close=c, volume=int(v))
+        for symbol, ts, o, h, lo, c, v in zip(frame["symbol"].tolist(), stamps, *prices, volumes,
+                                               strict=True)
     ]
 
 

@@ -176,7 +176,8 @@ class MarketArrays:
         bars = validate_bars(bars, origin="MarketArrays.from_frames bars")
         feats = _feature_frame(features, list(feature_names))
         tables = [_symbol_table(bars, feats, s, list(feature_names)) for s in symbols]
-        common = reduce(lambda a, b: a.intersection(b), (t.index for t in tables))
+        common = pd.DatetimeIndex(reduce(lambda a, b: a.intersection(b),
+                                         (t.index for t in tables)))
         if regular_hours_only:
             common = _regular_hours(common)
         tables = [t.loc[common] for t in tables]
@@ -246,7 +247,7 @@ def _regular_hours(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
             bounds[i] = [pd.Timestamp(window.open).value, pd.Timestamp(window.close).value]
     ns = index.as_unit("ns").asi8
     keep = (ns >= bounds[codes, 0]) & (ns < bounds[codes, 1])
-    return index[keep]
+    return pd.DatetimeIndex(index[keep])
 
 
 def _check_finite(tables: list[pd.DataFrame], symbols: Sequence[str], names: list[str]) -> None:

@@ -164,8 +164,9 @@ def test_latest_materialization_shows_its_metadata(
 
 
 @pytest.mark.parametrize(("key", "label", "text"), EXPECTED_MARKDOWN)
-def test_markdown_metadata_is_readable_inline_or_in_its_dialog(ui: DagsterUI, page: Any, artifacts: Path,
-                                             key: str, label: str, text: str | None) -> None:
+def test_markdown_metadata_is_readable_inline_or_in_its_dialog(
+        ui: DagsterUI, page: Any, artifacts: Path, key: str, label: str,
+        text: str | None) -> None:
     _open_latest_materialization(ui, page, key)
     where = pages.show_markdown(page, label)
     if text is None:
