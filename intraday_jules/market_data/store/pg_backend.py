@@ -18,14 +18,13 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy.engine import Engine
 
-from intraday_jules.domain.bars import TS_DTYPE
+from intraday_jules.market_data.store.frames import typed_bars
 
 _COLUMNS = "symbol, ts, open, high, low, close, volume, source, ingested_at"
 _STAGE = "market_data_stage"
@@ -129,21 +128,8 @@ def read(engine: Engine, symbols: Sequence[str] | None, start: datetime | None,
         return _empty(columns)
     frame = pd.read_csv(buf, header=None, names=columns, dtype={"symbol": str, "source": str},
                         engine="pyarrow")
-    return _typed(frame, with_meta)
+    return typed_bars(frame, with_meta)
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
-    return _typed(pd.DataFrame({c: [] for c in columns}), "ingested_at" in columns)
-
-
-def _typed(frame: pd.DataFrame, with_meta: bool) -> pd.DataFrame:
-    frame["symbol"] = frame["symbol"].astype(object)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").astype(TS_DTYPE)
-    for col in ("open", "high", "low", "close"):
-        frame[col] = frame[col].astype(np.float64)
-    frame["volume"] = frame["volume"].astype(np.int64)
-    frame["source"] = frame["source"].astype(object)
-    if with_meta:
-        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True,
-                                              format="ISO8601").astype(TS_DTYPE)
-    return frame
+    return typed_bars(pd.DataFrame({c: [] for c in columns}), "ingested_at" in columns)

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from intraday_jules.db.types import format_sqlite_ts
-from intraday_jules.domain.bars import TS_DTYPE
+from intraday_jules.market_data.store.frames import typed_bars
 
 _UPSERT = (
     "INSERT INTO market_data (symbol, ts, open, high, low, close, volume, source, ingested_at) "
@@ -99,18 +99,4 @@ def read(engine: Engine, symbols: Sequence[str] | None, start: datetime | None,
     with engine.connect() as conn:
         cur = conn.connection.driver_connection.execute(sql, params)
         frame = pd.DataFrame(cur.fetchall(), columns=[c.strip() for c in columns.split(",")])
-    return _typed(frame, with_meta)
-
-
-def _typed(frame: pd.DataFrame, with_meta: bool) -> pd.DataFrame:
-    frame["symbol"] = frame["symbol"].astype(object)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601").astype(TS_DTYPE)
-    for col in ("open", "high", "low", "close"):
-        frame[col] = frame[col].astype(np.float64)
-    frame["volume"] = frame["volume"].astype(np.int64)
-    frame["source"] = frame["source"].astype(object)
-    if with_meta:
-        frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True,
-                                              format="ISO8601").astype(TS_DTYPE)
-    return frame
-
+    return typed_bars(frame, with_meta)
