@@ -135,11 +135,15 @@ def _models(settings: Settings) -> dict[str, Any]:
         return {"foundation": latest["foundation"].id if "foundation" in latest else None,
                 "dual": latest["dual"].id if "dual" in latest else None,
                 "champion": store.champion_id(),
-                "last_decision": ({"model": history[-1].model_id,
-                                   "decision": history[-1].decision,
-                                   "reason": history[-1].reason} if history else None)}
+                "last_decision": _decision(history[-1]) if history else None}
     finally:
         engine.dispose()
+
+
+def _decision(row: Any) -> dict[str, Any]:
+    criteria = row.report.get("criteria", [])
+    return {"model": row.model_id, "decision": row.decision, "reason": row.reason,
+            "failed_criteria": [c["name"] for c in criteria if not c["passed"]]}
 
 
 def _bars_summary(settings: Settings, report: DemoReport) -> None:

@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
 from intraday_jules.cli.config_cmd import load_settings
@@ -64,9 +63,9 @@ def _render(console: Console, payload: dict[str, Any]) -> None:
     models = payload["models"]
     console.print(f"  models: foundation {models['foundation']} -> dual {models['dual']}")
     decision = models.get("last_decision") or {}
-    console.print(f"  promotion gate: {decision.get('decision', 'n/a')} "
-                  f"({escape(str(decision.get('reason', '')))}); champion: "
-                  f"{models['champion'] or 'none'}", highlight=False)
+    failed = ", ".join(decision.get("failed_criteria") or []) or "all criteria passed"
+    console.print(f"  promotion gate: {decision.get('decision', 'n/a')} ({failed}); champion: "
+                  f"{models['champion'] or 'none'} (details: the models/promoted_model asset)")
     trading = payload["trading"]
     console.print(f"  traded {trading['session']} with the {trading['policy']} policy "
                   f"(simulated broker): P&L ${trading.get('pnl')}, {trading.get('fills')} fills,"
