@@ -31,12 +31,7 @@ def source_options(settings: Settings, source: str | None, replay_path: Path | N
     path = replay_path or settings.replay_path
     if "replay" in names and path is None:
         raise CliError("--source replay needs a file", hint="pass --replay-path FILE.csv")
-    return SourceOptions(
-        names=names, replay_path=path, sim_seed=settings.sim_seed,
-        extended_hours=settings.extended_hours, ib_host=settings.ib_host,
-        ib_port=settings.ib_port, ib_client_id=settings.ib_client_id,
-        av_base_url=settings.av_base_url, av_calls_per_minute=settings.av_calls_per_minute,
-        av_calls_per_day=settings.av_calls_per_day, home=settings.home)
+    return replace(SourceOptions.from_settings(settings), names=names, replay_path=path)
 
 
 def parse_day(text: str, flag: str) -> date:

@@ -71,11 +71,11 @@ def bar_store_resource(settings: Settings) -> BarStoreResource:
 
 
 def market_data_resource(settings: Settings) -> MarketDataResource:
+    options = SourceOptions.from_settings(settings)
     return MarketDataResource(
-        sources=list(settings.market_sources),
-        cross_vendor_check=settings.cross_vendor_check,
-        replay_path=str(settings.replay_path) if settings.replay_path else None,
-        sim_seed=settings.sim_seed, extended_hours=settings.extended_hours,
-        ib_host=settings.ib_host, ib_port=settings.ib_port, ib_client_id=settings.ib_client_id,
-        av_base_url=settings.av_base_url, av_calls_per_minute=settings.av_calls_per_minute,
-        av_calls_per_day=settings.av_calls_per_day, home=str(settings.home))
+        sources=list(options.names), cross_vendor_check=settings.cross_vendor_check,
+        replay_path=str(options.replay_path) if options.replay_path else None,
+        sim_seed=options.sim_seed, extended_hours=options.extended_hours,
+        ib_host=options.ib_host, ib_port=options.ib_port, ib_client_id=options.ib_client_id,
+        av_base_url=options.av_base_url, av_calls_per_minute=options.av_calls_per_minute,
+        av_calls_per_day=options.av_calls_per_day, home=str(options.home))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from intraday_jules.market_data.failover import FailoverSource
 from intraday_jules.market_data.replay import ReplaySource
@@ -27,6 +28,17 @@ class SourceOptions:
     av_calls_per_minute: int = 5
     av_calls_per_day: int = 25
     home: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SourceOptions:
+        """The options a ``Settings`` resolves to (duck-typed: market_data never imports the
+        settings module)."""
+        return cls(names=tuple(settings.market_sources), replay_path=settings.replay_path,
+                   sim_seed=settings.sim_seed, extended_hours=settings.extended_hours,
+                   ib_host=settings.ib_host, ib_port=settings.ib_port,
+                   ib_client_id=settings.ib_client_id, av_base_url=settings.av_base_url,
+                   av_calls_per_minute=settings.av_calls_per_minute,
+                   av_calls_per_day=settings.av_calls_per_day, home=settings.home)
 
 
 def build_source(options: SourceOptions) -> BarSource:
