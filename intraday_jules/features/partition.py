@@ -18,9 +18,12 @@ from intraday_jules.domain.calendar import session_window
 from intraday_jules.features.build import build_features
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.store import write_features
-from intraday_jules.quality import QualityReport, blocking_reason, run_quality_checks
-
-BARS_ASSET_KEY = "market_data/bars"
+from intraday_jules.quality import (
+    BARS_ASSET_KEY,
+    QualityReport,
+    blocking_reason,
+    run_quality_checks,
+)
 
 
 class PartitionBlocked(RuntimeError):

@@ -26,6 +26,7 @@ from intraday_jules.market_data.failover import Attempt, FailoverSource
 from intraday_jules.market_data.source import BarRequest, BarSource, SourceError
 from intraday_jules.market_data.store import BarStore, UpsertResult
 from intraday_jules.quality import (
+    BARS_ASSET_KEY,
     QualityReport,
     run_with_quarantine,
     store_report,
@@ -33,7 +34,6 @@ from intraday_jules.quality import (
 )
 
 log = logging.getLogger(__name__)
-BARS_ASSET_KEY = "market_data/bars"
 
 
 def partition_key_for(session: date, symbol: str) -> str:

@@ -15,6 +15,7 @@ from intraday_jules.quality.quarantine import (
     write_quarantine,
 )
 from intraday_jules.quality.reports import (
+    BARS_ASSET_KEY,
     blocking_reason,
     combine_reports,
     load_latest_report,
@@ -34,6 +35,7 @@ from intraday_jules.quality.results import (
 from intraday_jules.quality.run import run_quality_checks, run_with_quarantine
 
 __all__ = [
+    "BARS_ASSET_KEY",
     "CheckContext",
     "CheckResult",
     "Contract",

@@ -26,6 +26,7 @@ from intraday_jules.domain.bars import frame_to_bars
 from intraday_jules.domain.calendar import previous_session, session_window
 from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.ingest import partition_key_for
 from intraday_jules.market_data.source import BarRequest, BarSource, SourceError
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.observability.metrics import TradingMetrics
@@ -58,7 +59,7 @@ class StoredQualityGate:
     def __init__(self, engine: Engine, session: date, symbols: Sequence[str],
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
-        self.keys = tuple(f"{day.isoformat()}|{symbol}"
+        self.keys = tuple(partition_key_for(day, symbol)
                           for day in (previous_session(session), session) for symbol in symbols)
         self._clock = clock
         self._cached: tuple[float, str | None] | None = None
