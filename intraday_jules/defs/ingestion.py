@@ -10,6 +10,7 @@ from intraday_jules.defs.partitions import (
     SYMBOL_DIMENSION,
     bars_partitions,
     partition_key,
+    tick_session,
 )
 from intraday_jules.defs.resources import (
     BarStoreResource,
@@ -17,7 +18,7 @@ from intraday_jules.defs.resources import (
     bar_store_resource,
     market_data_resource,
 )
-from intraday_jules.domain.calendar import is_session, session_window
+from intraday_jules.domain.calendar import session_window
 from intraday_jules.market_data.ingest import PartitionIngest, QualityGate, ingest_partition
 from intraday_jules.quality import CheckResult, Severity, load_contract
 from intraday_jules.settings import Settings
@@ -109,11 +110,10 @@ def _daily_schedule(settings: Settings, job: object) -> dg.ScheduleDefinition:
                  description="After the close (16:30 ET), ingest today's session for every "
                              "symbol; skips exchange holidays.")
     def daily_bars_schedule(context: dg.ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
-        now = context.scheduled_execution_time
-        day = now.date()
-        if not is_session(day):
-            return dg.SkipReason(f"{day.isoformat()} is not an XNYS session")
-        if now < session_window(day).close:
+        day = tick_session(context)
+        if isinstance(day, dg.SkipReason):
+            return day
+        if context.scheduled_execution_time < session_window(day).close:
             return dg.SkipReason(f"session {day.isoformat()} has not closed yet")
         return [dg.RunRequest(run_key=f"bars-{day.isoformat()}-{symbol}",
                               partition_key=partition_key(day.isoformat(), symbol))

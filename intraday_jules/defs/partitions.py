@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 import dagster as dg
 
-from intraday_jules.domain.calendar import NEW_YORK, _calendar, non_sessions_in_range
+from intraday_jules.domain.calendar import (
+    NEW_YORK,
+    _calendar,
+    is_session,
+    non_sessions_in_range,
+    session_date_of,
+)
 from intraday_jules.settings import Settings
 
 SESSION_DIMENSION = "session"
@@ -36,3 +42,9 @@ def bars_partitions(settings: Settings) -> dg.MultiPartitionsDefinition:
 
 def partition_key(session: str, symbol: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({SESSION_DIMENSION: session, SYMBOL_DIMENSION: symbol})
+
+
+def tick_session(context: dg.ScheduleEvaluationContext) -> date | dg.SkipReason:
+    """The XNYS session a schedule tick falls on, or the reason to skip (no session that day)."""
+    day = session_date_of(context.scheduled_execution_time)
+    return day if is_session(day) else dg.SkipReason(f"{day.isoformat()} is not an XNYS session")

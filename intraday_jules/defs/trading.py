@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from intraday_jules.defs.ingestion import INGEST_JOB_NAME
-from intraday_jules.defs.partitions import partition_key, session_partitions
+from intraday_jules.defs.partitions import partition_key, session_partitions, tick_session
 from intraday_jules.defs.resources import BarStoreResource, MarketDataResource
 from intraday_jules.defs.training import PROMOTED_KEY, ModelStoreResource
 from intraday_jules.domain.calendar import (
@@ -146,9 +146,9 @@ def _schedules(settings: Settings, report_job, reconcile_job) -> list:  # type: 
                  description="Before the open: (re)ingest the previous session's partitions "
                              "(idempotent), so features and warm-up data are complete.")
     def preopen_ingest_schedule(context: dg.ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
-        day = context.scheduled_execution_time.date()
-        if not is_session(day):
-            return dg.SkipReason(f"{day} is not an XNYS session")
+        day = tick_session(context)
+        if isinstance(day, dg.SkipReason):
+            return day
         prev = previous_session(day).isoformat()
         return [dg.RunRequest(run_key=f"preopen-{prev}-{s}", partition_key=partition_key(prev, s))
                 for s in settings.symbols]
@@ -158,18 +158,18 @@ def _schedules(settings: Settings, report_job, reconcile_job) -> list:  # type: 
                  description="09:20 ET: reconcile broker positions with the ledger (a "
                              "mismatch latches HALTED with the difference recorded).")
     def preopen_reconcile_schedule(context: dg.ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
-        day = context.scheduled_execution_time.date()
-        if not is_session(day):
-            return dg.SkipReason(f"{day} is not an XNYS session")
+        day = tick_session(context)
+        if isinstance(day, dg.SkipReason):
+            return day
         return dg.RunRequest(run_key=f"reconcile-{day}")
 
     @dg.schedule(job=report_job, cron_schedule="15 16 * * 1-5",
                  execution_timezone="America/New_York", name="end_of_session_report_schedule",
                  description="16:15 ET: the session's report from the ledger.")
     def end_of_session_report_schedule(context: dg.ScheduleEvaluationContext):  # type: ignore[no-untyped-def]
-        day = context.scheduled_execution_time.date()
-        if not is_session(day):
-            return dg.SkipReason(f"{day} is not an XNYS session")
+        day = tick_session(context)
+        if isinstance(day, dg.SkipReason):
+            return day
         return dg.RunRequest(run_key=f"report-{day}", partition_key=day.isoformat())
 
     return [preopen_ingest_schedule, preopen_reconcile_schedule, end_of_session_report_schedule]

@@ -115,3 +115,24 @@ def test_sensor_relaunches_a_failed_session_run_but_not_a_running_one(replay_set
             event_type_value="PIPELINE_START", job_name=TRADE_JOB_NAME))
         skipped = evaluate_trading_sensor(context, _Store("dual-1"), open_time)
         assert isinstance(skipped, dg.SkipReason)
+
+
+def test_session_schedules_request_the_right_partitions_and_skip_holidays(replay_settings):
+    defs = build_definitions(replay_settings)
+    repo = defs.get_repository_def()
+
+    def tick(name, when):
+        schedule = defs.resolve_schedule_def(name)
+        with dg.build_schedule_context(scheduled_execution_time=when,
+                                       repository_def=repo) as context:
+            return schedule.evaluate_tick(context)
+
+    report = tick("end_of_session_report_schedule", datetime(2025, 2, 3, 21, 15, tzinfo=UTC))
+    assert [r.partition_key for r in report.run_requests] == [SESSION]
+    preopen = tick("preopen_ingest_schedule", datetime(2025, 2, 3, 13, 30, tzinfo=UTC))
+    assert sorted(r.partition_key for r in preopen.run_requests) == [
+        "2025-01-31|MSFT", "2025-01-31|NVDA"]  # the previous session, every symbol
+    for name in ("end_of_session_report_schedule", "preopen_ingest_schedule",
+                 "preopen_reconcile_schedule"):
+        holiday = tick(name, datetime(2025, 12, 25, 14, 20, tzinfo=UTC))
+        assert not holiday.run_requests and "not an XNYS session" in holiday.skip_message
