@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "intraday-jules"
 KNOWN_SECRETS: tuple[str, ...] = (
-    "alpha_vantage_key", "database_password", "ib_account", "grafana_admin_password")
+    "alpha_vantage_key", "database_password", "ib_account", "grafana_admin_password",
+    "service_token")
 VAULT_FILENAME = "secrets.vault"
 VAULT_PASSWORD_ENV = "INTRADAY_JULES_VAULT_PASSWORD"  # noqa: S105  # a variable name, no secret
 BACKEND_ENV = "INTRADAY_JULES_SECRETS_BACKEND"
@@ -90,13 +91,22 @@ def register_secret_value(value: str) -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret value and ``apikey=...``-style URL parameter masked."""
+    """``text`` with every registered secret value and ``apikey=...``-style URL parameter masked,
+    and every URL's password / secret query parameters masked (``mask_url``)."""
+    from intraday_jules.db.engine import mask_urls_in_text
+
     with _registry_lock:
         values = sorted(_revealed, key=len, reverse=True)
     for value in values:
         if value in text:
             text = text.replace(value, MASK)
-    return _URL_SECRET.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    return mask_urls_in_text(_URL_SECRET.sub(_masked_parameter, text))
+
+
+def _masked_parameter(match: re.Match[str]) -> str:
+    if not match.group(2).strip("*:,;.)"):  # already masked (by mask_url): leave it readable
+        return match.group(0)
+    return f"{match.group(1)}={MASK}"
 
 
 class SecretRedactingFilter(logging.Filter):

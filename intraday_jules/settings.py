@@ -12,6 +12,7 @@ Every setting has one environment variable; ``SETTING_SPECS`` is the single tabl
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
@@ -28,6 +29,26 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 class SettingsError(ValueError):
     """An environment variable holds a value we cannot use (names the variable)."""
+
+
+#: docker/.env.example's secrets all start with this; a real deployment must replace them.
+PLACEHOLDER_PREFIX = "change-me"
+_SECRET_ENV_NAME = re.compile(
+    r"^(INTRADAY_JULES|DAGSTER_PG)_\w*(PASSWORD|SECRET|TOKEN|_KEY|ACCOUNT)$")
+
+
+def placeholder_secrets(environ: Mapping[str, str]) -> list[str]:
+    """Names of the secret variables in ``environ`` still holding a ``change-me...``
+    placeholder: INTRADAY_JULES_*/DAGSTER_PG_* secrets, and a database URL whose password or
+    secret query parameter is one."""
+    from intraday_jules.db.engine import url_secret_values
+
+    found = [name for name, value in environ.items()
+             if _SECRET_ENV_NAME.match(name) and value.strip().startswith(PLACEHOLDER_PREFIX)]
+    url = environ.get("INTRADAY_JULES_DATABASE_URL") or ""
+    if any(v.startswith(PLACEHOLDER_PREFIX) for v in url_secret_values(url)):
+        found.append("INTRADAY_JULES_DATABASE_URL")
+    return sorted(found)
 
 
 def _bool(text: str) -> bool:
@@ -77,6 +98,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise ValueError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected an integer >= 0, got {text!r}")
     return value
 
 
@@ -163,6 +191,15 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
                 _budget(50_000, 2_048), "RecurrentPPO steps for the NVDA foundation model"),
     SettingSpec("INTRADAY_JULES_DUAL_STEPS", "dual_steps", _positive_int,
                 _budget(200_000, 4_096), "RecurrentPPO steps for the dual-ticker model"),
+    # The inference service (docs/service.md); its bearer token is the secret service_token.
+    SettingSpec("INTRADAY_JULES_SERVICE_MAX_BODY_BYTES", "service_max_body_bytes", _positive_int,
+                lambda _: 1_048_576, "inference service: largest request body, bytes (else 413)"),
+    SettingSpec("INTRADAY_JULES_SERVICE_MAX_CONCURRENCY", "service_max_concurrency",
+                _positive_int, lambda _: 4,
+                "inference service: /predict requests running at once per worker"),
+    SettingSpec("INTRADAY_JULES_SERVICE_MAX_QUEUE", "service_max_queue", _non_negative_int,
+                lambda _: 4, "inference service: /predict requests waiting for a slot; more "
+                "are answered 503 with Retry-After"),
 )
 
 
@@ -194,6 +231,9 @@ class Settings:
     drawdown_limit_usd: Decimal
     foundation_steps: int
     dual_steps: int
+    service_max_body_bytes: int = 1_048_576
+    service_max_concurrency: int = 4
+    service_max_queue: int = 4
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -213,6 +253,11 @@ class Settings:
             except ValueError as exc:
                 shown = "***" if spec.secret else repr(raw)
                 raise SettingsError(f"{spec.env}={shown}: {exc}") from None
+        placeholders = placeholder_secrets(env)
+        if placeholders:
+            raise SettingsError(
+                f"{', '.join(placeholders)}: still the '{PLACEHOLDER_PREFIX}...' placeholder of "
+                "docker/.env.example; refusing to start: set a real secret")
         settings = cls(**values)
         settings.check()
         return settings
@@ -235,14 +280,17 @@ class Settings:
         return self.home / "tensorboard"
 
     def masked(self) -> dict[str, Any]:
-        """Every setting with its env var, secrets (URL passwords) masked; for display."""
-        from intraday_jules.db.engine import mask_url
+        """Every setting with its env var, secrets masked (``mask_url``: URL passwords and
+        secret query parameters, in the database URL and in any other URL-valued setting)."""
+        from intraday_jules.db.engine import mask_url, mask_urls_in_text
 
         out: dict[str, Any] = {}
         for spec in SETTING_SPECS:
             value = getattr(self, spec.name)
             if spec.name == "database_url":
                 value = mask_url(value)
+            elif isinstance(value, str):
+                value = mask_urls_in_text(value)
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):

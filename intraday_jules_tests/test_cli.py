@@ -36,8 +36,9 @@ def test_config_json_prints_every_setting_with_secrets_masked(home_env):
     assert data["market_sources"] == "simulated"
 
 
-def test_ingest_replay_file_prints_per_symbol_counts_and_is_idempotent(home_env, market_dir):
-    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+def test_ingest_replay_file_prints_per_symbol_counts_and_is_idempotent(home_env,
+                                                                        sim_minute_file):
+    path = sim_minute_file  # all hours: only the regular sessions' minutes are ingested
     args = ["ingest", "--symbols", "NVDA,MSFT", "--start", "2025-01-02", "--end", "2025-01-10",
             "--source", "replay", "--replay-path", str(path), "--json"]
     first = run(args, home_env)
@@ -105,14 +106,15 @@ def test_console_script_is_installed():
         "intraday-jules").exists()
 
 
-def test_quality_json_has_the_documented_shape_and_passes_on_real_data(home_env, market_dir):
-    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+def test_quality_json_has_the_documented_shape_and_passes_on_clean_data(home_env,
+                                                                        sim_minute_file):
+    path = sim_minute_file  # realistic, clean bars (the real DeepSeek day: quality/test_real_data)
     proc = run(["quality", "--symbols", "NVDA,MSFT", "--start", "2025-01-27", "--end",
                 "2025-01-31", "--source", "replay", "--replay-path", str(path), "--json"],
                home_env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert set(data) == {"checks"}
+    assert set(data) <= {"checks", "skipped"} and "checks" in data  # skipped: issue 11 f5
     for check in data["checks"]:
         assert set(check) == {"name", "severity", "passed", "failures"}
         for failure in check["failures"]:
@@ -120,7 +122,7 @@ def test_quality_json_has_the_documented_shape_and_passes_on_real_data(home_env,
                                                                         "detail"}
     names = {c["name"] for c in data["checks"]}
     assert {"ohlc_consistent", "timestamps_unique", "no_missing_minutes",
-            "no_price_jumps"} <= names  # the DeepSeek day (01-27) is a real move, not an error
+            "no_price_jumps"} <= names
 
 
 def test_quality_exits_non_zero_when_an_error_check_fails(home_env, tmp_path):

@@ -22,7 +22,8 @@ COMPOSE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
 APP_SERVICES = ("code", "webserver", "daemon", "inference")
 REQUIRED_SECRETS = ("INTRADAY_JULES_DATABASE_PASSWORD", "DAGSTER_PG_PASSWORD",
-                    "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD")
+                    "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD", "INTRADAY_JULES_DB_READER_PASSWORD",
+                    "INTRADAY_JULES_SERVICE_TOKEN")
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|USERID|ACCOUNT")
 VAR_REF = re.compile(r"(?<!\$)\$\{(\w+)")
 
@@ -136,12 +137,17 @@ def test_every_variable_compose_reads_is_documented_in_env_example() -> None:
     assert all(documented[s].startswith("change-me") for s in REQUIRED_SECRETS)
 
 
-def test_every_setting_reaches_the_app_containers_from_one_anchor() -> None:
+def test_every_setting_reaches_the_app_containers_from_one_secret_free_anchor() -> None:
+    base = compose()["x-app-env"]
+    assert {spec.env for spec in SETTING_SPECS if not spec.secret} - set(base) == set()
+    assert not [key for key in base if SECRET_KEY.search(key) or key.endswith("DATABASE_URL")]
+    assert base["INTRADAY_JULES_PUSHGATEWAY_URL"] == "http://pushgateway:9091"
     svc = services()
-    envs = [svc[name]["environment"] for name in APP_SERVICES]
-    assert all(env == envs[0] for env in envs)
-    assert {spec.env for spec in SETTING_SPECS} - set(envs[0]) == set()
-    assert envs[0]["INTRADAY_JULES_PUSHGATEWAY_URL"] == "http://pushgateway:9091"
+    for name in APP_SERVICES:
+        env = svc[name]["environment"]
+        assert {key: env[key] for key in base} == base, name
+    for name in ("code", "inference"):  # the two that open the market/ledger database
+        assert svc[name]["environment"]["INTRADAY_JULES_DATABASE_URL"].startswith("postgresql://")
 
 
 def test_host_ports_bind_to_localhost_only() -> None:
@@ -198,7 +204,8 @@ def test_docker_instance_keeps_the_repository_run_queue_policy() -> None:
 
 def test_dockerfile_installs_cpu_torch_before_the_project_and_runs_as_non_root() -> None:
     lines = [ln.strip() for ln in (DOCKER / "Dockerfile").read_text().splitlines()]
-    assert next(ln for ln in lines if ln.startswith("FROM")) == "FROM python:3.11-slim"
+    assert next(ln for ln in lines if ln.startswith("FROM")) == (
+        "FROM python:3.11.11-slim-bookworm")
     torch = next(i for i, ln in enumerate(lines) if 'pip install "torch==' in ln)
     project = next(i for i, ln in enumerate(lines) if ln.startswith("RUN pip install -e ."))
     assert torch < project
@@ -251,3 +258,220 @@ def test_the_init_script_and_docker_instance_give_dagster_a_postgres_storage(
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+# --- least privilege, placeholders, pinned images (issue 11, finding 8) ----------------------
+# Secrets a service must NOT receive: variables, and the compose variables their values use.
+FORBIDDEN_SECRETS = {
+    "webserver": {"INTRADAY_JULES_DATABASE_URL", "INTRADAY_JULES_DATABASE_PASSWORD",
+                  "INTRADAY_JULES_ALPHA_VANTAGE_KEY", "INTRADAY_JULES_IB_ACCOUNT",
+                  "INTRADAY_JULES_VAULT_PASSWORD", "INTRADAY_JULES_DB_READER_PASSWORD",
+                  "INTRADAY_JULES_SERVICE_TOKEN"},
+    "daemon": {"INTRADAY_JULES_DATABASE_URL", "INTRADAY_JULES_DATABASE_PASSWORD",
+               "INTRADAY_JULES_ALPHA_VANTAGE_KEY", "INTRADAY_JULES_IB_ACCOUNT",
+               "INTRADAY_JULES_VAULT_PASSWORD", "INTRADAY_JULES_DB_READER_PASSWORD",
+               "INTRADAY_JULES_SERVICE_TOKEN"},
+    "inference": {"INTRADAY_JULES_DATABASE_PASSWORD", "DAGSTER_PG_PASSWORD",
+                  "INTRADAY_JULES_ALPHA_VANTAGE_KEY", "INTRADAY_JULES_IB_ACCOUNT",
+                  "INTRADAY_JULES_VAULT_PASSWORD", "INTRADAY_JULES_SECRETS_BACKEND",
+                  "TWS_PASSWORD", "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD"},
+}
+GUARD = "/usr/local/bin/refuse-placeholders"
+
+
+def _secrets_seen(env: dict[str, Any]) -> set[str]:
+    """Variable names in ``env`` plus every compose variable its values reference."""
+    return set(env) | {ref for value in env.values() for ref in VAR_REF.findall(str(value))}
+
+
+def test_app_containers_get_only_the_secrets_they_need_when_parsed() -> None:
+    svc = services()
+    for name, forbidden in FORBIDDEN_SECRETS.items():
+        leaked = _secrets_seen(svc[name]["environment"]) & forbidden
+        assert not leaked, f"{name} receives {sorted(leaked)}"
+    code = _secrets_seen(svc["code"]["environment"])
+    assert {"INTRADAY_JULES_DATABASE_PASSWORD", "DAGSTER_PG_PASSWORD",
+            "INTRADAY_JULES_ALPHA_VANTAGE_KEY", "INTRADAY_JULES_IB_ACCOUNT",
+            "INTRADAY_JULES_VAULT_PASSWORD"} <= code
+    reader_url = svc["inference"]["environment"]["INTRADAY_JULES_DATABASE_URL"]
+    assert re.match(r"postgresql://\$\{INTRADAY_JULES_DB_READER_USER:-intraday_jules_reader\}:"
+                    r"\$\{INTRADAY_JULES_DB_READER_PASSWORD:\?", reader_url), reader_url
+
+
+@needs_compose_v1
+def test_app_containers_get_only_the_secrets_they_need_when_compose_renders_them() -> None:
+    result = run(["docker-compose", "--env-file", str(ENV_EXAMPLE), "-f", str(COMPOSE),
+                  "config"])
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)["services"]
+    values = env_example()
+    for name, forbidden in FORBIDDEN_SECRETS.items():
+        env = rendered[name]["environment"]
+        for secret in forbidden & set(values):
+            if values[secret]:
+                assert not any(values[secret] in str(v) for v in env.values()), (name, secret)
+    inference_url = rendered["inference"]["environment"]["INTRADAY_JULES_DATABASE_URL"]
+    assert inference_url.startswith("postgresql://intraday_jules_reader:change-me-reader@")
+
+
+def _guarded_command(service: dict[str, Any]) -> list[str] | None:
+    """The guard script (on this machine) and what follows it, if the service starts through it."""
+    entrypoint = service.get("entrypoint") or []
+    if entrypoint[:2] != ["/bin/sh", GUARD]:
+        return None
+    mount = next(v for v in service["volumes"] if str(v).split(":")[1] == GUARD)
+    assert str(mount).endswith(":ro"), mount
+    return [str((DOCKER / str(mount).split(":")[0]).resolve()), *entrypoint[2:]]
+
+
+def test_every_container_given_a_required_secret_starts_through_the_placeholder_guard() -> None:
+    documented = env_example()
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert f'ENTRYPOINT ["/bin/sh", "{GUARD}"]' in dockerfile
+    assert f"COPY docker/refuse-placeholders.sh {GUARD}" in dockerfile
+    assert "!docker/refuse-placeholders.sh" in (DOCKER / "Dockerfile.dockerignore").read_text()
+    for name, svc in services().items():
+        refs = _secrets_seen(svc.get("environment") or {})
+        if not any(documented.get(ref, "").startswith("change-me") for ref in refs):
+            continue
+        if name in APP_SERVICES:  # the image's ENTRYPOINT; compose must not bypass it
+            assert "entrypoint" not in svc, name
+        else:
+            assert _guarded_command(svc), f"{name} holds a required secret but is not guarded"
+    assert _guarded_command(services()["timescaledb"])[1:] == ["docker-entrypoint.sh"]
+    assert services()["timescaledb"]["command"] == ["postgres"]  # entrypoint resets the CMD
+    assert _guarded_command(services()["grafana"])[1:] == ["/run.sh"]
+
+
+def _guard_env(replace_placeholders: bool) -> dict[str, str]:
+    values = env_example()
+    if replace_placeholders:
+        values = {k: f"real-{uuid.uuid4().hex}" if v.startswith("change-me") else v
+                  for k, v in values.items()}
+    return values
+
+
+def _run_guard(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run(["sh", str(DOCKER / "refuse-placeholders.sh"), "echo", "started", "a b"],
+               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
+
+
+def test_containers_refuse_to_start_when_a_secret_is_still_a_change_me_placeholder() -> None:
+    values = _guard_env(replace_placeholders=False)
+    refused = _run_guard({**values, "INTRADAY_JULES_DATABASE_URL":
+                          f"postgresql://u:{values['INTRADAY_JULES_DATABASE_PASSWORD']}@db/ij"})
+    assert refused.returncode == 78 and "started" not in refused.stdout
+    for name in (*REQUIRED_SECRETS, "INTRADAY_JULES_DATABASE_URL"):
+        assert name in refused.stderr, refused.stderr
+    assert "docker/.env" in refused.stderr
+    real = _guard_env(replace_placeholders=True)
+    started = _run_guard({**real, "INTRADAY_JULES_DATABASE_URL":
+                          f"postgresql://u:{real['INTRADAY_JULES_DATABASE_PASSWORD']}@db/ij"})
+    assert started.returncode == 0, started.stderr
+    assert started.stdout == "started a b\n"  # the command runs with its arguments intact
+
+
+@needs_compose_v1
+def test_guarded_services_refuse_the_example_env_and_start_with_real_secrets(
+        tmp_path: Path) -> None:
+    """The guard in front of each service, fed the environment compose renders for it."""
+    real_env = tmp_path / "real.env"
+    real_env.write_text("".join(f"{k}={v}\n" for k, v in _guard_env(True).items()))
+    for env_file, refuses in ((ENV_EXAMPLE, True), (real_env, False)):
+        result = run(["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE),
+                      "config"])
+        assert result.returncode == 0, result.stderr
+        rendered = yaml.safe_load(result.stdout)["services"]
+        for name, svc in rendered.items():
+            command = _guarded_command(svc) if name not in APP_SERVICES else [
+                str(DOCKER / "refuse-placeholders.sh")]
+            if command is None:
+                continue
+            env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+            proc = _run_guard(env)
+            assert (proc.returncode == 78) is refuses, (name, proc.stderr)
+
+
+# Tags that move: a bare major or major.minor, or a channel name.
+MOVING_TAG = re.compile(r"^(latest|stable|edge|nightly|main|master)$|^v?\d+(\.\d+)?(-[\w.-]+)?$")
+
+
+def _is_pinned(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+    return bool(name and tag) and not MOVING_TAG.match(tag) and bool(
+        re.search(r"\d+\.\d+\.\d+", tag))
+
+
+def test_every_base_and_service_image_is_pinned_to_an_exact_version() -> None:
+    assert not _is_pinned("python:3.11-slim") and not _is_pinned("ghcr.io/x/y:stable")
+    assert not _is_pinned("grafana/grafana") and not _is_pinned("prom/prometheus:latest")
+    assert _is_pinned("python:3.11.11-slim-bookworm") and _is_pinned("x/y@sha256:" + "0" * 64)
+    for name, svc in services().items():
+        image = svc["image"]
+        if name in APP_SERVICES:  # built here from docker/Dockerfile
+            assert image == "${INTRADAY_JULES_IMAGE:-intraday-jules:cpu}"
+            continue
+        assert _is_pinned(image), f"{name}: {image} is not pinned to an exact version"
+    froms = [ln.split()[1] for ln in (DOCKER / "Dockerfile").read_text().splitlines()
+             if ln.startswith("FROM")]
+    assert froms and all(_is_pinned(image) for image in froms), froms
+
+
+@pytest.mark.pg
+def test_the_reader_role_init_script_gives_the_inference_service_read_only_access(
+        pg_server_url: str, tmp_path: Path) -> None:
+    """docker/timescaledb/20-readonly-role.sh on the real server: the owner's migrations still
+    create tables the reader can SELECT; the reader cannot write or create anything."""
+    if shutil.which("psql") is None:
+        pytest.skip("psql absent")
+    import psycopg
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from intraday_jules.agent.model_store import ModelStore
+    from intraday_jules.db.engine import create_db_engine
+    from intraday_jules.db.migrate import upgrade_to_head
+
+    server = make_url(pg_server_url)
+    suffix = uuid.uuid4().hex[:8]
+    db, reader = f"ij_reader_{suffix}", f"ij_reader_{suffix}"
+    owner = server.username or "postgres"
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db}"')
+    env = {**os.environ, "PGHOST": server.host or "127.0.0.1",
+           "PGPORT": str(server.port or 5432), "POSTGRES_USER": owner, "POSTGRES_DB": db,
+           "INTRADAY_JULES_DB_READER_USER": reader,
+           "INTRADAY_JULES_DB_READER_PASSWORD": "pw-" + suffix}
+    if server.password:
+        env["PGPASSWORD"] = server.password
+    owner_url = server.set(database=db).render_as_string(hide_password=False)
+    reader_url = server.set(database=db, username=reader, password="pw-" + suffix
+                            ).render_as_string(hide_password=False)
+    try:
+        result = run(["bash", str(DOCKER / "timescaledb" / "20-readonly-role.sh")], env=env)
+        assert result.returncode == 0, result.stderr
+        owner_engine = create_db_engine(owner_url)
+        upgrade_to_head(owner_engine)  # tables created after the role: default privileges
+        owner_engine.dispose()
+        engine = create_db_engine(reader_url)
+        try:
+            store = ModelStore(tmp_path / "models", engine, migrate=False)
+            assert store.champion_id() is None and store.records() == []
+            with engine.connect() as conn:
+                tables = conn.execute(sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+                for table in tables:  # every table readable
+                    conn.execute(sa.text(f'SELECT count(*) FROM "{table}"'))
+            for statement in ("DELETE FROM alembic_version", "CREATE TABLE sneaky (x int)"):
+                with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), \
+                        engine.begin() as conn:
+                    conn.execute(sa.text(statement))
+        finally:
+            engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{reader}"')

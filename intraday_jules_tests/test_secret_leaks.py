@@ -41,7 +41,7 @@ def _files(root: Path):
             yield path
 
 
-def test_a_vault_secret_used_by_ingestion_and_trading_never_leaks(tmp_path, market_dir):
+def test_a_vault_secret_used_by_ingestion_and_trading_never_leaks(tmp_path, sim_minute_file):
     home = tmp_path / "home"
     env = {**os.environ, "INTRADAY_JULES_HOME": str(home),
            "INTRADAY_JULES_VAULT_PASSWORD": "vault-pass-1", "INTRADAY_JULES_SECRETS_BACKEND":
@@ -52,8 +52,7 @@ def test_a_vault_secret_used_by_ingestion_and_trading_never_leaks(tmp_path, mark
                              "alpha_vantage_key"], input=SECRET, env=env, capture_output=True,
                             text=True, timeout=120)
     assert stored.returncode == 0, stored.stderr
-    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
-    with AlphaVantageServer.from_replay_file(path, api_key=SECRET) as server:
+    with AlphaVantageServer.from_replay_file(sim_minute_file, api_key=SECRET) as server:
         env.update({"INTRADAY_JULES_MARKET_SOURCE": "alpha_vantage",
                     "INTRADAY_JULES_AV_BASE_URL": server.base_url})
         run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,

@@ -143,7 +143,8 @@ def test_values_shorter_than_four_characters_are_not_registered() -> None:
 def test_known_secret_names_map_to_env_vars() -> None:
     assert [env_var_for(n) for n in KNOWN_SECRETS] == [
         "INTRADAY_JULES_ALPHA_VANTAGE_KEY", "INTRADAY_JULES_DATABASE_PASSWORD",
-        "INTRADAY_JULES_IB_ACCOUNT", "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD"]
+        "INTRADAY_JULES_IB_ACCOUNT", "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD",
+        "INTRADAY_JULES_SERVICE_TOKEN"]
 
 
 def test_unknown_secret_name_is_refused_with_the_known_names_as_hint(tmp_path: Path) -> None:
@@ -240,7 +241,7 @@ def test_delete_removes_only_that_secret(tmp_path: Path) -> None:
     assert store.delete("ib_account") is True
     assert store.delete("ib_account") is False
     assert store.get("ib_account") is None
-    assert [s.source for s in store.list()] == [None, None, None, "vault"]
+    assert [s.source for s in store.list()] == [None, None, None, "vault", None]
 
 
 def test_loose_vault_permissions_are_tightened_on_open(tmp_path: Path) -> None:
@@ -326,7 +327,7 @@ def test_cli_set_reads_stdin_and_every_command_speaks_json(
     listed = json.loads(runner.invoke(app, ["secrets", "list", "--json"]).stdout)
     assert {r["name"]: r["set"] for r in listed["secrets"]} == {
         "alpha_vantage_key": False, "database_password": False, "ib_account": True,
-        "grafana_admin_password": False}
+        "grafana_admin_password": False, "service_token": False}
     assert "DU1234567" not in json.dumps(listed)
     deleted = json.loads(runner.invoke(app, ["secrets", "delete", "ib_account", "--json"]).stdout)
     assert deleted["deleted"] is True

@@ -7,13 +7,14 @@ dagster, great_expectations) happen inside the command functions so ``--help`` s
 from __future__ import annotations
 
 import importlib
-import logging
+import os
 import sys
+import traceback
 
 import typer
 from rich.markup import escape
 
-from intraday_jules.cli._output import CliError, err_console
+from intraday_jules.cli._output import CliError, err_console, safe_text
 
 app = typer.Typer(
     name="intraday-jules",
@@ -34,15 +35,19 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Entry point: run the app; expected failures print one line + hint, exit non-zero."""
+    """Entry point: run the app; expected failures print one line + hint, exit non-zero.
+
+    Every error line and hint goes through ``safe_text``: secrets in URLs masked, registered
+    secret values redacted, terminal control characters (ESC, CR, bidi overrides) escaped, so
+    a hostile input file cannot repaint the terminal. Under INTRADAY_JULES_LOG_LEVEL=DEBUG an
+    unexpected error also prints its traceback (redacted the same way) to stderr.
+    """
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code here
         if isinstance(code, int) and code:
             sys.exit(code)
     except CliError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
-        if exc.hint:
-            err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False)
+        _print_error(exc.message, exc.hint)
         sys.exit(exc.code)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
@@ -55,11 +60,27 @@ def main() -> None:
         import click
 
         if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                click.echo(ctx.get_usage(), err=True)
+            # usage errors echo what was typed: escaped like every other error line
+            click.echo(f"Error: {safe_text(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
-        logging.getLogger("intraday_jules").debug("unhandled error", exc_info=True)
-        err_console.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}",
-                          highlight=False)
-        err_console.print("[dim]hint:[/] rerun with INTRADAY_JULES_LOG_LEVEL=DEBUG for details",
-                          highlight=False)
+        if _debug():
+            sys.stderr.write(safe_text("".join(traceback.format_exception(exc)), keep="\n"))
+            sys.stderr.flush()
+            hint = "the traceback above is from INTRADAY_JULES_LOG_LEVEL=DEBUG"
+        else:
+            hint = "rerun with INTRADAY_JULES_LOG_LEVEL=DEBUG for details"
+        _print_error(f"{type(exc).__name__}: {exc}", hint)
         sys.exit(1)
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(safe_text(message))}", highlight=False)
+    if hint:
+        err_console.print(f"[dim]hint:[/] {escape(safe_text(hint))}", highlight=False)
+
+
+def _debug() -> bool:
+    return os.environ.get("INTRADAY_JULES_LOG_LEVEL", "").strip().upper() == "DEBUG"

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,33 @@ class CliError(Exception):
         self.message = message
         self.hint = hint
         self.code = code
+
+
+# Characters a terminal acts on instead of printing: C0 controls (ESC, CR, BS...), DEL, C1
+# controls, the line/paragraph separators and the bidirectional overrides/isolates (which can
+# make an error line read differently from what it says).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                      r"\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str, keep: str = "") -> str:
+    """``text`` with every terminal control character written as ``\\x1b`` / ``\\u202e``
+    (those in ``keep``, e.g. a traceback's newlines, stay)."""
+    return _CONTROL.sub(lambda m: m.group(0) if m.group(0) in keep else _escaped(m), text)
+
+
+def safe_text(text: str, keep: str = "") -> str:
+    """What the CLI may print of an error text: URL secrets masked (``mask_url``), registered
+    secret values and ``apikey=``-style parameters redacted, control characters escaped."""
+    from intraday_jules.db.engine import mask_urls_in_text
+    from intraday_jules.secrets import redact
+
+    return escape_control(redact(mask_urls_in_text(text)), keep)
 
 
 def _default(value: Any) -> Any:

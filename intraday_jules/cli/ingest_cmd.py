@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -10,11 +11,19 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
 from intraday_jules.cli.config_cmd import load_settings
 from intraday_jules.settings import Settings
+
+log = logging.getLogger(__name__)
+
+IGNORE_UNKNOWN_OPTION = typer.Option(
+    False, "--ignore-unknown-symbols",
+    help="Skip rows of symbols neither requested nor configured (they are still counted and "
+         "named in the output) instead of failing.")
 
 
 def source_options(settings: Settings, source: str | None, replay_path: Path | None) -> Any:
@@ -68,6 +77,7 @@ def register(app: typer.Typer) -> None:
         replay_path: Path | None = typer.Option(None, help="CSV/Parquet file for --source replay."),
         extended_hours: bool | None = typer.Option(None, "--extended-hours/--regular-hours",
                                                    help="Override INTRADAY_JULES_EXTENDED_HOURS."),
+        ignore_unknown_symbols: bool = IGNORE_UNKNOWN_OPTION,
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Ingest bars for every (session, symbol) in a range into the configured database."""
@@ -82,12 +92,43 @@ def register(app: typer.Typer) -> None:
             raise CliError(f"--symbols: {exc}") from None
         first, last = parse_day(start, "--start"), parse_day(end, "--end")
         payload = run_ingest(settings, wanted, first, last,
-                             source_options(settings, source, replay_path), show=not as_json)
+                             source_options(settings, source, replay_path), show=not as_json,
+                             ignore_unknown=ignore_unknown_symbols)
         emit(payload, as_json, lambda console: _render(console, payload))
 
 
+def source_skipped_rows(source: Any, settings: Settings, symbols: tuple[str, ...],
+                        first: date, last: date, extended: bool, ignore_unknown: bool) -> Any:
+    """Rows of the source's file in first..last that the request will not take (logged);
+    a CliError naming them when some belong to unknown symbols and ``ignore_unknown`` is off.
+    Runs before anything is written."""
+    from intraday_jules.market_data.ingest import skipped_rows
+
+    skipped = skipped_rows(source, symbols, first, last, extended_hours=extended,
+                           configured=settings.symbols)
+    if skipped.count:
+        log.warning("%s .. %s: %s", first, last, skipped.describe())
+    unknown = skipped.unknown_symbols()
+    if unknown and not ignore_unknown:
+        named = ", ".join(f"{s!r} ({n} rows)" for s, n in unknown.items())
+        files = ", ".join(str(r.path) for r in _replay_files(source))
+        raise CliError(
+            f"{files}: rows for unknown symbol(s) {named} between {first} and {last} "
+            f"(requested {','.join(symbols)}; configured {','.join(settings.symbols)}); "
+            "nothing was written",
+            hint="add them to --symbols (or INTRADAY_JULES_SYMBOLS), fix the file, or pass "
+                 "--ignore-unknown-symbols to skip them (they are counted in the output)")
+    return skipped
+
+
+def _replay_files(source: Any) -> list[Any]:
+    from intraday_jules.market_data.ingest import replay_sources
+
+    return replay_sources(source)
+
+
 def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: date,
-               options: Any, show: bool) -> dict[str, Any]:
+               options: Any, show: bool, *, ignore_unknown: bool = False) -> dict[str, Any]:
     from intraday_jules.db.engine import DatabaseUnreachable, mask_url
     from intraday_jules.domain.bars import BarValidationError
     from intraday_jules.domain.calendar import sessions_in_range
@@ -105,9 +146,12 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     except DatabaseUnreachable as exc:
         raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
     source = build_source(options)
-    gate = QualityGate(clock=lambda: datetime.now(UTC))
+    gate = QualityGate(clock=lambda: datetime.now(UTC),
+                       known_symbols=tuple(dict.fromkeys((*settings.symbols, *symbols))))
     results = []
     try:
+        skipped = source_skipped_rows(source, settings, symbols, first, last,
+                                      settings.extended_hours, ignore_unknown)
         with progress(show) as bar:
             task = bar.add_task("ingesting", total=len(sessions) * len(symbols))
             for session in sessions:
@@ -128,6 +172,7 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
         "source": ",".join(options.names),
         "backend": store.backend,
         "database": mask_url(settings.database_url),
+        "skipped": skipped.to_json(),
     }
 
 
@@ -144,4 +189,10 @@ def _render(console: Console, payload: dict[str, Any]) -> None:
         for blocked in v["blocked_sessions"]:
             console.print(f"[yellow]{symbol} {blocked['session']} failed blocking checks "
                           f"{', '.join(blocked['checks'])}[/]: see `intraday-jules quality`")
+    skipped = payload.get("skipped") or {}
+    if skipped.get("rows"):
+        console.print(f"[yellow]{skipped['rows']} row(s) of the source not ingested[/]:")
+        for reason, per_symbol in skipped["symbols"].items():
+            named = ", ".join(f"{escape(repr(s))}: {n}" for s, n in per_symbol.items())
+            console.print(f"  {reason}: {named}")
     console.print(f"database: {payload['database']} ({payload['backend']})")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from intraday_jules.secrets import SecretStore
 
 NAME_ARGUMENT = typer.Argument(..., help="alpha_vantage_key | database_password | ib_account | "
-                                        "grafana_admin_password")
+                                        "grafana_admin_password | service_token")
 
 
 def register(app: typer.Typer) -> None:

@@ -60,6 +60,8 @@ def materialize_result(result: PartitionIngest) -> dg.MaterializeResult:
             "last_ts": result.last_ts.isoformat() if result.last_ts else None,
             "source": ",".join(result.sources), "backend": result.backend,
             "blocking_checks_failed": ",".join(result.blocking_failed) or "none",
+            "rows_skipped": result.skipped_rows,
+            "skipped": dg.MetadataValue.json(result.skipped or {"rows": 0}),
             "attempts": dg.MetadataValue.json([
                 {"source": a.source, "rows_used": a.rows_used, "missing_after": a.missing_after,
                  "error": a.error} for a in result.attempts]),
@@ -86,7 +88,7 @@ def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
         source, store = market_data.build(), bar_store.open()
         cross = market_data.build_cross_source()
         gate = QualityGate(clock=lambda: datetime.now(UTC), cross_source=cross,
-                           run_id=context.run.run_id)
+                           run_id=context.run.run_id, known_symbols=tuple(settings.symbols))
         try:
             result = ingest_partition(source, store, symbol, session,
                                       extended_hours=market_data.extended_hours, gate=gate)
@@ -95,6 +97,10 @@ def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
             store.close()
             if cross is not None:
                 cross.close()
+        if result.skipped_rows:
+            context.log.warning("partition %s: %d source row(s) not ingested: %s",
+                                context.partition_key, result.skipped_rows,
+                                result.skipped.get("symbols"))
         if result.blocking_failed:
             context.log.warning("partition %s failed blocking checks %s: downstream assets "
                                 "will not run on it", context.partition_key,

@@ -12,6 +12,7 @@ Two shapes of the same thing:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -245,16 +246,72 @@ def _check_prices(frame: pd.DataFrame, origin: str) -> None:
                                      count=count)
 
 
+#: The largest volume a bar can hold: the ``market_data.volume`` column is a signed 64-bit
+#: integer (BIGINT), and so is the frame's ``volume`` dtype.
+MAX_VOLUME = int(np.iinfo(np.int64).max)
+
+
 def _check_volume(frame: pd.DataFrame, origin: str) -> None:
-    vol = pd.to_numeric(frame["volume"], errors="coerce").astype(np.float64).to_numpy()
-    checks = [
-        (~np.isfinite(vol), "volume is NaN or not a number"),
-        (np.isfinite(vol) & (vol < 0), "volume must be >= 0"),
-        (np.isfinite(vol) & (vol != np.floor(vol)), "volume must be a whole number of shares"),
-    ]
+    """Volume must be a whole number of shares in [0, 2**63 - 1], checked without lossy casts.
+
+    Integer columns (including uint64 and Python ints beyond int64 in an object column) are
+    compared exactly; a float volume must be finite, whole and below 2**63 (a float at or above
+    2**63 cannot be cast to int64: numpy would wrap it to a negative number with a warning).
+    """
+    raw = frame["volume"]
+    if raw.dtype.kind in "iu":
+        ints = raw.to_numpy()
+        if raw.dtype.kind == "u":
+            _refuse_volume(frame, origin, ints > np.uint64(MAX_VOLUME), ints,
+                           "volume is larger than a 64-bit integer holds (max 2**63-1)")
+        else:
+            _refuse_volume(frame, origin, ints < 0, ints, "volume must be >= 0")
+        frame["volume"] = ints.astype(np.int64)
+        return
+    if raw.dtype == object:
+        exact = _exact_ints(raw)
+        if exact is not None:
+            values = np.array(exact, dtype=object)
+            _refuse_volume(frame, origin, values < 0, values, "volume must be >= 0")
+            _refuse_volume(frame, origin, values > MAX_VOLUME, values,
+                           "volume is larger than a 64-bit integer holds (max 2**63-1)")
+            frame["volume"] = values.astype(np.int64)
+            return
+    vol = pd.to_numeric(raw, errors="coerce").astype(np.float64).to_numpy()
+    finite = np.isfinite(vol)
+    with np.errstate(invalid="ignore"):
+        checks = [
+            (~finite, "volume is NaN or not a number"),
+            (finite & (vol < 0), "volume must be >= 0"),
+            (finite & (vol != np.floor(vol)), "volume must be a whole number of shares"),
+            (finite & (vol >= 2.0 ** 63),
+             "volume is larger than a 64-bit integer holds (max 2**63-1)"),
+        ]
     for bad, problem in checks:
-        if bad.any():
-            symbol, ts, count = _first_offender(frame, bad)
-            raise BarValidationError(origin, f"{problem}, got {vol[bad][0]}", symbol=symbol,
-                                     ts=ts, field="volume", count=count)
+        _refuse_volume(frame, origin, bad, vol, problem)
     frame["volume"] = vol.astype(np.int64)
+
+
+def _exact_ints(raw: pd.Series) -> list[int] | None:
+    """An object column of Python/numpy ints (or integer strings) as exact ints, else None."""
+    out: list[int] = []
+    for value in raw.tolist():
+        if isinstance(value, bool):
+            return None
+        is_int = isinstance(value, int | np.integer)
+        if not is_int and not (isinstance(value, str)
+                               and re.fullmatch(r"\s*[+-]?\d+\s*", value)):
+            return None
+        out.append(int(value))
+    return out
+
+
+def _refuse_volume(frame: pd.DataFrame, origin: str, bad: np.ndarray[Any, Any],
+                   values: np.ndarray[Any, Any], problem: str) -> None:
+    bad = np.asarray(bad, dtype=bool)
+    if bad.any():
+        symbol, ts, count = _first_offender(frame, bad)
+        value = values[int(np.flatnonzero(bad)[0])]
+        shown = repr(int(value)) if isinstance(value, int | np.integer) else repr(float(value))
+        raise BarValidationError(origin, f"{problem}, got {shown}", symbol=symbol, ts=ts,
+                                 field="volume", count=count)

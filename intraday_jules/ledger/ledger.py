@@ -4,11 +4,17 @@ Writes are INSERTs only (state changes are new rows; triggers refuse UPDATE and 
 Recording an order or a fill twice is a no-op that returns the stored row: a restarted run
 derives the same ``client_order_id`` for the same decision, finds it here and sends nothing
 again (``order_exists``/``pending_orders``). Positions are folded from fills on demand.
+
+A decision is atomic: ``record_decision_with_orders`` writes the decision row and every order
+of it in one transaction, so a crash leaves either the whole decision or none of it (a
+restart resumes after the last decision and would never re-decide a minute whose orders were
+half recorded). The broker's answers to one minute's orders go in one transaction as well
+(``record_order_statuses``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,10 +44,14 @@ def utc_now() -> datetime:
 
 def insert_new(conn: Connection, table: sa.Table, values: dict[str, Any],
                key: list[str]) -> bool:
-    """INSERT unless a row with the same ``key`` exists; True if this call wrote it."""
+    """INSERT unless a row with the same ``key`` exists; True if this call wrote it.
+
+    Told by RETURNING, not ``rowcount``: psycopg reports -1 for ON CONFLICT DO NOTHING.
+    """
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=key)
-    return bool(conn.execute(stmt).rowcount == 1)
+    stmt = dialect_insert(table).values(values).on_conflict_do_nothing(
+        index_elements=key).returning(table.c.id)
+    return conn.execute(stmt).first() is not None
 
 
 def _order_status(order: Order, filled: int, last: OrderStatus | None) -> OrderStatus:
@@ -84,6 +94,25 @@ class Ledger(RiskRecords):
                 decisions.c.session == decision.session, decisions.c.ts == decision.ts)).one()
         return rows.decision_from_row(row._mapping)
 
+    def record_decision_with_orders(self, decision: DecisionRecord,
+                                    new_orders: Sequence[Order]) -> list[Order]:
+        """Record a decision and its orders in one transaction: all of it or nothing.
+
+        Returns the orders this call wrote, in the order given; one whose id is already here
+        is skipped (a restart never sends it again). Raises (writing nothing) if any row is
+        refused, e.g. a price the ledger cannot store exactly.
+        """
+        written = []
+        with self.engine.begin() as conn:
+            recorded_at = self.clock()
+            insert_new(conn, decisions, rows.decision_values(decision, recorded_at),
+                       ["session", "ts"])
+            for order in new_orders:
+                if insert_new(conn, orders, rows.order_values(order, recorded_at),
+                              ["client_order_id"]):
+                    written.append(order)
+        return written
+
     def decisions(self, session: date) -> list[DecisionRecord]:
         query = sa.select(decisions).where(decisions.c.session == session).order_by(
             decisions.c.ts, decisions.c.id)
@@ -121,6 +150,38 @@ class Ledger(RiskRecords):
             conn.execute(sa.insert(order_events).values(
                 client_order_id=client_order_id, ts=ts, status=OrderStatus(status).value,
                 reason=reason, recorded_at=self.clock()))
+
+    def record_order_statuses(self, statuses: Sequence[tuple[str, OrderStatus, datetime, str]]
+                              ) -> None:
+        """Append several (client order id, status, ts, reason) in one transaction."""
+        if not statuses:
+            return
+        with self.engine.begin() as conn:
+            recorded_at = self.clock()
+            for client_order_id, status, ts, reason in statuses:
+                self._require_order(conn, client_order_id, f"status {status}")
+                conn.execute(sa.insert(order_events).values(
+                    client_order_id=client_order_id, ts=ts, status=OrderStatus(status).value,
+                    reason=reason, recorded_at=recorded_at))
+
+    def orders_without_status(self, session: date | None = None) -> list[Order]:
+        """Orders without any recorded broker answer (never sent, or the answer was lost)."""
+        answered = sa.select(order_events.c.client_order_id)
+        query = sa.select(orders).where(orders.c.client_order_id.not_in(answered)).order_by(
+            orders.c.id)
+        if session is not None:
+            query = query.where(orders.c.session == session)
+        return [rows.order_from_row(r) for r in self._mappings(query)]
+
+    def order_status_history(self, session: date | None = None
+                             ) -> dict[str, list[OrderStatus]]:
+        """Every order's recorded statuses in the order they were recorded (none: [])."""
+        history: dict[str, list[OrderStatus]] = {
+            o.client_order_id: [] for o in self.orders(session)}
+        for row in self._mappings(sa.select(order_events).order_by(order_events.c.id)):
+            if row["client_order_id"] in history:
+                history[row["client_order_id"]].append(OrderStatus(row["status"]))
+        return history
 
     def order_statuses(self, session: date | None = None) -> dict[str, OrderStatus]:
         """Every order's current status, derived from its fills and status events."""

@@ -78,17 +78,32 @@ class PositionDifference:
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
-    """Ledger positions (from fills) against the broker's; any difference should halt."""
+    """Ledger positions (from fills) against the broker's; any difference should halt.
+
+    ``ledger`` and ``broker`` are both books compared (non-zero shares per symbol).
+    """
 
     matches: bool
     differences: tuple[PositionDifference, ...] = ()
+    ledger: Mapping[str, int] = field(default_factory=dict)
+    broker: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def compare(cls, ledger: Mapping[str, int], broker: Mapping[str, int]) -> Reconciliation:
         symbols = sorted(set(ledger) | set(broker))
         diffs = tuple(PositionDifference(s, ledger.get(s, 0), broker.get(s, 0)) for s in symbols
                       if ledger.get(s, 0) != broker.get(s, 0))
-        return cls(not diffs, diffs)
+        return cls(not diffs, diffs, {s: q for s, q in sorted(ledger.items()) if q},
+                   {s: q for s, q in sorted(broker.items()) if q})
+
+    def books(self) -> dict[str, int]:
+        """Both books as flat JSON: ``{"ledger.MSFT": 2, "broker.MSFT": 0, ...}`` for every
+        symbol either side holds (a risk event's detail holds scalars only)."""
+        result: dict[str, int] = {}
+        for symbol in sorted(set(self.ledger) | set(self.broker)):
+            result[f"ledger.{symbol}"] = self.ledger.get(symbol, 0)
+            result[f"broker.{symbol}"] = self.broker.get(symbol, 0)
+        return result
 
     def describe(self) -> str:
         if self.matches:

@@ -28,7 +28,7 @@ def check_money(value: Decimal, name: str = "amount") -> Decimal:
     """``value`` if the ledger can store it exactly (<= 8 decimals, < 10**16), else ValueError."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError(f"{name} must be a finite Decimal, got {value!r}")
-    if value.quantize(_QUANTUM) != value or abs(value) >= _LIMIT:
+    if abs(value) >= _LIMIT or value.quantize(_QUANTUM) != value:  # quantize: 28 digits
         raise ValueError(f"{name} {value} cannot be stored exactly: the ledger keeps "
                          f"{MONEY_SCALE} decimals and fewer than {MONEY_PRECISION - MONEY_SCALE}"
                          " integer digits")

@@ -10,7 +10,7 @@ checks, a check called on its own prepares for itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -27,10 +27,19 @@ US_PER_MINUTE = 60_000_000
 
 
 @dataclass(frozen=True)
+class PriceReference:
+    """A symbol's last stored close before the checked bars (``price_scale_plausible``)."""
+
+    session: date
+    close: float
+
+
+@dataclass(frozen=True)
 class CheckContext:
     """What a check needs beyond the bars: the contract (severity, tolerances), the partition
-    (symbols, sessions, regular or extended hours), a clock for staleness, and the bar
-    interval in minutes (None: inferred from the bars)."""
+    (symbols, sessions, regular or extended hours), a clock for staleness, the bar
+    interval in minutes (None: inferred from the bars) and, per symbol, the last stored close
+    before the checked sessions (``price_history``; None or a missing symbol: no history)."""
 
     contract: Contract
     symbols: tuple[str, ...] = ()
@@ -38,6 +47,7 @@ class CheckContext:
     extended_hours: bool = False
     now: datetime | None = None
     bar_minutes: int | None = None
+    price_history: Mapping[str, PriceReference] | None = None
 
     def spec(self, name: str) -> CheckSpec:
         spec = self.contract.check(name)

@@ -33,6 +33,7 @@ from intraday_jules.quality.calendar_checks import (
 from intraday_jules.quality.contracts import COLUMN_TYPES, SCHEMA_CHECK, Contract, Rule
 from intraday_jules.quality.cross_source import sources_agree
 from intraday_jules.quality.results import CheckResult, Failure
+from intraday_jules.quality.scale_checks import judge_sessions
 from intraday_jules.quality.series_checks import (
     no_price_jumps,
     no_zero_volume_runs,
@@ -42,8 +43,8 @@ from intraday_jules.quality.series_checks import (
 __all__ = [
     "contract_schema_valid", "features_finite_after_warmup", "keys_unique", "newest_bar_fresh",
     "no_missing_minutes", "no_missing_sessions", "no_price_jumps", "no_zero_volume_runs",
-    "ohlc_consistent", "rules_hold", "sources_agree", "timestamps_in_session",
-    "timestamps_unique", "volume_nonnegative", "volume_regime_stable",
+    "ohlc_consistent", "price_scale_plausible", "rules_hold", "sources_agree",
+    "timestamps_in_session", "timestamps_unique", "volume_nonnegative", "volume_regime_stable",
 ]
 _INTERNAL = ("_pos", "_session")
 
@@ -204,6 +205,66 @@ def ohlc_consistent(bars: BarsLike, ctx: CheckContext) -> CheckResult:
 def volume_nonnegative(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     """Volume >= 0 (the contract's ``volume_nonnegative`` rule)."""
     return rules_hold(bars, ctx, "volume_nonnegative")
+
+
+def price_scale_plausible(bars: BarsLike, ctx: CheckContext) -> CheckResult:
+    """Prices are physically plausible and on the symbol's recent scale.
+
+    Row by row: the contract's ``price_scale_plausible`` rules (finite, at least $0.0001, at
+    most $10,000,000: also run by GX) and every price a whole number of ``money_decimals``
+    places (exactly representable as ``Money``). Session by session: the median close within
+    ``max_ratio_to_history`` either way of the last stored close (``ctx.price_history``), see
+    ``quality.scale_checks``. Offending rows are quarantinable when the contract says so: the
+    rows of an implausible session are set aside, never stored.
+    """
+    name = "price_scale_plausible"
+    prepared = prepare_bars(bars)
+    frame = prepared.frame
+    bounds = rules_hold(prepared, ctx, name)
+    if bounds.failures and bounds.failures[0].detail.startswith("not evaluated"):
+        return bounds
+    p = ctx.contract.params(name)
+    bad = np.zeros(prepared.rows, dtype=bool)
+    reasons: dict[int, str] = {}
+    positions = {int(pos): i for i, pos in enumerate(frame["_pos"].to_numpy())}
+    for pos, detail in zip(bounds.offending["position"].tolist(),
+                           bounds.offending["detail"].tolist(), strict=True):
+        i = positions[int(pos)]
+        bad[i] = True
+        reasons.setdefault(i, detail)
+    scale = 10.0 ** int(p["money_decimals"])
+    for col in ("open", "high", "low", "close"):
+        price = _numeric(frame, col)
+        with np.errstate(invalid="ignore", over="ignore"):
+            units = price * scale
+            off = np.isfinite(units) & (np.abs(units - np.rint(units)) > 1e-3) & ~bad
+        for i in np.flatnonzero(off).tolist():
+            reasons[i] = (f"{col} = {float(price[i])!r} is not a whole number of"
+                          f" {1 / scale:g} dollars (not exact money)")
+        bad |= off
+    notes, stats = [], {}
+    session_rows = np.zeros(0, np.int64)
+    session_movable = np.zeros(0, dtype=bool)
+    session_details: list[str] = []
+    session_failures: list[Failure] = []
+    if prepared.problem is None:
+        verdict = judge_sessions(prepared, ctx, ~bad, p)
+        session_rows, session_details = verdict.index, verdict.details
+        session_movable = verdict.quarantinable
+        session_failures, notes = verdict.failures, verdict.notes
+        stats["references"] = verdict.references
+    else:
+        notes.append(f"history comparison not evaluated: {prepared.problem}")
+    row_index = np.flatnonzero(bad)
+    row_details = [reasons[i] for i in row_index.tolist()]
+    index = np.concatenate([row_index, session_rows]).astype(np.int64)
+    details = row_details + session_details
+    failures = row_failures(frame, row_index, row_details) + session_failures
+    quarantine = ctx.spec(name).quarantine
+    movable = np.r_[np.full(len(row_index), quarantine), session_movable & quarantine]
+    return make_result(name, ctx, prepared.rows, failures, failure_count=len(index),
+                       note="; ".join(notes), stats=stats,
+                       offending=offending_frame(frame, index, details, movable))
 
 
 def features_finite_after_warmup(bars: BarsLike, ctx: CheckContext) -> CheckResult:

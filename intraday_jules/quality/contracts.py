@@ -47,12 +47,14 @@ BEHAVIOUR_CHECKS: dict[str, dict[str, Any]] = {
                        "volume_confirm_ratio": 3.0, "strong_volume_ratio": 10.0,
                        "revert_fraction": 0.75, "split_tolerance_pct": 3.0},
     "newest_bar_fresh": {"max_age_minutes": 5.0},
+    "price_scale_plausible": {"max_ratio_to_history": 3.0, "history_max_age_days": 31,
+                              "money_decimals": 4},
     "sources_agree": {"close_bps": 25.0, "volume_ratio_min": 0.4, "volume_ratio_max": 2.5},
     "volume_regime_stable": {"ratio": 10.0, "lookback_sessions": 10, "min_sessions": 5},
 }
 #: Checks whose failures are rows that exist (so can be moved to quarantine).
 ROW_LEVEL_CHECKS = frozenset({SCHEMA_CHECK, "timestamps_in_session", "no_price_jumps",
-                              "no_zero_volume_runs"})
+                              "no_zero_volume_runs", "price_scale_plausible"})
 
 
 class ContractError(ValueError):

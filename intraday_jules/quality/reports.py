@@ -42,6 +42,8 @@ def store_report(engine: Engine, report: QualityReport, *, partition_key: str | 
     header = {"contract": report.contract, "rows": report.rows, "symbols": list(report.symbols),
               "sessions": [d.isoformat() for d in report.sessions],
               "extended_hours": report.extended_hours}
+    if report.skipped:
+        header["skipped"] = _json_safe(report.skipped)
     rows = [{
         "checked_at": at, "asset_key": asset_key, "partition_key": partition_key,
         "symbol": _single(report.symbols), "session": _single(report.sessions),
@@ -119,7 +121,7 @@ def _report_from_rows(rows: list[dict[str, Any]]) -> QualityReport:
         symbols=tuple(header.get("symbols", ())),
         sessions=tuple(date.fromisoformat(d) for d in header.get("sessions", ())),
         extended_hours=bool(header.get("extended_hours", False)),
-        checked_at=max(r["checked_at"] for r in rows))
+        checked_at=max(r["checked_at"] for r in rows), skipped=dict(header.get("skipped") or {}))
 
 
 def report_to_json(report: QualityReport, max_failures: int = 50) -> dict[str, Any]:

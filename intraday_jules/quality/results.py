@@ -123,6 +123,9 @@ class QualityReport:
     sessions: tuple[date, ...] = ()
     extended_hours: bool = False
     checked_at: datetime | None = None
+    #: Source rows the partition's request did not take (other symbols, outside the session
+    #: window, weekend/holiday): ``SkippedRows.to_json()``; empty when none or not known.
+    skipped: dict[str, Any] = field(default_factory=dict)
 
     @property
     def blocking_failed(self) -> bool:

@@ -10,7 +10,7 @@ does not hold.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +19,13 @@ from typing import Any
 import pandas as pd
 
 from intraday_jules.quality import checks as C
-from intraday_jules.quality.base import CheckContext, PreparedBars, not_evaluated, prepare_bars
+from intraday_jules.quality.base import (
+    CheckContext,
+    PreparedBars,
+    PriceReference,
+    not_evaluated,
+    prepare_bars,
+)
 from intraday_jules.quality.contracts import SCHEMA_CHECK, Contract, load_contract
 from intraday_jules.quality.gx import run_gx_suite
 from intraday_jules.quality.quarantine import QuarantineSplit, split_quarantine
@@ -37,6 +43,7 @@ BEHAVIOUR: dict[str, CheckFn] = {
     "no_missing_sessions": C.no_missing_sessions,
     "no_zero_volume_runs": C.no_zero_volume_runs,
     "no_price_jumps": C.no_price_jumps,
+    "price_scale_plausible": C.price_scale_plausible,
     "newest_bar_fresh": C.newest_bar_fresh,
     "volume_regime_stable": C.volume_regime_stable,
 }
@@ -58,17 +65,20 @@ def run_quality_checks(
     other_source_bars: pd.DataFrame | None = None,
     bar_minutes: int | None = None,
     use_gx: bool = True,
+    price_history: Mapping[str, PriceReference] | None = None,
 ) -> QualityReport:
     """Run the contract's checks on ``bars`` for the requested symbols and sessions.
 
     ``now`` (tz-aware) enables the staleness check and limits expected bars to those already
     ended; ``other_source_bars`` enables cross-vendor agreement; ``bar_minutes`` (default:
-    inferred) is the bar interval. ``report.blocking_failed`` is True when an ERROR check
-    failed. Offending-row positions in the results refer to ``bars`` as passed in.
+    inferred) is the bar interval; ``price_history`` (symbol -> last stored close before the
+    checked sessions) is the reference of ``price_scale_plausible``.
+    ``report.blocking_failed`` is True when an ERROR check failed. Offending-row positions in
+    the results refer to ``bars`` as passed in.
     """
     resolved = resolve_contract(contract)
     ctx = CheckContext(resolved, tuple(symbols), tuple(sorted(set(sessions))), extended_hours,
-                       now, bar_minutes)
+                       now, bar_minutes, price_history)
     prepared = prepare_bars(bars)
     results = [_run_one(name, prepared, ctx, other_source_bars) for name in resolved.checks]
     if use_gx:
@@ -90,7 +100,52 @@ def run_with_quarantine(bars: pd.DataFrame, *, contract: ContractLike,
     split = split_quarantine(bars, first, resolved)
     if split.quarantined.empty:
         return first, split
-    return run_quality_checks(split.clean, contract=resolved, **kwargs), split
+    second = run_quality_checks(split.clean, contract=resolved, **kwargs)
+    return _with_quarantine_notes(second, first, split), split
+
+
+def _with_quarantine_notes(report: QualityReport, first: QualityReport,
+                           split: QuarantineSplit) -> QualityReport:
+    """Say, on each check that set rows aside, how many and why (the re-check on the clean
+    rows passes for them, so without this the report would not show what was refused). A
+    check whose quarantine emptied a whole (symbol, session) did not repair it: it keeps its
+    first-run failures and stays failed (e.g. a session at x1000 scale)."""
+    counts = split.quarantined.groupby("check_name", sort=False)["reason"].agg(["size", "first"])
+    emptied = _emptied_sessions(split)
+    checks = []
+    for check in report.checks:
+        if check.name not in counts.index:
+            checks.append(check)
+            continue
+        n, reason = int(counts["size"][check.name]), str(counts["first"][check.name])
+        said = f"{n} row(s) quarantined (not stored), e.g. {reason}"
+        check = replace(check, note="; ".join(x for x in (said, check.note) if x),
+                        stats={**check.stats, "quarantined": n})
+        if check.name in emptied:
+            before = first.result(check.name)
+            check = replace(check, passed=False, failures=before.failures,
+                            worst=before.worst, failure_count=before.failure_count)
+        checks.append(check)
+    return replace(report, checks=checks)
+
+
+def _emptied_sessions(split: QuarantineSplit) -> set[str]:
+    """Checks that quarantined every row of some (symbol, session)."""
+    q = split.quarantined
+    if q.empty or "symbol" not in q or not isinstance(q["ts"].dtype, pd.DatetimeTZDtype):
+        return set()
+    day = q["ts"].dt.tz_convert("America/New_York").dt.date
+    out = set()
+    clean = split.clean
+    have: set[tuple[Any, Any]] = set()
+    if not clean.empty and isinstance(clean["ts"].dtype, pd.DatetimeTZDtype):
+        have = set(zip(clean["symbol"], clean["ts"].dt.tz_convert("America/New_York").dt.date,
+                       strict=True))
+    keys = zip(q["check_name"], q["symbol"], day, strict=True)
+    for check, symbol, d in set(keys):
+        if (symbol, d) not in have:
+            out.add(str(check))
+    return out
 
 
 def _run_one(name: str, prepared: PreparedBars, ctx: CheckContext,

@@ -7,11 +7,15 @@ guards. Checks only ever shrink an order, never grow it, so a later check cannot
 guarantee of an earlier one.
 
 "Exposure" is the position plus unfilled open orders, so an order still on its way counts.
+The position is the broker's when the loop knows it (``CheckContext.broker_positions``), else
+the ledger's book: the two agree unless reconciliation found a mismatch, and then what the
+broker really holds is what an order changes (a flatten must close it, a sell must not take
+it short), whatever the ledger believes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from intraday_jules.domain.orders import IntentOrigin, OrderIntent
@@ -22,12 +26,24 @@ from intraday_jules.risk.state import TradingState
 
 @dataclass(frozen=True, slots=True)
 class CheckContext:
-    """What the checks need besides the intent and the book."""
+    """What the checks need besides the intent and the book.
+
+    broker_positions: signed shares per symbol as the broker reports them (flat symbols may
+        be omitted); None when the broker's view is not known (then the book's is used).
+    """
 
     state: TradingState
     state_reason: str
     limits: RiskLimits
     orders_last_minute: int
+    broker_positions: Mapping[str, int] | None = None
+
+
+def exposure(symbol: str, book: Book, broker_positions: Mapping[str, int] | None) -> int:
+    """Shares held once open orders fill: the broker's position when known, else the book's."""
+    if broker_positions is None:
+        return book.exposure(symbol)
+    return broker_positions.get(symbol, 0) + book.pending.get(symbol, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +80,9 @@ def _resize(intent: OrderIntent, quantity: int, why: str) -> Outcome:
     return intent.with_quantity(min(quantity, intent.quantity))
 
 
-def _reduce_only(intent: OrderIntent, book: Book, why: str) -> Outcome:
+def _reduce_only(intent: OrderIntent, book: Book, ctx: CheckContext, why: str) -> Outcome:
     """Allow only the part of the order that moves exposure towards zero (never through)."""
-    held = book.exposure(intent.symbol)
+    held = exposure(intent.symbol, book, ctx.broker_positions)
     if held == 0 or (held > 0) == (intent.signed_quantity > 0):
         return (f"{why}; {intent.side} {intent.quantity} {intent.symbol} would not reduce "
                 f"exposure of {held} shares")
@@ -81,16 +97,33 @@ def trading_state_allows(intent: OrderIntent, book: Book, ctx: CheckContext) -> 
         return intent
     why = (f"trading is {ctx.state} ({ctx.state_reason})" if intent.origin is IntentOrigin.POLICY
            else "a flattening order may only reduce")
-    return _reduce_only(intent, book, why)
+    return _reduce_only(intent, book, ctx, why)
 
 
 def short_selling_allowed(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
     """Without ``allow_short`` a sell may take exposure down to zero, not below."""
-    held = book.exposure(intent.symbol)
+    held = exposure(intent.symbol, book, ctx.broker_positions)
     if ctx.limits.allow_short or held + intent.signed_quantity >= 0:
         return intent
     return _resize(intent, max(held, 0),
                    f"short selling is disabled and exposure in {intent.symbol} is {held} shares")
+
+
+def broker_position_stays_long(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
+    """Without ``allow_short`` a sell never exceeds what the broker holds right now, less the
+    sells already working there: whatever the ledger says and whether or not open buys ever
+    fill, the broker's position cannot go below zero."""
+    if ctx.limits.allow_short or ctx.broker_positions is None or intent.signed_quantity > 0:
+        return intent
+    at_broker = ctx.broker_positions.get(intent.symbol, 0)
+    selling = -min(book.pending.get(intent.symbol, 0), 0)
+    free = at_broker - selling
+    if free + intent.signed_quantity >= 0:
+        return intent
+    return _resize(intent, free,
+                   f"short selling is disabled and the broker holds {at_broker} shares of "
+                   f"{intent.symbol} ({selling} already being sold; the ledger's book holds "
+                   f"{book.quantity(intent.symbol)})")
 
 
 def position_within_cap(intent: OrderIntent, book: Book, ctx: CheckContext) -> Outcome:
@@ -99,7 +132,7 @@ def position_within_cap(intent: OrderIntent, book: Book, ctx: CheckContext) -> O
     An order that does not grow exposure in absolute terms always passes: reducing a position
     that drifted above the cap (the price rose) must stay possible.
     """
-    held = book.exposure(intent.symbol)
+    held = exposure(intent.symbol, book, ctx.broker_positions)
     after = held + intent.signed_quantity
     if abs(after) <= abs(held):
         return intent
@@ -135,6 +168,7 @@ def order_rate_within_limit(intent: OrderIntent, book: Book, ctx: CheckContext) 
 CHECKS: tuple[Check, ...] = (
     trading_state_allows,
     short_selling_allowed,
+    broker_position_stays_long,
     position_within_cap,
     order_within_notional,
     order_rate_within_limit,

@@ -17,7 +17,7 @@ since-reset high-water mark and session start (see ``Ledger.high_water_mark``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -51,6 +51,10 @@ class ReconciliationLike(Protocol):
     def matches(self) -> bool: ...
 
     def describe(self) -> str: ...
+
+    def books(self) -> Mapping[str, JsonScalar]:
+        """Both sides' shares per symbol (``ledger.NVDA``, ``broker.NVDA``...), for the event."""
+        ...
 
 
 def _intent_detail(intent: OrderIntent) -> dict[str, JsonScalar]:
@@ -104,11 +108,17 @@ class RiskEngine:
             self._record = saved
         return self.state
 
-    def evaluate(self, intent: OrderIntent, book: Book) -> Verdict:
-        """Approve (possibly shrunk) or deny ``intent``; denials and resizes are recorded."""
+    def evaluate(self, intent: OrderIntent, book: Book,
+                 broker_positions: Mapping[str, int] | None = None) -> Verdict:
+        """Approve (possibly shrunk) or deny ``intent``; denials and resizes are recorded.
+
+        ``broker_positions``: the broker's shares per symbol when known; the checks then judge
+        exposure on them (a mismatch with the ledger must not make an order short the broker).
+        """
         self.check(book, intent.ts)
         ctx = CheckContext(self.state, self._record.reason, self.limits,
-                           self._orders_since(intent.ts - RATE_WINDOW))
+                           self._orders_since(intent.ts - RATE_WINDOW),
+                           None if broker_positions is None else dict(broker_positions))
         verdict = run_checks(intent, book, ctx)
         if isinstance(verdict, Denied):
             self._event(intent.ts, RiskEventKind.ORDER_DENIED, verdict.reason, intent.symbol,
@@ -163,15 +173,22 @@ class RiskEngine:
 
     def on_reconciliation(self, result: ReconciliationLike,
                           ts: datetime | None = None) -> TradingState:
-        """A position mismatch with the broker halts trading, with the difference recorded."""
+        """A position mismatch with the broker halts trading, with the difference recorded.
+
+        ``ts``: when the mismatch was found (the restart or reconnect); the event's detail
+        holds both books, every symbol either side holds.
+        """
         if not result.matches:
-            self.halt(RiskEventKind.RECONCILE_MISMATCH, result.describe(), ts)
+            self._transition(TradingState.HALTED, RiskEventKind.RECONCILE_MISMATCH,
+                             result.describe(), ts or self._clock(), dict(result.books()))
         return self.state
 
     def reduce(self, kind: RiskEventKind, reason: str, ts: datetime | None = None,
-               symbol: str | None = None) -> TradingState:
+               symbol: str | None = None,
+               detail: Mapping[str, JsonScalar] | None = None) -> TradingState:
         """Something is wrong with the inputs: allow only risk-reducing orders."""
-        self._transition(TradingState.REDUCING, kind, reason, ts or self._clock(), {}, symbol)
+        self._transition(TradingState.REDUCING, kind, reason, ts or self._clock(),
+                         dict(detail or {}), symbol)
         return self.state
 
     def halt(self, kind: RiskEventKind, reason: str, ts: datetime | None = None) -> TradingState:
@@ -192,15 +209,21 @@ class RiskEngine:
         self._event(at, RiskEventKind.RESET, f"reset from {previous}: {reason.strip()}")
         return self.state
 
-    def flatten_orders(self, book: Book, ts: datetime) -> list[OrderIntent]:
+    def flatten_orders(self, book: Book, ts: datetime,
+                       broker_positions: Mapping[str, int] | None = None) -> list[OrderIntent]:
         """Intents that close every open position at its mark (for the close and HALTED).
 
-        Pass them through ``evaluate`` like any intent: they are always approved, since they
-        only reduce, and the order rate and size limits do not apply to them.
+        The positions closed are the broker's when ``broker_positions`` is given (what is really
+        held: after a reconciliation mismatch the ledger's book is not), else the book's; a
+        symbol without a mark in the book cannot be priced and is left alone. Pass them through
+        ``evaluate`` like any intent: they are always approved, since they only reduce, and the
+        order rate and size limits do not apply to them.
         """
+        held = ({s: book.quantity(s) for s in book.positions} if broker_positions is None
+                else dict(broker_positions))
         intents = []
-        for symbol in sorted(book.positions):
-            quantity, mark = book.quantity(symbol), book.mark(symbol)
+        for symbol in sorted(held):
+            quantity, mark = held[symbol], book.mark(symbol)
             if quantity == 0 or mark is None:
                 continue
             side = Side.SELL if quantity > 0 else Side.BUY

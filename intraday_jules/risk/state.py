@@ -39,10 +39,11 @@ class RiskEventKind(StrEnum):
     RECONCILE_MISMATCH = "RECONCILE_MISMATCH"
     DATA_QUALITY_FAILED = "DATA_QUALITY_FAILED"
     STALE_DATA = "STALE_DATA"
-    BAD_BAR = "BAD_BAR"  # out of order, duplicate or stale-timestamped bar
+    BAD_BAR = "BAD_BAR"  # out of order, duplicate, stale or implausible (bad tick) bar
     UNKNOWN_BROKER_MESSAGE = "UNKNOWN_BROKER_MESSAGE"
     MODEL_LOAD_FAILED = "MODEL_LOAD_FAILED"
     MANUAL_HALT = "MANUAL_HALT"
+    LOOP_CRASHED = "LOOP_CRASHED"  # an unexpected exception in the session loop (flattened)
     REDUCING_EXPIRED = "REDUCING_EXPIRED"
     RESET = "RESET"
 

@@ -14,7 +14,11 @@ Endpoints (shapes in ``schemas`` and docs/service.md):
 - ``GET /model``: the served model's registry facts, window, metrics, promotion time.
 
 Bad input is a 422 whose ``detail`` lists ``{"type", "loc", "msg"}`` per problem, ``loc``
-naming the field. Sync endpoints run in the server's thread pool; the model is shared and
+naming the field. In front of every route, ``protection.Guard`` checks the bearer token
+(every endpoint but ``/health`` when a token is set), refuses bodies over the size limit
+(413) and admits at most N concurrent ``/predict`` requests plus a small queue (else 503
+with ``Retry-After``). Bound beyond loopback, the app refuses to start without a token.
+Sync endpoints run in the server's thread pool; the model is shared and
 only read, each request replaying its own sequence from a zero LSTM state.
 """
 
@@ -22,22 +26,36 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from intraday_jules import __version__
+from intraday_jules.service.protection import (
+    TOKEN_SECRET,
+    Guard,
+    GuardConfig,
+    ServiceLimits,
+    command_line_host,
+    require_token_if_exposed,
+)
 from intraday_jules.service.schemas import (
     Health,
     ModelInfo,
     PredictRequest,
     PredictResponse,
     Readiness,
+    implausible_prices,
+    json_safe,
 )
 
 if TYPE_CHECKING:
@@ -52,16 +70,38 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(settings: Settings | None = None, store: ModelStore | None = None, *,
-               live_spec: FeatureSpec | None = None, torch_threads: int | None = 1) -> FastAPI:
+               live_spec: FeatureSpec | None = None, torch_threads: int | None = 1,
+               limits: ServiceLimits | None = None, service_token: str | None = None,
+               bind_host: str | None = None) -> FastAPI:
     """The service over ``store`` (default: the ``ModelStore`` of ``settings``, which default
     to ``Settings.from_env()`` read at startup). ``torch_threads``: intra-op threads for the
-    process (1: a batch-of-one LSTM gains nothing from more, and requests run in parallel)."""
+    process (1: a batch-of-one LSTM gains nothing from more, and requests run in parallel).
+
+    limits: body size / concurrency / queue (default: from the settings, else the defaults).
+    service_token: the bearer token (default: the secret ``service_token`` of the settings'
+        home, env override ``INTRADAY_JULES_SERVICE_TOKEN``; none for an app over an explicit
+        ``store`` without settings).
+    bind_host: the address the server binds (default: uvicorn's command line, ``--host`` or
+        ``UVICORN_HOST``, else 127.0.0.1); beyond loopback a token is required to start."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from intraday_jules.service.serving import build_holder
+        from intraday_jules.settings import Settings
 
-        holder, owned_engine = build_holder(settings, store, live_spec, torch_threads)
+        resolved = settings
+        if resolved is None and store is None:
+            resolved = Settings.from_env()
+        token = _resolve_token(service_token, resolved)
+        host = bind_host if bind_host is not None else command_line_host(sys.argv, os.environ)
+        require_token_if_exposed(host, token)
+        app.state.guard = GuardConfig(
+            limits or (ServiceLimits.from_settings(resolved) if resolved else ServiceLimits()),
+            token.encode() if token is not None else None)
+        holder, owned_engine = build_holder(resolved, store, live_spec, torch_threads)
+        log.info("service guard: bind %s, bearer token %s, limits %s", host,
+                 "required" if token is not None else "not set (loopback only)",
+                 app.state.guard.limits)
         app.state.holder = holder
         app.state.started = time.monotonic()
         try:
@@ -72,9 +112,24 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
 
     app = FastAPI(title="IntradayJules inference service", version=__version__,
                   lifespan=lifespan)
+    app.add_middleware(Guard)
     _add_routes(app)
     _add_error_handlers(app)
     return app
+
+
+def _resolve_token(explicit: str | None, settings: Settings | None) -> str | None:
+    """The service token: ``explicit``, else the secret ``service_token`` (env override
+    first) of the settings' home; the value is registered with the log redactor."""
+    from intraday_jules.secrets import SecretStore, register_secret_value
+
+    if explicit:
+        register_secret_value(explicit)
+        return explicit
+    if settings is None:
+        return None
+    value = SecretStore(settings.home, os.environ).get(TOKEN_SECRET)
+    return value.reveal() if value is not None else None
 
 
 def _holder(request: Request) -> ModelHolder:
@@ -99,6 +154,9 @@ def _add_routes(app: FastAPI) -> None:
     def predict(body: PredictRequest, request: Request) -> Any:
         from intraday_jules.service import inference
 
+        problems = implausible_prices(body)
+        if problems:
+            return _unprocessable(problems)
         readiness, served = _holder(request).check()
         if served is None:
             return _not_ready(readiness)
@@ -124,7 +182,9 @@ def _not_ready(readiness: Readiness) -> JSONResponse:
 
 
 def _unprocessable(errors: Sequence[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": list(errors)})
+    """A 422; every text made encodable (a lone surrogate in the input would otherwise make
+    the answer itself fail, a 500)."""
+    return JSONResponse(status_code=422, content={"detail": json_safe(list(errors))})
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -139,10 +199,22 @@ def _add_error_handlers(app: FastAPI) -> None:
             value = error.get("input")
             if isinstance(value, float) and not math.isfinite(value):
                 item["input"] = str(value)  # JSON has no NaN: say it in words
+            elif isinstance(value, int) and not isinstance(value, bool) and (
+                    abs(value) >= 2**63):
+                item["input"] = f"an integer of {value.bit_length()} bits"
             elif value is None or isinstance(value, str | int | float | bool):
                 item["input"] = value if not isinstance(value, str) else value[:200]
             errors.append(item)
         return _unprocessable(errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Any:
+        """FastAPI's 400 for a body its JSON parser cannot read (e.g. a number of more than
+        4,300 digits, beyond Python's int conversion limit) is a 422 like any bad value."""
+        if exc.status_code == 400 and request.url.path == "/predict":
+            return _unprocessable([{"type": "json_invalid", "loc": ["body"],
+                                    "msg": f"the body cannot be parsed as JSON: {exc.detail}"}])
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> JSONResponse:

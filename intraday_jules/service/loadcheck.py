@@ -48,12 +48,13 @@ def free_port() -> int:
 
 @contextmanager
 def run_service(env: Mapping[str, str], log_path: Path, *, timeout_s: float = 90.0,
-                attempts: int = 3, workers: int = 1) -> Iterator[ServiceProcess]:
+                attempts: int = 3, workers: int = 1, host: str = "127.0.0.1"
+                ) -> Iterator[ServiceProcess]:
     """The service in a child process with environment ``env`` (``workers`` > 1: that many
-    uvicorn worker processes); stopped on exit."""
+    uvicorn worker processes), bound to ``host`` (reached on 127.0.0.1); stopped on exit."""
     service = None
     for _ in range(attempts):
-        service = _start(env, log_path, workers)
+        service = _start(env, log_path, workers, host)
         if _wait_healthy(service, timeout_s):
             break
         _stop(service)
@@ -68,12 +69,19 @@ def run_service(env: Mapping[str, str], log_path: Path, *, timeout_s: float = 90
         _stop(service)
 
 
-def _start(env: Mapping[str, str], log_path: Path, workers: int) -> ServiceProcess:
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port),
+def service_command(port: int, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
+    """The uvicorn CLI command line that serves the module-level app."""
+    command = [sys.executable, "-m", "uvicorn", APP, "--host", host, "--port", str(port),
                "--log-level", "info"]
     if workers > 1:
         command += ["--workers", str(workers)]
+    return command
+
+
+def _start(env: Mapping[str, str], log_path: Path, workers: int,
+           host: str = "127.0.0.1") -> ServiceProcess:
+    port = free_port()
+    command = service_command(port, host, workers)
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
             command, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT)
@@ -140,10 +148,12 @@ class BurstResult:
 
 
 def burst(url: str, path: str, payload: Any, *, requests: int = 200, concurrency: int = 4,
-          timeout_s: float = 60.0) -> BurstResult:
+          timeout_s: float = 60.0, headers: Mapping[str, str] | None = None) -> BurstResult:
     """POST ``payload`` (JSON, encoded once) ``requests`` times from ``concurrency``
-    clients, each sending its next request when the previous answer arrives."""
+    clients, each sending its next request when the previous answer arrives (``headers``:
+    extra request headers, e.g. the bearer token)."""
     body = json.dumps(payload).encode()
+    sent_headers = {"content-type": "application/json", **(headers or {})}
     shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
 
     def client(n: int) -> list[tuple[float, int]]:
@@ -151,8 +161,7 @@ def burst(url: str, path: str, payload: Any, *, requests: int = 200, concurrency
         with httpx.Client(base_url=url, timeout=timeout_s) as session:
             for _ in range(n):
                 started = time.perf_counter()
-                response = session.post(path, content=body,
-                                        headers={"content-type": "application/json"})
+                response = session.post(path, content=body, headers=sent_headers)
                 out.append(((time.perf_counter() - started) * 1000.0, response.status_code))
         return out
 

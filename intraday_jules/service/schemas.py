@@ -4,10 +4,14 @@ Everything a client sends is checked here, before any model runs, so a bad reque
 whose ``loc`` names the offending field (``["body", "bars", 3, "high"]``,
 ``["body", "observations", 0, 7]``). Numbers are strict: a string or a boolean where a number
 belongs is refused, as are NaN, infinities and observation values outside float32.
+Physical bounds keep every value inside what the model code can represent (an integer of
+2**70 shares, a year-9999 timestamp or a price of 1e308 is a 422, never a 500 or a decision),
+and ``implausible_prices`` refuses prices outside a band around the request's own bars.
 """
 
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -39,9 +43,23 @@ N_ACTIONS = 3 ** len(SERVICE_SYMBOLS)
 MAX_BARS = 2 * 16 * 60
 MAX_OBSERVATIONS = 960
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Physical bounds. No US equity trades above $1,000,000 a share (the dearest, BRK.A, is
+#: under $1M) or below $0.0001 (the sub-penny tick); no minute bar has 10**12 shares (the
+#: whole US market trades ~10**10 a day); no book holds 10**9 shares of one symbol.
+MAX_PRICE = 1_000_000.0
+MIN_PRICE = 0.0001
+MAX_VOLUME = 10**12
+MAX_SHARES = 10**9
+#: Within one request, every price of a symbol lies within a factor PRICE_BAND of the median
+#: close of that symbol's bars in the request (one session: NYSE limit-up/limit-down halts
+#: stop far smaller moves).
+PRICE_BAND = 2.0
+#: Timestamps are accepted between these instants (the calendar starts in 2000).
+MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TS = datetime(2100, 1, 1, tzinfo=UTC)
 
 Mode = Literal["sample", "argmax"]
-Price = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+Price = Annotated[float, Field(strict=True, gt=0, le=MAX_PRICE, allow_inf_nan=False)]
 ObsValue = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX,
                                   le=FLOAT32_MAX)]
 Observation = Annotated[list[ObsValue], Field(min_length=OBS_DIM, max_length=OBS_DIM)]
@@ -51,7 +69,13 @@ assert SERVICE_SYMBOLS == ("NVDA", "MSFT"), "ServiceSymbol must list SERVICE_SYM
 
 def _utc_minute(value: datetime) -> datetime:
     """A tz-aware timestamp as UTC, refused unless it falls on a whole minute."""
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"ts {value.isoformat()} cannot be converted to UTC") from None
+    if not MIN_TS <= value < MAX_TS:
+        raise ValueError(f"ts {value.isoformat()} is outside {MIN_TS.date()} .. "
+                         f"{MAX_TS.date()}")
     if value.second or value.microsecond:
         raise ValueError(f"ts {value.isoformat()} is not aligned to the minute "
                          "(a bar's ts is its start, e.g. 2025-02-20T14:30:00Z)")
@@ -83,7 +107,7 @@ class BarIn(BaseModel):
     close: Price
     low: Price
     high: Price
-    volume: Annotated[int, Field(strict=True, ge=0)]
+    volume: Annotated[int, Field(strict=True, ge=0, le=MAX_VOLUME)]
 
     @field_validator("low")
     @classmethod
@@ -109,7 +133,7 @@ class BookEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ts: UtcMinute
-    shares: dict[str, Annotated[int, Field(strict=True)]]
+    shares: dict[str, Annotated[int, Field(strict=True, ge=-MAX_SHARES, le=MAX_SHARES)]]
 
     @field_validator("shares")
     @classmethod
@@ -159,7 +183,12 @@ class PredictRequest(BaseModel):
             raise ValueError(f"bars must be one session's: bars[{first[1]}] is of {first[0]}, "
                              f"bars[{second[1]}] of {second[0]} (America/New_York dates)")
         day = next(iter(days))
-        if not is_session(day):
+        try:
+            session = is_session(day)
+        except Exception as exc:  # a day outside the calendar's range
+            raise ValueError(f"bars are of {day}, outside the XNYS calendar: "
+                             f"{type(exc).__name__}") from None
+        if not session:
             raise ValueError(f"bars are of {day}, which is not an XNYS trading session")
         missing = [s for s in SERVICE_SYMBOLS if s not in {symbol for symbol, _ in seen}]
         if missing:
@@ -185,6 +214,44 @@ class PredictRequest(BaseModel):
         if self.mode is not None:
             return self.mode
         return "sample" if self.bars is not None or self.ts is not None else "argmax"
+
+
+def implausible_prices(request: PredictRequest, limit: int = 20) -> list[dict[str, Any]]:
+    """422 items (``loc`` = the bar's field) for prices below ``MIN_PRICE`` or outside the
+    band [median / PRICE_BAND, median * PRICE_BAND] around the median close of the same
+    symbol's bars in this request; at most ``limit`` of them."""
+    if request.bars is None:
+        return []
+    medians = {symbol: statistics.median(b.close for b in request.bars if b.symbol == symbol)
+               for symbol in {b.symbol for b in request.bars}}
+    problems: list[dict[str, Any]] = []
+    for i, bar in enumerate(request.bars):
+        median = medians[bar.symbol]
+        low, high = max(MIN_PRICE, median / PRICE_BAND), median * PRICE_BAND
+        for name in ("open", "high", "low", "close"):
+            value = getattr(bar, name)
+            if not low <= value <= high:
+                problems.append({
+                    "type": "value_error", "loc": ["body", "bars", i, name], "input": value,
+                    "msg": f"implausible {bar.symbol} {name} {value!r} at "
+                           f"{bar.ts.isoformat()}: outside [{low:.6g}, {high:.6g}] (at least "
+                           f"{MIN_PRICE}, and within a factor {PRICE_BAND:g} of the median "
+                           f"close {median:.6g} of this request's {bar.symbol} bars)"})
+                if len(problems) >= limit:
+                    return problems
+    return problems
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every string (dict keys included) encodable as UTF-8: a lone surrogate
+    such as ``"\\ud800"`` (valid in JSON, not in UTF-8) is written as its escape."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    return value
 
 
 class PredictResponse(BaseModel):

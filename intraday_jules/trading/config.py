@@ -22,6 +22,7 @@ from intraday_jules.env.actions import PositionRules
 from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.env.execution_model import ExecutionConfig
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
+from intraday_jules.trading.plausibility import PlausibilityBand
 
 BAR = timedelta(minutes=1)
 
@@ -51,6 +52,7 @@ class SessionConfig:
     position_rules: what sell/hold/buy mean in shares (None: from the risk limits' cap).
     execution: the cost model of the simulated broker and of the report's modelled prices.
     feature_spec: the features the policy sees (must match the model's).
+    band: the intake's plausibility band against bad ticks (``plausibility.py``).
     """
 
     session: date
@@ -63,6 +65,7 @@ class SessionConfig:
     position_rules: PositionRules | None = None
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     feature_spec: FeatureSpec = DEFAULT_SPEC
+    band: PlausibilityBand = field(default_factory=PlausibilityBand)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(validate_symbol(s) for s in self.symbols))

@@ -124,6 +124,10 @@ class SessionContext:
     stale: bool = False
     warmup_minutes: int = 0
     restarted: bool = False
+    # What the broker holds: its positions at the last reconciliation plus every fill recorded
+    # since (None until the first reconciliation). After a mismatch it differs from the
+    # ledger's book; risk checks and flattening go by it, since it is what is really held.
+    broker_positions: dict[str, int] | None = None
 
     def pending(self) -> dict[str, int]:
         """Signed unfilled shares of working orders per symbol (``Book.pending``)."""
@@ -132,6 +136,20 @@ class SessionContext:
             symbol = working.order.symbol
             result[symbol] = result.get(symbol, 0) + working.signed_remaining
         return {s: q for s, q in result.items() if q}
+
+    def exposure(self, symbol: str) -> int:
+        """Shares held once open orders fill: the broker's position when known, else the book's."""
+        if self.broker_positions is None:
+            return self.book.exposure(symbol)
+        return self.broker_positions.get(symbol, 0) + self.book.pending.get(symbol, 0)
+
+    def broker_fill(self, fill: Fill) -> None:
+        """A fill the broker made: its position moves at once (the book moves per minute)."""
+        if self.broker_positions is not None:
+            held = self.broker_positions.get(fill.symbol, 0) + fill.signed_quantity
+            self.broker_positions[fill.symbol] = held
+            if not held:
+                del self.broker_positions[fill.symbol]
 
     def state_ts(self) -> datetime:
         """A timestamp inside the session for events not tied to a bar (start, restart)."""

@@ -1,9 +1,11 @@
 """Orders out, broker events in: always through the ledger, in a crash-safe order.
 
-Out: every approved order of a minute is recorded in the ledger first (its deterministic id
-makes that idempotent), and only then sent. A restart that finds the id recorded never sends
-it again; one recorded but never sent is settled by recovery. Broker refusals are recorded as
-order statuses, never raised.
+Out: every approved order of a minute is recorded in the ledger first, in the same
+transaction as the minute's decision (its deterministic id makes that idempotent), and only
+then sent; the broker's answers are recorded together afterwards. A restart that finds the id
+recorded never sends it again; one recorded but never sent, or sent without its answer
+recorded, is settled by recovery (which asks the broker by client order id). Broker refusals
+are recorded as order statuses, never raised.
 
 In: fills are recorded once (by ``exec_id``) before they touch the book. A fill or status for
 an order the ledger never recorded, or one contradicting it, is bad input: recorded as
@@ -28,13 +30,13 @@ from intraday_jules.broker.base import (
     SubmitResult,
 )
 from intraday_jules.domain.orders import Fill, IntentOrigin, Order, OrderStatus
-from intraday_jules.ledger import LedgerError
+from intraday_jules.ledger import DecisionRecord, LedgerError
 from intraday_jules.risk import Approved, RiskEventKind, Verdict
 from intraday_jules.trading.context import SessionContext, Working
 
 
-def record_orders(ctx: SessionContext, verdicts: Sequence[Verdict]) -> list[Order]:
-    """Record each approved order that is not in the ledger yet; return those to send."""
+def approved_orders(ctx: SessionContext, verdicts: Sequence[Verdict]) -> list[Order]:
+    """The orders of the approved verdicts that are not in the ledger yet (to record, send)."""
     orders = []
     for verdict in verdicts:
         if not isinstance(verdict, Approved):
@@ -44,9 +46,14 @@ def record_orders(ctx: SessionContext, verdicts: Sequence[Verdict]) -> list[Orde
             ctx.log.warning("order %s is already in the ledger: not sent again",
                             order.client_order_id)
             continue
-        ctx.ledger.record_order(order)
         orders.append(order)
     return orders
+
+
+def record_decision(ctx: SessionContext, decision: DecisionRecord,
+                    verdicts: Sequence[Verdict]) -> list[Order]:
+    """Record the decision and its new orders in one transaction; return the orders to send."""
+    return ctx.ledger.record_decision_with_orders(decision, approved_orders(ctx, verdicts))
 
 
 def submit_all(ctx: SessionContext, orders: Sequence[Order]) -> list[SubmitResult]:
@@ -66,15 +73,18 @@ def submit_all(ctx: SessionContext, orders: Sequence[Order]) -> list[SubmitResul
 
 
 def record_submissions(ctx: SessionContext, results: Sequence[SubmitResult]) -> None:
-    """What the broker answered, as order statuses (after the latency-critical part)."""
+    """What the broker answered, as order statuses in one transaction (after the
+    latency-critical part)."""
+    statuses = []
     for result in results:
         if isinstance(result, OrderAccepted):
-            ctx.ledger.record_order_status(result.client_order_id, OrderStatus.SUBMITTED,
-                                           result.ts, "duplicate" if result.duplicate else "")
+            statuses.append((result.client_order_id, OrderStatus.SUBMITTED, result.ts,
+                             "duplicate" if result.duplicate else ""))
         else:
             ctx.log.warning("broker rejected %s: %s", result.client_order_id, result.reason)
-            ctx.ledger.record_order_status(result.client_order_id, OrderStatus.REJECTED,
-                                           result.ts, result.reason)
+            statuses.append((result.client_order_id, OrderStatus.REJECTED, result.ts,
+                             result.reason))
+    ctx.ledger.record_order_statuses(statuses)
 
 
 def cancel_working(ctx: SessionContext, reason: str, *, policy_only: bool) -> None:
@@ -136,6 +146,7 @@ def record_fill(ctx: SessionContext, fill: Fill, ts: datetime) -> Fill | None:
                         fill.symbol)
         return None
     ctx.exec_ids.add(fill.exec_id)
+    ctx.broker_fill(fill)
     working = ctx.working.get(fill.client_order_id)
     if working is not None:
         working.filled += fill.quantity

@@ -3,7 +3,10 @@
 Bad input never reaches a decision: a bar for an unknown symbol or another session, a
 duplicate, one arriving out of order, or one whose close is older than ``max_bar_delay`` when
 it arrives (stale) is refused with a reason; the loop records it and goes to REDUCING. Bars
-outside regular hours are simply not traded.
+outside regular hours are simply not traded. A traded bar must also be plausible
+(``plausibility.py``: exact money, physical bounds, the day and minute bands): an absurd tick
+is refused the same way, naming the field and its value, and is never stored, marked,
+featurized or decided on.
 
 A minute is decided once every symbol's bar for it has arrived. If a later minute starts
 first, the incomplete one is abandoned (its bars are still stored): the env does the same (it
@@ -18,6 +21,7 @@ from datetime import datetime
 from intraday_jules.domain.bars import Bar
 from intraday_jules.domain.calendar import session_date_of
 from intraday_jules.trading.config import BAR, SessionConfig
+from intraday_jules.trading.plausibility import Implausible, PriceReferences
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,14 @@ class Refused:
 
     bar: Bar
     reason: str
+    implausible: Implausible | None = None
+
+    def detail(self) -> dict[str, str]:
+        """The risk event's detail: the bar's ts, and the bad field and value if known."""
+        out = {"bar_ts": self.bar.ts.isoformat().replace("+00:00", "Z")}
+        if self.implausible is not None:
+            out |= {"field": self.implausible.field, "value": self.implausible.value}
+        return out
 
 
 @dataclass(slots=True)
@@ -51,6 +63,7 @@ class Intake:
     refused: Refused | None = None
     abandoned: tuple[Bar, ...] = ()
     accepted: bool = False
+    notice: str | None = None
 
 
 @dataclass(slots=True)
@@ -59,6 +72,7 @@ class BarIntake:
 
     config: SessionConfig
     resume: datetime | None = None
+    references: PriceReferences = field(default_factory=PriceReferences)
     _last: dict[str, datetime] = field(default_factory=dict)
     _pending: dict[str, Bar] = field(default_factory=dict)
     _pending_ts: datetime | None = None
@@ -71,7 +85,12 @@ class BarIntake:
         window = self.config.window
         if not window.open <= bar.ts < window.close:
             return Intake()  # pre/post-market: not traded
-        result = Intake(accepted=True)
+        implausible, notice = self.references.judge(bar)
+        if implausible is not None:
+            where = f"bar {bar.symbol} {bar.ts.isoformat()}"
+            return Intake(refused=Refused(bar, f"{where}: {implausible.reason}", implausible))
+        self.references.accept(bar)
+        result = Intake(accepted=True, notice=notice)
         if self._pending_ts is not None and bar.ts > self._pending_ts:
             result.abandoned = tuple(self._pending.values())
             self._pending.clear()

@@ -4,9 +4,15 @@ A run may be the session's first, or a restart after a crash at any point. Eithe
 1. Settle every order the ledger has not seen finish, asking the broker about each by its
    client order id: still working (track it), finished (record that), or never received
    (send it now if its decision is still fresh, else record it as expired: a stale decision
-   is never traded late). Broker orders the ledger never recorded are bad input.
+   is never traded late). An order the broker has but whose answer was never recorded (a
+   crash between sending and recording) gets its SUBMITTED status now. Broker orders the
+   ledger never recorded are bad input.
 2. Record the broker's fills the ledger lacks (idempotent by ``exec_id``), then compare
-   positions: a mismatch halts trading with the difference recorded.
+   positions: a mismatch halts trading, recorded with the time it was found (the restart or
+   reconnect) and both books. From then on the loop goes by the broker's positions (kept in
+   ``ctx.broker_positions``): HALTED flattens what the broker holds, never the ledger's view,
+   so no order opens a short at the broker. The ledger is not edited: its fills stay what the
+   broker reported, and the difference stays recorded in the mismatch event.
 3. Rebuild the book from the ledger's fills up to the resume point (later fills are booked
    with the next minute, as an uninterrupted run would have), and the policy's state by
    replaying the stored minutes through it (warm-up), discarding its actions.
@@ -15,7 +21,7 @@ A run may be the session's first, or a restart after a crash at any point. Eithe
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from intraday_jules.domain.bars import Bar, frame_to_bars
@@ -43,31 +49,48 @@ def recover(ctx: SessionContext, resume: datetime | None) -> None:
     ctx.policy.reset(ctx.config.session)
     ctx.exec_ids = {fill.exec_id for fill in ctx.ledger.fills()}
     ctx.broker_up = False
-    drain_events(ctx, ctx.state_ts())
-    reconcile(ctx, ctx.state_ts(), book_new_fills=False)
+    restart_ts = resume + BAR if resume is not None else ctx.state_ts()
+    drain_events(ctx, restart_ts)
+    reconcile(ctx, restart_ts, book_new_fills=False)
     minutes = load_minutes(ctx, resume)
     rebuild_book(ctx, resume, minutes[-1] if minutes else None)
     warm_up(ctx, minutes)
 
 
+def found_at(ctx: SessionContext, ts: datetime) -> datetime:
+    """When a reconciliation happens: now (whole seconds), never before ``ts`` (the restart
+    point of a replay, whose clock still stands at the session open)."""
+    now = ctx.clock()
+    return max(ts, now - timedelta(microseconds=now.microsecond))
+
+
 def reconcile(ctx: SessionContext, ts: datetime, *, book_new_fills: bool) -> None:
-    """Settle orders, record missing fills, compare positions (a mismatch halts)."""
-    settle_orders(ctx, ts)
+    """Settle orders, record missing fills, compare positions (a mismatch halts).
+
+    ``ts``: the earliest time to stamp what is found (the restart point, the last minute).
+    """
+    at = found_at(ctx, ts)
+    settle_orders(ctx, at)
     for fill in ctx.broker.fills_since(ctx.config.window.extended_open):
-        recorded = record_fill(ctx, fill, ts)
+        recorded = record_fill(ctx, fill, at)
         if recorded is not None and book_new_fills:
             ctx.deferred_fills.append(recorded)
-    result = ctx.ledger.reconcile(ctx.broker.positions())
+    held = {s: int(q) for s, q in ctx.broker.positions().items() if q}
+    ctx.broker_positions = held
+    result = ctx.ledger.reconcile(held)
     if not result.matches:
-        ctx.log.error("reconciliation with broker %s failed: %s; trading HALTED",
-                      ctx.broker.name, result.describe())
-    ctx.risk.on_reconciliation(result, ts)
+        ctx.log.error("reconciliation with broker %s failed at %s: %s; trading HALTED, "
+                      "flattening what the broker holds (%s)", ctx.broker.name,
+                      at.isoformat(), result.describe(), held or "nothing")
+    ctx.risk.on_reconciliation(result, at)
     ctx.needs_reconcile = False
 
 
 def settle_orders(ctx: SessionContext, ts: datetime) -> None:
     """Bring every unfinished ledger order in line with what the broker knows of it."""
     filled = ctx.ledger.filled_quantities()
+    unanswered = {o.client_order_id: o for o in ctx.ledger.orders_without_status(
+        ctx.config.session)}
     known = set()
     for order in ctx.ledger.pending_orders(ctx.config.session):
         cid = order.client_order_id
@@ -75,17 +98,35 @@ def settle_orders(ctx: SessionContext, ts: datetime) -> None:
         state = ctx.broker.order_state(cid)
         if state is None:
             _never_sent(ctx, order)
-        elif state in WORKING_STATES:
+            continue
+        if cid in unanswered:
+            _answer_learned(ctx, cid, state)
+        if state in WORKING_STATES:
             ctx.working[cid] = Working(order, filled.get(cid, 0))
-        elif state in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+        elif state in (OrderStatus.CANCELLED, OrderStatus.REJECTED) and (
+                cid not in unanswered or state is OrderStatus.CANCELLED):
             ctx.ledger.record_order_status(cid, state, ctx.clock(), "settled on reconcile")
             ctx.working.pop(cid, None)
+    for cid in [c for c in unanswered if c not in known]:  # finished, its answer missing
+        state = ctx.broker.order_state(cid)
+        if state is not None:
+            _answer_learned(ctx, cid, state)
     for open_order in ctx.broker.open_orders():
         if open_order.client_order_id not in known and not ctx.ledger.order_exists(
                 open_order.client_order_id):
             unknown_message(ctx, f"broker works order {open_order.client_order_id} "
                             f"({open_order.side} {open_order.quantity} {open_order.symbol}), "
                             "which the ledger never recorded", ts, open_order.symbol)
+
+
+def _answer_learned(ctx: SessionContext, cid: str, state: OrderStatus) -> None:
+    """The broker has ``cid`` but the ledger never recorded its answer (a crash between
+    sending and recording): record it now, as the uninterrupted run would have."""
+    status = OrderStatus.REJECTED if state is OrderStatus.REJECTED else OrderStatus.SUBMITTED
+    ctx.log.warning("order %s reached the broker before the restart but its answer was not "
+                    "recorded: recording %s (broker says %s)", cid, status, state)
+    ctx.ledger.record_order_status(cid, status, ctx.clock(), "learned from the broker on "
+                                   "reconcile")
 
 
 def _never_sent(ctx: SessionContext, order: Order) -> None:

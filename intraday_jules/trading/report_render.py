@@ -12,7 +12,8 @@ import pandas as pd
 
 from intraday_jules.domain.calendar import NEW_YORK
 
-HALTING = ("DAILY_LOSS_LIMIT", "DRAWDOWN_LIMIT", "RECONCILE_MISMATCH", "MANUAL_HALT")
+HALTING = ("DAILY_LOSS_LIMIT", "DRAWDOWN_LIMIT", "RECONCILE_MISMATCH", "MANUAL_HALT",
+           "LOOP_CRASHED")
 
 
 def equity_png(session: date, equity: Sequence[tuple[str, Decimal]],

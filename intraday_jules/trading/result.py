@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from intraday_jules.broker.base import BrokerError
 from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.trading.context import SessionContext
 from intraday_jules.trading.report import SessionReport, build_session_report
@@ -22,6 +23,9 @@ class SessionResult:
     trades: orders that (at least partly) filled; fills: executions.
     latencies_ms: decision latency per decided minute (bar close -> orders handed over).
     warmup_minutes: stored minutes replayed through the policy by a restarted run.
+    open_positions: what the broker holds at the end (the ledger's book when the broker could
+        not be asked); ledger_positions: the ledger's book. They differ only after a
+        reconciliation mismatch (then trading is HALTED and both are reported).
     """
 
     session: date
@@ -43,6 +47,7 @@ class SessionResult:
     latencies_ms: tuple[float, ...]
     ledger: str
     report: SessionReport | None
+    ledger_positions: dict[str, int] | None = None
 
     def latency_percentile(self, q: float) -> float | None:
         if not self.latencies_ms:
@@ -68,6 +73,8 @@ class SessionResult:
                 "risk_events": self.risk_events, "bad_inputs": self.bad_inputs,
                 "restarted": self.restarted, "warmup_minutes": self.warmup_minutes,
                 "open_positions": self.open_positions,
+                "ledger_positions": (self.open_positions if self.ledger_positions is None
+                                     else self.ledger_positions),
                 "decision_latency_p50_ms": None if p50 is None else round(p50, 3),
                 "decision_latency_p99_ms": None if p99 is None else round(p99, 3),
                 "ledger": self.ledger}
@@ -76,6 +83,23 @@ class SessionResult:
         p99 = self.latency_p99_ms
         return (f"pnl {self.pnl}, {self.fills} fills, {self.risk_events} risk events, state "
                 f"{self.state}, p99 latency {'n/a' if p99 is None else f'{p99:.1f} ms'}")
+
+
+def held_at_end(ctx: SessionContext) -> dict[str, int]:
+    """What the broker holds now (asked afresh; the last known view if it cannot answer),
+    or the ledger's book when the broker's view was never known."""
+    try:
+        ctx.broker_positions = {s: int(q) for s, q in ctx.broker.positions().items() if q}
+    except BrokerError as exc:
+        ctx.log.warning("broker %s cannot report its positions at the end (%s); reporting the "
+                        "last known ones", ctx.broker.name, exc)
+    if ctx.broker_positions is None:
+        return _book_positions(ctx)
+    return dict(sorted((s, q) for s, q in ctx.broker_positions.items() if q))
+
+
+def _book_positions(ctx: SessionContext) -> dict[str, int]:
+    return {s: p.quantity for s, p in ctx.book.positions.items() if p.quantity}
 
 
 def session_result(ctx: SessionContext, ledger_location: str, with_report: bool) -> SessionResult:
@@ -98,5 +122,7 @@ def session_result(ctx: SessionContext, ledger_location: str, with_report: bool)
         orders=len(ledger_json["orders"]), fills=len(ledger_json["fills"]),
         decisions=len(ledger_json["decisions"]), risk_events=len(ledger_json["risk_events"]),
         bad_inputs=ctx.bad_inputs, restarted=ctx.restarted, warmup_minutes=ctx.warmup_minutes,
-        open_positions={s: p.quantity for s, p in book.positions.items() if p.quantity},
-        latencies_ms=tuple(ctx.latencies_ms), ledger=ledger_location, report=report)
+        open_positions=(_book_positions(ctx) if ctx.broker_positions is None
+                        else dict(sorted((s, q) for s, q in ctx.broker_positions.items() if q))),
+        latencies_ms=tuple(ctx.latencies_ms), ledger=ledger_location, report=report,
+        ledger_positions=_book_positions(ctx))

@@ -9,12 +9,14 @@ for: recovery rebuilds the book and the policy's state and settles open orders f
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from intraday_jules.broker.base import Broker, ConnectionState
 from intraday_jules.db import mask_url
 from intraday_jules.domain.bars import Bar
+from intraday_jules.domain.calendar import previous_session, session_window
 from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.risk import RiskEngine, RiskEventKind
@@ -28,13 +30,15 @@ from intraday_jules.trading.context import (
     QualityGate,
     SessionContext,
 )
+from intraday_jules.trading.defence import last_line_of_defence
 from intraday_jules.trading.execution import cancel_working, drain_events
-from intraday_jules.trading.feed import BarFeed
-from intraday_jules.trading.intake import BarIntake, Intake
+from intraday_jules.trading.feed import BarFeed, FeedItem
+from intraday_jules.trading.intake import BarIntake, Intake, Refused
+from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
 from intraday_jules.trading.policies import FailedPolicy, Policy
 from intraday_jules.trading.publish import publish_book, push
 from intraday_jules.trading.recovery import reconcile, recover
-from intraday_jules.trading.result import SessionResult, session_result
+from intraday_jules.trading.result import SessionResult, held_at_end, session_result
 from intraday_jules.trading.step import process_minute
 
 log = logging.getLogger(__name__)
@@ -56,9 +60,11 @@ def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy:
                 extras: Collaborators | None = None) -> SessionResult:
     """Trade ``config.session`` on ``feed`` through ``broker``; returns what happened.
 
-    Never raises for bad input (bad bars, unknown broker messages, a failed model, risk
-    denials): those are recorded in the ledger and move the risk state. It raises only when
-    it cannot work at all (database unreachable, a replay file that cannot be read).
+    Never raises for bad input (bad bars, absurd ticks, unknown broker messages, a failed
+    model, risk denials): those are recorded in the ledger and move the risk state. A replay
+    file that cannot be read raises before anything is done. Any other exception from
+    recovery or the loop is a crash: the last line of defence (``defence.py``) flattens what
+    the broker holds, latches HALTED (``LOOP_CRASHED``) and raises ``SessionCrashed``.
     """
     options = extras or Collaborators()
     ctx = SessionContext(config, ledger, risk, broker, policy, store, metrics, clock, log,
@@ -67,13 +73,23 @@ def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy:
     ctx.metrics.set_broker_connected(broker.connect() is ConnectionState.CONNECTED)
     resume = last_decided(ledger, config.session)
     items = feed.bars(resume)
+    try:
+        trade(ctx, items, resume)
+    except Exception as exc:  # the last line of defence: flatten, halt, then fail
+        raise last_line_of_defence(ctx, exc) from exc
+    return finish(ctx, options.report)
+
+
+def trade(ctx: SessionContext, items: Iterator[FeedItem], resume: datetime | None) -> None:
+    """Recovery, then the loop over the feed until the session's last minute."""
+    config, risk, policy = ctx.config, ctx.risk, ctx.policy
     recover(ctx, resume)
     if isinstance(policy, FailedPolicy):
         ctx.bad_inputs += 1
         risk.reduce(RiskEventKind.MODEL_LOAD_FAILED, policy.error, ctx.state_ts())
-    log.info("session %s: policy %s, broker %s, state %s, resuming after %s", config.session,
-             policy.name, broker.name, risk.state, resume)
-    intake = BarIntake(config, resume=resume)
+    ctx.log.info("session %s: policy %s, broker %s, state %s, resuming after %s",
+                 config.session, policy.name, ctx.broker.name, risk.state, resume)
+    intake = BarIntake(config, resume=resume, references=price_references(ctx))
     for item in items:
         if ctx.needs_reconcile:
             reconcile(ctx, ctx.state_ts(), book_new_fills=True)
@@ -83,7 +99,18 @@ def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy:
             continue
         if take(ctx, intake.offer(item, ctx.clock()), item):
             break
-    return finish(ctx, options.report)
+
+
+def price_references(ctx: SessionContext) -> PriceReferences:
+    """The plausibility band's references: the previous session's last stored close, and
+    (after a restart) the last stored close of this session."""
+    config = ctx.config
+    previous = session_window(previous_session(config.session))
+    before = last_stored_closes(ctx.store, config.symbols, previous.open, previous.close)
+    frame = ctx.bars.frame()
+    today = {str(s): float(c) for s, c in
+             frame.sort_values("ts", kind="stable").groupby("symbol")["close"].last().items()}
+    return PriceReferences.seeded(config.band, before, today)
 
 
 def last_decided(ledger: Ledger, session: date) -> datetime | None:
@@ -95,8 +122,10 @@ def last_decided(ledger: Ledger, session: date) -> datetime | None:
 def take(ctx: SessionContext, outcome: Intake, bar: Bar) -> bool:
     """Act on one bar's intake; True once the session's last minute is done."""
     if outcome.refused is not None:
-        bad_bar(ctx, outcome.refused.reason, bar)
+        bad_bar(ctx, outcome.refused, bar)
         return False
+    if outcome.notice is not None:
+        ctx.log.warning("plausibility band: %s", outcome.notice)
     if outcome.abandoned:
         ctx.log.warning("minute %s abandoned: not every symbol's bar arrived",
                         outcome.abandoned[0].ts)
@@ -109,11 +138,12 @@ def take(ctx: SessionContext, outcome: Intake, bar: Bar) -> bool:
     return outcome.minute.close_time >= ctx.config.window.close
 
 
-def bad_bar(ctx: SessionContext, reason: str, bar: Bar) -> None:
-    """Recorded, logged, never decided on; trading goes to REDUCING."""
+def bad_bar(ctx: SessionContext, refused: Refused, bar: Bar) -> None:
+    """Recorded (symbol, bar ts, field, value), logged, never used; trading goes to REDUCING."""
     ctx.bad_inputs += 1
-    ctx.log.error("bad bar refused: %s; trading goes to REDUCING", reason)
-    ctx.risk.reduce(RiskEventKind.BAD_BAR, reason, ctx.state_ts(), bar.symbol)
+    ctx.log.error("bad bar refused: %s; trading goes to REDUCING", refused.reason)
+    ctx.risk.reduce(RiskEventKind.BAD_BAR, refused.reason, ctx.state_ts(), bar.symbol,
+                    refused.detail())
 
 
 def heartbeat(ctx: SessionContext) -> bool:
@@ -136,7 +166,7 @@ def finish(ctx: SessionContext, with_report: bool) -> SessionResult:
     drain_events(ctx, ctx.state_ts())
     if ctx.working:
         cancel_working(ctx, "session ended", policy_only=False)
-    open_positions = {s: p.quantity for s, p in ctx.book.positions.items() if p.quantity}
+    open_positions = held_at_end(ctx)  # the broker's (what is really held), else the book's
     reached_flatten = ctx.last_minute is not None and (
         ctx.last_minute + BAR >= ctx.config.flatten_at)
     if open_positions and reached_flatten:

@@ -1,9 +1,10 @@
 """One complete minute of the loop: store -> fills -> book -> risk -> features -> policy ->
 intents -> risk verdicts -> decision -> orders -> broker -> metrics.
 
-The decision row is written before any order of the minute, and the orders before they are
-sent, so a crash at any point leaves the ledger describing a prefix of what happened; recovery
-(``recovery.py``) settles the rest. Decision latency is bar close -> last order handed to the
+The decision row and every order of the minute are written in one transaction, before any
+order is sent, so a crash at any point leaves the ledger describing a prefix of what happened
+with no decision missing its orders; recovery (``recovery.py``) settles the rest (orders never
+sent, answers never recorded). Decision latency is bar close -> last order handed to the
 broker (or the decision recorded, when nothing is sent).
 """
 
@@ -26,7 +27,7 @@ from intraday_jules.trading.context import SessionContext
 from intraday_jules.trading.execution import (
     cancel_working,
     drain_events,
-    record_orders,
+    record_decision,
     record_submissions,
     submit_all,
 )
@@ -53,11 +54,12 @@ def process_minute(ctx: SessionContext, minute: Minute) -> None:
     phase, rows = classify(ctx, minute)
     actions = consult_policy(ctx, minute, phase, rows)
     intents = choose_intents(ctx, minute, phase, actions)
-    verdicts = tuple(ctx.risk.evaluate(intent, ctx.book) for intent in intents)
+    verdicts = tuple(ctx.risk.evaluate(intent, ctx.book, ctx.broker_positions)
+                     for intent in intents)
     decision = Decision(phase, actions, tuple(intents), verdicts)
-    ctx.ledger.record_decision(DecisionRecord(minute.ts, _label(ctx, decision),
-                                              ctx.book.equity, _detail(ctx, decision)))
-    results = submit_all(ctx, record_orders(ctx, verdicts))
+    record = DecisionRecord(minute.ts, _label(ctx, decision), ctx.book.equity,
+                            _detail(ctx, decision))
+    results = submit_all(ctx, record_decision(ctx, record, verdicts))
     latency = (ctx.clock() - minute.close_time).total_seconds()
     record_submissions(ctx, results)
     ctx.book = replace(ctx.book, pending=ctx.pending())
@@ -136,7 +138,11 @@ def consult_policy(ctx: SessionContext, minute: Minute, phase: Phase,
 
 def choose_intents(ctx: SessionContext, minute: Minute, phase: Phase,
                    actions: Actions | None) -> list[OrderIntent]:
-    """Policy intents, or the engine's flattening ones (close, HALTED), leftovers included."""
+    """Policy intents, or the engine's flattening ones (close, HALTED), leftovers included.
+
+    Flattening closes what the broker holds when the loop knows it, never the ledger's view:
+    after a reconciliation mismatch the two differ, and selling the ledger's shares would
+    open shorts at the broker."""
     halted = ctx.risk.state is TradingState.HALTED
     flatten = halted or phase in (Phase.FLATTEN, Phase.CLOSED)
     if flatten and ctx.working:
@@ -145,8 +151,8 @@ def choose_intents(ctx: SessionContext, minute: Minute, phase: Phase,
         ctx.book = replace(ctx.book, pending=ctx.pending())
     intents: list[OrderIntent] = []
     if flatten:
-        intents = [i for i in ctx.risk.flatten_orders(ctx.book, minute.ts)
-                   if ctx.book.exposure(i.symbol) != 0]
+        intents = [i for i in ctx.risk.flatten_orders(ctx.book, minute.ts, ctx.broker_positions)
+                   if ctx.exposure(i.symbol) != 0]
     if actions is not None and phase is Phase.DECIDE:
         intents += policy_intents(actions, minute, ctx.book, ctx.rules)
     return intents
@@ -165,7 +171,11 @@ def _detail(ctx: SessionContext, decision: Decision) -> dict[str, Any]:
     return {"phase": decision.phase.value, "state": ctx.risk.state.value, "actions": actions,
             "intents": [{"symbol": i.symbol, "side": i.side.value, "quantity": i.quantity,
                          "origin": i.origin.value} for i in decision.intents],
-            "verdicts": [_verdict(v) for v in decision.verdicts]}
+            "verdicts": [_verdict(v) for v in decision.verdicts],
+            # the marks the minute's equity and intents used (never a refused bar's), and the
+            # limits in force (``intraday-jules risk status`` shows the last session's)
+            "marks": {s: str(m) for s, m in sorted(ctx.book.marks.items())},
+            "limits": ctx.risk.limits.describe()}
 
 
 def _verdict(verdict: Verdict) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Agent fixtures: the real NVDA/MSFT minute bars, tiny trained models, synthetic bars."""
+"""Agent fixtures: realistic NVDA/MSFT minute bars (the seeded simulator), tiny trained models,
+synthetic bars."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from intraday_jules.market_data.replay import read_bars_file
 
 torch.set_num_threads(1)  # 2 shared cores: one thread is faster and robust under load
 
+#: The recorded Jan-Feb 2025 minute file in ../shared/data/market (``recorded_data`` tests only).
 ONE_MINUTE_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 
 
@@ -58,9 +60,10 @@ def synthetic_bars(first: date = date(2025, 3, 3), n_sessions: int = 4,
 
 
 @pytest.fixture(scope="session")
-def real_bars(market_dir: Path) -> pd.DataFrame:
-    """The recorded 1-minute NVDA + MSFT bars, 39 sessions (extended hours included)."""
-    return read_bars_file(market_dir / ONE_MINUTE_FILE)
+def real_bars(sim_minute_file: Path) -> pd.DataFrame:
+    """Realistic 1-minute NVDA + MSFT bars, the 39 sessions of 2025-01-02..2025-02-28 (extended
+    hours included): the seeded simulator's stand-in for the recorded ``ONE_MINUTE_FILE``."""
+    return read_bars_file(sim_minute_file)
 
 
 @pytest.fixture(scope="session")

@@ -46,10 +46,10 @@ def settings_env(home: Path) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def trained(app: typer.Typer, market_dir: Path) -> dict[str, object]:
+def trained(app: typer.Typer, sim_minute_file: Path) -> dict[str, object]:
     result = CliRunner().invoke(app, [
         "train", "--source", "replay", "--replay-path",
-        str(market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"),
+        str(sim_minute_file),
         "--end", "2025-02-14", "--seed", "1", "--compare-scratch", "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -90,8 +90,8 @@ def test_evaluate_an_unseen_replay_file_end_to_end_prints_the_json_shape(
 
 
 def test_evaluate_refuses_the_training_window_and_an_unpromoted_champion(
-        app: typer.Typer, trained: dict[str, object], market_dir: Path) -> None:
-    path = str(market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv")
+        app: typer.Typer, trained: dict[str, object], sim_minute_file: Path) -> None:
+    path = str(sim_minute_file)
     dual_id = trained["models"]["dual"]["id"]  # type: ignore[index]
     overlap = CliRunner().invoke(app, ["evaluate", "--model", dual_id, "--source", "replay",
                                        "--replay-path", path, "--start", "2025-01-06",
@@ -104,10 +104,10 @@ def test_evaluate_refuses_the_training_window_and_an_unpromoted_champion(
     assert "no model has been promoted" in none.exception.message
 
 
-def test_train_refuses_a_window_too_short_to_split(app: typer.Typer, market_dir: Path) -> None:
+def test_train_refuses_a_window_too_short_to_split(app: typer.Typer, sim_minute_file: Path) -> None:
     result = CliRunner().invoke(app, [
         "train", "--source", "replay", "--replay-path",
-        str(market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"),
+        str(sim_minute_file),
         "--start", "2025-01-02", "--end", "2025-01-03", "--json"])
     assert isinstance(result.exception, CliError)
     assert "cannot be split" in result.exception.message

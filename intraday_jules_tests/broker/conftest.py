@@ -17,6 +17,7 @@ from intraday_jules.domain.orders import IntentOrigin, Order, OrderIntent, Side
 from intraday_jules.market_data.ibkr import Backoff, IbkrConfig
 from intraday_jules.testing.fake_tws import FakeTwsThread
 from intraday_jules.testing.fake_tws.incoming import parse_place_order
+from intraday_jules_tests.conftest import write_simulated_minutes
 
 ACCOUNT = "DU1234567"
 SESSION = date(2025, 1, 2)
@@ -100,14 +101,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     return predicate()
 
 
-RECORDED_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 RECORDED_SESSION = date(2025, 2, 3)
 
 
 @pytest.fixture(scope="session")
-def recorded_session(market_dir: Any) -> pd.DataFrame:
-    """The recorded bars of 2025-02-03 (NVDA, MSFT), as the fake gateway's replay."""
-    raw = pd.read_csv(market_dir / RECORDED_FILE, dtype={"symbol": str, "ts": str})
+def recorded_session(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """Realistic NVDA + MSFT bars of 2025-02-03, all hours (the seeded simulator), as the fake
+    gateway's replay."""
+    day_iso = RECORDED_SESSION.isoformat()
+    path = write_simulated_minutes(tmp_path_factory.mktemp("session") / f"{day_iso}.csv",
+                                   day_iso, day_iso)
+    raw = pd.read_csv(path, dtype={"symbol": str, "ts": str})
     raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="ISO8601").dt.as_unit("us")
     day = raw["ts"].dt.tz_convert("America/New_York").dt.date == RECORDED_SESSION
     return raw[day].reset_index(drop=True)

@@ -1,5 +1,6 @@
 """End to end: ``run_session`` with IbkrBroker and IbkrBarFeed against the fake gateway replaying
-the last two hours of the recorded 2025-02-03 session, with a dropped socket and a 1101 injected.
+the last two hours of the 2025-02-03 session (simulated bars), with a dropped socket and a 1101
+injected.
 Real ib_async clients (market data and orders) over real sockets, a real SQLite ledger."""
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ def _run(settings_for, gateway_port, av_url, monkeypatch):
     return result, {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def test_identical_vendors_agree(settings_for, market_dir, monkeypatch):
-    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+def test_identical_vendors_agree(settings_for, sim_minute_file, monkeypatch):
+    path = sim_minute_file
     with FakeTwsThread(path) as gateway, \
             AlphaVantageServer.from_replay_file(path, api_key=KEY) as server:
         result, checks = _run(settings_for, gateway.port, server.base_url, monkeypatch)
@@ -39,8 +39,8 @@ def test_identical_vendors_agree(settings_for, market_dir, monkeypatch):
 
 
 def test_disagreeing_vendors_fail_the_warn_check_with_the_worst_examples(
-        settings_for, market_dir, monkeypatch):
-    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+        settings_for, sim_minute_file, monkeypatch):
+    path = sim_minute_file
     bars = ReplaySource(path).bars.drop(columns="source")
     shifted = bars.copy()
     bad = (shifted["symbol"] == "NVDA") & (shifted["ts"].dt.strftime("%Y-%m-%d") == "2025-01-06")

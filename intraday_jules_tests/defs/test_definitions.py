@@ -29,16 +29,17 @@ GRAPH = {  # asset -> its upstream assets: the lineage the Dagster UI shows
 CHECKS = {
     "market_data/bars": ["contract_schema_valid", "newest_bar_fresh", "no_missing_minutes",
                          "no_missing_sessions", "no_price_jumps", "no_zero_volume_runs",
-                         "ohlc_consistent", "sources_agree", "timestamps_in_session",
-                         "timestamps_unique", "volume_nonnegative", "volume_regime_stable"],
+                         "ohlc_consistent", "price_scale_plausible", "sources_agree",
+                         "timestamps_in_session", "timestamps_unique", "volume_nonnegative",
+                         "volume_regime_stable"],
     "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
                                "keys_unique"],
     "models/promoted_model": ["challenger_passed_gate"],
 }
 BLOCKING = {"market_data/bars": ["contract_schema_valid", "newest_bar_fresh",
                                  "no_missing_sessions", "no_price_jumps", "ohlc_consistent",
-                                 "timestamps_in_session", "timestamps_unique",
-                                 "volume_nonnegative"],
+                                 "price_scale_plausible", "timestamps_in_session",
+                                 "timestamps_unique", "volume_nonnegative"],
             "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
                                        "keys_unique"]}
 JOBS = ["ingest_bars_job", "reconcile_broker_job", "report_quality_job", "report_session_job",

@@ -18,9 +18,9 @@ QUIET = {"console": {"config": {"log_level": "ERROR"}}}
 
 
 @pytest.fixture
-def replay_settings(settings_for, market_dir, tmp_path):
-    path = market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
-    return settings_for(market_sources=("replay",), replay_path=path,
+def replay_settings(settings_for, sim_minute_file, tmp_path):
+    """Replay of the simulated stand-in for the recorded minute file (no ../shared needed)."""
+    return settings_for(market_sources=("replay",), replay_path=sim_minute_file,
                         database_url=f"sqlite:///{tmp_path / 'job.db'}")
 
 
@@ -32,7 +32,7 @@ def _trade(defs, instance, policy="random", feed="replay"):
         "loggers": QUIET})
 
 
-def test_a_recorded_session_gives_the_same_ledger_through_the_job_and_the_cli(
+def test_a_replayed_session_gives_the_same_ledger_through_the_job_and_the_cli(
         replay_settings, tmp_path):
     defs = build_definitions(replay_settings)
     with dg.DagsterInstance.ephemeral() as instance:

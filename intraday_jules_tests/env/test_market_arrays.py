@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from intraday_jules.domain.calendar import NEW_YORK, session_window
+from intraday_jules.domain.calendar import NEW_YORK, session_window, sessions_in_range
 from intraday_jules.env import DualTickerTradingEnv, TradingEnvConfig
 from intraday_jules.env.data import MarketArrays, MarketArraysError, WindowTooShortError
 from intraday_jules.env.synthetic import synthetic_market_arrays
 from intraday_jules_tests.env.builders import frames_from_arrays
 
-REAL_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 LOOKBACK = 50
 
 
@@ -117,13 +116,16 @@ def _stand_in_features(bars: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def test_real_nvda_msft_bars_align_on_regular_hours_sessions(market_dir: Path) -> None:
-    bars = pd.read_csv(market_dir / REAL_FILE)
+def test_two_months_of_nvda_msft_bars_align_on_regular_hours_sessions(
+        sim_minute_file: Path) -> None:
+    bars = pd.read_csv(sim_minute_file)  # 04:00-20:00 ET, like a vendor's extended-hours file
     bars["ts"] = pd.to_datetime(bars["ts"], utc=True)
     feats = _stand_in_features(bars)  # extended hours too: from_frames must drop them
     names = [f"ret_{k}" for k in range(1, 13)]
     arrays = MarketArrays.from_frames(bars, feats, ["NVDA", "MSFT"], names)
-    assert len(arrays.session_dates) == 39  # SOURCES.md: 39 sessions, 390 RTH bars each
+    sessions = sessions_in_range(date(2025, 1, 2), date(2025, 2, 28))
+    assert len(sessions) == 39  # XNYS sessions of Jan-Feb 2025, 390 regular bars each
+    assert arrays.session_dates == tuple(sessions)
     assert arrays.n_bars == 39 * 390
     starts, stops = arrays.session_bounds()
     assert set((stops - starts).tolist()) == {390}

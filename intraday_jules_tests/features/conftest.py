@@ -1,4 +1,5 @@
-"""Feature-test fixtures: the real 1-minute NVDA/MSFT bars (regular hours) and small builders."""
+"""Feature-test fixtures: realistic 1-minute NVDA/MSFT bars (the seeded simulator; regular hours
+in ``rth_bars``), 5-minute bars built from them, and small builders."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ import pandas as pd
 import pytest
 
 from intraday_jules.domain.calendar import NEW_YORK, session_window
-
-ONE_MINUTE_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
-FIVE_MINUTE_FILE = "nvda_msft_5min_2025-05-12_2026-03-06.csv"
+from intraday_jules_tests.conftest import write_simulated_minutes
 
 
 def read_replay_csv(path: Path) -> pd.DataFrame:
@@ -29,9 +28,10 @@ def regular_hours(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def all_hours_bars(market_dir: Path) -> pd.DataFrame:
-    """The 1-minute file as recorded, extended hours included (39 sessions, 2 symbols)."""
-    return read_replay_csv(market_dir / ONE_MINUTE_FILE)
+def all_hours_bars(sim_minute_file: Path) -> pd.DataFrame:
+    """Realistic NVDA + MSFT 1-minute bars of 2025-01-02..2025-02-28, extended hours included
+    (39 sessions, 2 symbols; the seeded simulator)."""
+    return read_replay_csv(sim_minute_file)
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +40,26 @@ def rth_bars(all_hours_bars: pd.DataFrame) -> pd.DataFrame:
     return regular_hours(all_hours_bars)
 
 
+def to_five_minutes(frame: pd.DataFrame) -> pd.DataFrame:
+    """1-minute bars aggregated to 5-minute bars (start-labelled), per symbol."""
+    bucket = frame["ts"].dt.floor("5min")
+    grouped = frame.groupby([frame["symbol"], bucket], sort=True)
+    out = grouped.agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
+                      close=("close", "last"), volume=("volume", "sum"))
+    return out.reset_index()[["symbol", "ts", "open", "high", "low", "close", "volume"]]
+
+
 @pytest.fixture(scope="session")
-def five_minute_bars(market_dir: Path) -> pd.DataFrame:
-    return read_replay_csv(market_dir / FIVE_MINUTE_FILE)
+def five_minute_bars(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """Regular-hours NVDA + MSFT 5-minute bars of 2025-07-02, 2025-07-03 (half day, 13:00 ET
+    close), 2025-10-31 (EDT) and 2025-11-03 (EST), from the seeded simulator's minutes."""
+    folder = tmp_path_factory.mktemp("five_minute")
+    minutes = pd.concat(
+        [read_replay_csv(write_simulated_minutes(folder / f"{first}.csv", first, last,
+                                                 extended_hours=False))
+         for first, last in (("2025-07-02", "2025-07-03"), ("2025-10-31", "2025-11-03"))],
+        ignore_index=True)
+    return to_five_minutes(minutes.sort_values(["symbol", "ts"], kind="stable"))
 
 
 def synthetic_session(symbol: str, day: date, seed: int, n: int | None = None,

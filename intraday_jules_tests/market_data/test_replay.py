@@ -7,6 +7,7 @@ from intraday_jules.domain.bars import BarValidationError
 from intraday_jules.market_data.replay import ReplaySource, read_bars_file
 from intraday_jules.market_data.source import BarRequest, MissingBarsError
 from intraday_jules_tests.builders import session_bars, write_csv
+from intraday_jules_tests.conftest import write_simulated_minutes
 
 HEADER = "symbol,ts,open,high,low,close,volume\n"
 GOOD = "NVDA,2025-01-03T14:30:00Z,10,11,9,10.5,100\n"
@@ -67,6 +68,7 @@ def test_parquet_round_trip(tmp_path):
     assert len(got) == 10 and set(got["source"]) == {"replay"}
 
 
+@pytest.mark.recorded_data
 def test_session_window_filters_regular_and_extended_hours(market_dir):
     source = ReplaySource(market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv")
     manifest = pd.read_csv(market_dir / "manifest_nvda_msft_1min_2025-01-02_2025-02-28.csv")
@@ -78,14 +80,49 @@ def test_session_window_filters_regular_and_extended_hours(market_dir):
         assert len(extended) == row.bars
 
 
-def test_dst_and_half_days_from_the_5_minute_file(market_dir):
-    source = ReplaySource(market_dir / "nvda_msft_5min_2025-05-12_2026-03-06.csv")
+def test_session_window_keeps_regular_hours_and_extended_adds_pre_and_post_market(
+        sim_minute_file):
+    source = ReplaySource(sim_minute_file)
+    local = source.bars["ts"].dt.tz_convert("America/New_York")
+    for day in sorted(set(local.dt.date))[:6]:
+        for symbol in ("NVDA", "MSFT"):
+            on_day = source.bars[(source.bars["symbol"] == symbol) & (local.dt.date == day)]
+            regular = source.fetch_session(BarRequest(symbol, day))
+            extended = source.fetch_session(BarRequest(symbol, day, extended_hours=True))
+            clock = regular["ts"].dt.tz_convert("America/New_York").dt.strftime("%H:%M")
+            assert len(regular) == 390 and (clock.min(), clock.max()) == ("09:30", "15:59")
+            assert len(extended) == len(on_day) > len(regular)
+            late = extended["ts"].dt.tz_convert("America/New_York").dt.strftime("%H:%M")
+            assert (late.min(), late.max()) == ("04:00", "19:59")
+            assert set(regular["ts"]) <= set(extended["ts"])
+
+
+def _five_minute_file(folder, *sessions: str):
+    """NVDA + MSFT 5-minute bars (all hours) of the given sessions, from the seeded simulator's
+    minutes, as a replay CSV."""
+    minutes = pd.concat([read_bars_file(write_simulated_minutes(folder / f"{d}.csv", d, d))
+                         for d in sessions], ignore_index=True)
+    grouped = minutes.groupby([minutes["symbol"], minutes["ts"].dt.floor("5min")], sort=True)
+    bars = grouped.agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
+                       close=("close", "last"), volume=("volume", "sum")).reset_index()
+    path = folder / "five_minutes.csv"
+    write_csv(path, bars.sort_values(["ts", "symbol"]))
+    return path
+
+
+def test_dst_and_half_days_from_a_5_minute_file(tmp_path):
+    source = ReplaySource(_five_minute_file(tmp_path, "2025-07-03", "2025-10-31", "2025-11-03",
+                                            "2025-11-28"))
+    after_close = source.bars[(source.bars["symbol"] == "NVDA")
+                              & (source.bars["ts"] >= pd.Timestamp("2025-11-28T18:00Z"))
+                              & (source.bars["ts"] < pd.Timestamp("2025-11-29T00:00Z"))]
+    assert len(after_close) > 0  # the file has post-market bars after the half-day close
     before = source.fetch_session(BarRequest("NVDA", date(2025, 10, 31)))
     after = source.fetch_session(BarRequest("NVDA", date(2025, 11, 3)))
     assert before["ts"].iloc[0] == pd.Timestamp("2025-10-31T13:30:00Z")
     assert after["ts"].iloc[0] == pd.Timestamp("2025-11-03T14:30:00Z")
     assert len(source.fetch_session(BarRequest("MSFT", date(2025, 7, 3)))) == 42
-    # NVDA has 4 bars after the 13:00 half-day close on 2025-11-28 (SOURCES.md): not regular
+    # the bars after the 13:00 half-day close on 2025-11-28 are not regular hours
     assert len(source.fetch_session(BarRequest("NVDA", date(2025, 11, 28)))) == 42
     with pytest.raises(MissingBarsError, match="no bars"):
         source.fetch_session(BarRequest("NVDA", date(2025, 5, 9)))

@@ -24,8 +24,9 @@ START, END = "2025-01-06", "2025-01-10"  # 4 sessions (01-09 was a market closur
 
 
 @pytest.fixture
-def replay_path(market_dir):
-    return market_dir / "nvda_msft_1min_2025-01-02_2025-02-28.csv"
+def replay_path(sim_minute_file):
+    """Two months of realistic NVDA+MSFT minutes (the seeded simulator, all hours)."""
+    return sim_minute_file
 
 
 @pytest.fixture

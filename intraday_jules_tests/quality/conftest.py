@@ -1,5 +1,6 @@
-"""Fixtures for the quality tests: the real shared bars files (read once per session), their
-manifests, and small helpers to seed defects into copies of real data."""
+"""Fixtures for the quality tests: realistic simulated bars (``sim_bars``, ``two_sessions``), the
+recorded shared bars files and their manifests (``recorded_data`` tests only; read once per
+session), and small helpers to seed defects into copies of clean data."""
 
 from __future__ import annotations
 
@@ -70,9 +71,16 @@ def manifest(market_dir: Path) -> Callable[[str], pd.DataFrame]:
 
 
 @pytest.fixture(scope="session")
-def two_sessions(bars_file: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
-    """Regular-hours NVDA + MSFT 1-minute bars of 2025-01-02 and 2025-01-03 (real, clean)."""
-    frame = bars_file(ONE_MIN_PAIR)
+def sim_bars(sim_minute_file: Path) -> pd.DataFrame:
+    """The seeded simulator's NVDA + MSFT minutes of 2025-01-02..2025-02-28, all hours (the
+    stand-in for the recorded Jan-Feb pair; realistic, clean)."""
+    return read_bars(sim_minute_file)
+
+
+@pytest.fixture(scope="session")
+def two_sessions(sim_bars: pd.DataFrame) -> pd.DataFrame:
+    """Regular-hours NVDA + MSFT 1-minute bars of 2025-01-02 and 2025-01-03 (simulated, clean)."""
+    frame = sim_bars
     days = frame["ts"].dt.tz_convert(NEW_YORK).dt.date
     frame = frame[days.isin([date(2025, 1, 2), date(2025, 1, 3)])]
     return regular_hours(frame.sort_values(["symbol", "ts"]).reset_index(drop=True))

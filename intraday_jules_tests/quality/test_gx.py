@@ -28,7 +28,9 @@ def _by_check(suite: object) -> dict[str, list[tuple[str, dict[str, object]]]]:
 def test_suite_is_derived_from_the_market_data_contract(market_contract: Contract) -> None:
     suite = _by_check(build_suite(market_contract, BAR_COLUMNS))
     assert set(suite) == {"contract_schema_valid", "timestamps_unique", "ohlc_consistent",
-                          "volume_nonnegative"}
+                          "volume_nonnegative", "price_scale_plausible"}
+    bounds = suite["price_scale_plausible"]  # issue 11 f4: 4 prices x (lower, upper) bound
+    assert [t for t, _ in bounds] == ["expect_column_values_to_be_between"] * 8
     assert suite["timestamps_unique"] == [("expect_compound_columns_to_be_unique",
                                            {"column_list": ["symbol", "ts"]})]
     ohlc = suite["ohlc_consistent"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,8 @@ from intraday_jules.db import create_db_engine, upgrade_to_head
 from intraday_jules.quality import read_quarantine, run_with_quarantine, write_quarantine
 from intraday_jules.quality.contracts import CONTRACTS_DIR, Contract, parse_contract
 from intraday_jules.quality.run import run_quality_checks
-from intraday_jules_tests.quality.conftest import ONE_MIN_NVDA
+from intraday_jules_tests.conftest import write_simulated_minutes
+from intraday_jules_tests.quality.conftest import read_bars
 
 SESSIONS = (date(2025, 1, 2), date(2025, 1, 3))
 T = pd.Timestamp("2025-01-03T15:00Z")
@@ -97,16 +98,23 @@ def test_split_like_gap_is_not_quarantined_away(two_sessions: pd.DataFrame,
     assert not report.result("no_price_jumps").passed and report.blocking_failed
 
 
-def test_half_day_bars_after_the_close_are_quarantined_from_real_data(
-        bars_file: Callable[[str], pd.DataFrame], market_contract: Contract) -> None:
-    bars = bars_file(ONE_MIN_NVDA)
-    day = date(2025, 11, 28)
-    bars = bars[bars["ts"].dt.tz_convert("America/New_York").dt.date == day]
+def test_half_day_bars_after_the_close_are_quarantined_and_the_session_stays_complete(
+        tmp_path: Path, market_contract: Contract) -> None:
+    day = date(2025, 11, 28)  # half day: regular hours 09:30-13:00 ET (14:30-18:00 UTC)
+    bars = read_bars(write_simulated_minutes(tmp_path / "half_day.csv", day.isoformat(),
+                                             day.isoformat()))
+    close = pd.Timestamp("2025-11-28T18:00Z")
+    # regular hours plus the first 5 post-market prints of NVDA, as a vendor feed would send
+    regular = bars[(bars["symbol"] == "NVDA") & (bars["ts"] >= pd.Timestamp("2025-11-28T14:30Z"))
+                   & (bars["ts"] < close)]
+    after = bars[(bars["symbol"] == "NVDA") & (bars["ts"] >= close)].head(5)
+    bars = pd.concat([regular, after], ignore_index=True)
     report, split = run_with_quarantine(
         bars, symbols=("NVDA",), sessions=(day,), extended_hours=False, contract=market_contract,
         use_gx=False)
-    assert len(split.quarantined) == 5 and len(split.clean) == 210
-    assert (split.quarantined["ts"] >= pd.Timestamp("2025-11-28T18:00Z")).all()
+    assert len(after) == 5 and len(regular) == 210
+    assert len(split.quarantined) == len(after) and len(split.clean) == len(regular)
+    assert (split.quarantined["ts"] >= close).all()
     assert report.result("timestamps_in_session").passed and report.result(
         "no_missing_minutes").passed
 

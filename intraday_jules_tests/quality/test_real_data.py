@@ -24,6 +24,10 @@ from intraday_jules_tests.quality.conftest import (
     sessions_of,
 )
 
+# The point of every test here is the recorded data itself (its manifests, its real moves, its
+# missing minutes and vendor quirks): they skip on a clone without ../shared.
+pytestmark = pytest.mark.recorded_data
+
 Loader = Callable[[str], pd.DataFrame]
 HALF_DAYS = (date(2025, 7, 3), date(2025, 11, 28), date(2025, 12, 24))
 

@@ -49,7 +49,7 @@ def test_report_round_trips_through_data_quality_reports(
         upgrade_to_head(engine)
         written = store_report(engine, defective_report, partition_key="2025-01-02..2025-01-03",
                                run_id="run-1")
-        assert written == len(defective_report.checks) == 12
+        assert written == len(defective_report.checks) == 13  # + price_scale_plausible
         loaded = load_latest_report(engine, partition_key="2025-01-02..2025-01-03")
         assert loaded is not None
         assert loaded.blocking_failed and defective_report.blocking_failed

@@ -13,7 +13,7 @@ import pytest
 from intraday_jules.quality import checks as C
 from intraday_jules.quality.base import CheckContext
 from intraday_jules.quality.results import CheckResult
-from intraday_jules_tests.quality.conftest import ONE_MIN_PAIR, regular_hours
+from intraday_jules_tests.quality.conftest import regular_hours
 
 T = pd.Timestamp("2025-01-03T15:00:00Z")
 DAY = date(2025, 1, 3)
@@ -195,8 +195,8 @@ def test_sources_agree_fails_on_a_diverging_close_and_on_session_volume(
 
 
 def test_volume_regime_stable_flags_only_the_session_where_volume_changes_meaning(
-        bars_file: Callable[[str], pd.DataFrame], ctx_for: Ctx) -> None:
-    bars = regular_hours(bars_file(ONE_MIN_PAIR))
+        sim_bars: pd.DataFrame, ctx_for: Ctx) -> None:
+    bars = regular_hours(sim_bars)
     days = bars["ts"].dt.tz_convert("America/New_York").dt.date
     sessions = sorted(days.unique())[:14]
     bars = bars[days.isin(sessions)].copy()

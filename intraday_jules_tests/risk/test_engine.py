@@ -203,6 +203,9 @@ def test_on_reconciliation_mismatch_halts_with_difference_recorded() -> None:
         def describe(self) -> str:
             return "NVDA: ledger 5, broker 4"
 
+        def books(self) -> dict[str, int]:
+            return {"ledger.NVDA": 5, "broker.NVDA": 4}
+
     engine = make_engine()
     assert engine.on_reconciliation(Mismatch()) is TradingState.HALTED
     assert "broker 4" in engine.state_record.reason

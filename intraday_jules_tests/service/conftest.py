@@ -1,5 +1,7 @@
-"""Service fixtures: tiny models trained on the recorded bars, a registry on a SQLite file, and
-the real server (``uvicorn intraday_jules.service.app:app``) in a child process over them."""
+"""Service fixtures: tiny models trained on simulated NVDA/MSFT minutes (``sim_minute_file``,
+the seeded simulator's stand-in for the recorded Jan-Feb 2025 file, so nothing here needs
+../shared), a registry on a SQLite file, and the real server
+(``uvicorn intraday_jules.service.app:app``) in a child process over them."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from intraday_jules.db.engine import create_db_engine
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.market_data.replay import read_bars_file
 from intraday_jules.service.loadcheck import ServiceProcess, run_service
-from intraday_jules_tests.agent.conftest import ONE_MINUTE_FILE, tiny_config
+from intraday_jules_tests.agent.conftest import tiny_config
 
 torch.set_num_threads(1)  # 2 shared cores
 
@@ -53,14 +55,15 @@ class Models:
 
 
 @pytest.fixture(scope="session")
-def real_bars(market_dir: Path) -> pd.DataFrame:
-    return read_bars_file(market_dir / ONE_MINUTE_FILE)
+def sim_bars(sim_minute_file: Path) -> pd.DataFrame:
+    """Simulated NVDA+MSFT minutes, 2025-01-02..2025-02-28, extended hours included."""
+    return read_bars_file(sim_minute_file)
 
 
 @pytest.fixture(scope="session")
-def session_bars(real_bars: pd.DataFrame) -> pd.DataFrame:
+def session_bars(sim_bars: pd.DataFrame) -> pd.DataFrame:
     """One whole test-split session (extended hours included), in time order."""
-    day = cut_to_window(real_bars, DateWindow(SESSION, SESSION))
+    day = cut_to_window(sim_bars, DateWindow(SESSION, SESSION))
     return day.sort_values(["ts", "symbol"]).reset_index(drop=True)
 
 
@@ -70,10 +73,11 @@ def service_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def models(real_bars: pd.DataFrame, service_home: Path) -> Models:
+def models(sim_bars: pd.DataFrame, service_home: Path) -> Models:
     """Trains (64 steps each) and saves the models; nothing is promoted yet."""
-    days = sorted(set(real_bars["ts"].dt.tz_convert("America/New_York").dt.date))
-    data = prepare_data(real_bars, train_window=split_sessions(days).train, origin="test file")
+    days = sorted(set(sim_bars["ts"].dt.tz_convert("America/New_York").dt.date))
+    data = prepare_data(sim_bars, train_window=split_sessions(days).train,
+                        origin="simulated test file")
     foundation = train_foundation(data, tiny_config(seed=3))
     store = ModelStore(service_home / "models",
                        create_db_engine(f"sqlite:///{service_home / 'intraday_jules.db'}"))

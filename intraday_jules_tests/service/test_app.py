@@ -59,7 +59,7 @@ def test_ready_is_503_with_the_reason_until_a_model_is_promoted_then_200(
 
 
 @pytest.mark.parametrize(("minutes", "mode", "seed"), [(120, None, 0), (200, "argmax", 5)])
-def test_predict_on_a_real_sessions_bars_equals_live_policy_on_those_bars(
+def test_predict_on_a_sessions_bars_equals_live_policy_on_those_bars(
         http: Client, models: Models, session_bars: pd.DataFrame, minutes: int,
         mode: ActionMode | None, seed: int) -> None:
     set_champion(models.store, models.dual_a)

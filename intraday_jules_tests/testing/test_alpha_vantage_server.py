@@ -19,14 +19,14 @@ import pytest
 from intraday_jules.testing.alpha_vantage_server import AlphaVantageServer, Reply
 
 KEY = "SERVER-CANARY-KEY-42"
-FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 
 
 @pytest.fixture(scope="module")
-def bars(market_dir: Path) -> pd.DataFrame:
+def bars(sim_minute_file: Path) -> pd.DataFrame:
+    """Realistic NVDA + MSFT minutes of 2025-01-02..2025-02-28, all hours (seeded simulator)."""
     from intraday_jules.market_data.replay import read_bars_file
 
-    return read_bars_file(market_dir / FILE)
+    return read_bars_file(sim_minute_file)
 
 
 @pytest.fixture
@@ -41,7 +41,8 @@ def get(server: AlphaVantageServer, **params: str) -> httpx.Response:
     return httpx.get(server.base_url, params=query, timeout=10)
 
 
-def test_month_is_rendered_in_the_vendor_format(server: AlphaVantageServer) -> None:
+def test_month_is_rendered_in_the_vendor_format(server: AlphaVantageServer,
+                                                bars: pd.DataFrame) -> None:
     response = get(server, extended_hours="false")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -55,10 +56,13 @@ def test_month_is_rendered_in_the_vendor_format(server: AlphaVantageServer) -> N
     keys = list(series)
     assert keys == sorted(keys, reverse=True)  # newest first
     assert (keys[0], keys[-1]) == ("2025-01-31 15:59:00", "2025-01-02 09:30:00")
-    # the replay file's first regular bar: NVDA,2025-01-02T14:30:00Z,136.0,136.4,135.67,136.385
-    assert series["2025-01-02 09:30:00"] == {"1. open": "136.0000", "2. high": "136.4000",
-                                             "3. low": "135.6700", "4. close": "136.3850",
-                                             "5. volume": "2933285"}
+    # the replay file's first regular bar, values as strings with 4 decimals, volume whole
+    first = bars[(bars["symbol"] == "NVDA")
+                 & (bars["ts"] == pd.Timestamp("2025-01-02T14:30:00Z"))].iloc[0]
+    assert series["2025-01-02 09:30:00"] == {
+        "1. open": f"{first['open']:.4f}", "2. high": f"{first['high']:.4f}",
+        "3. low": f"{first['low']:.4f}", "4. close": f"{first['close']:.4f}",
+        "5. volume": str(int(first["volume"]))}
     assert len(series) == 20 * 390
 
 
@@ -157,10 +161,10 @@ def test_stopped_server_refuses_connections(bars: pd.DataFrame) -> None:
         _ = server.base_url
 
 
-def test_runs_standalone_from_a_replay_file(market_dir: Path) -> None:
+def test_runs_standalone_from_a_replay_file(sim_minute_file: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "intraday_jules.testing.alpha_vantage_server", "--replay-path",
-         str(market_dir / FILE), "--port", "0", "--api-key", KEY],
+         str(sim_minute_file), "--port", "0", "--api-key", KEY],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

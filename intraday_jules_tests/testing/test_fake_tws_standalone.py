@@ -15,13 +15,11 @@ from ib_async import IB
 from intraday_jules.testing.fake_tws import ReplayBars
 from intraday_jules.testing.fake_tws.replay import aggregate, split_minute
 
-REPLAY_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 
-
-def test_standalone_gateway_serves_a_real_client(market_dir: Path) -> None:
+def test_standalone_gateway_serves_a_real_client(sim_minute_file: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "intraday_jules.testing.fake_tws", "--replay-path",
-         str(market_dir / REPLAY_FILE), "--port", "0",
+         str(sim_minute_file), "--port", "0",
          "--live-time", "2025-01-02T15:00:00+00:00"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -40,9 +38,9 @@ def test_standalone_gateway_serves_a_real_client(market_dir: Path) -> None:
         process.wait(10)
 
 
-def test_five_second_split_aggregates_back_to_every_recorded_minute(
-        market_dir: Path) -> None:
-    replay = ReplayBars.from_csv(market_dir / REPLAY_FILE)
+def test_five_second_split_aggregates_back_to_every_minute_of_a_whole_day(
+        sim_minute_file: Path) -> None:
+    replay = ReplayBars.from_csv(sim_minute_file)
     day = replay.window("NVDA", datetime(2025, 1, 27, 9, 0, tzinfo=UTC),
                         datetime(2025, 1, 28, 1, 0, tzinfo=UTC), rth_only=False)
     assert len(day) > 390

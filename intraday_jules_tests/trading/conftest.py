@@ -1,5 +1,6 @@
-"""Trading-loop fixtures: the recorded session, fresh databases, replay builders, fakes of our
-own interfaces (scripted policies, fault-injecting feeds). Real databases, real broker code."""
+"""Trading-loop fixtures: a session of the simulated stand-in for the recorded file (no
+../shared needed), fresh databases, replay builders, fakes of our own interfaces (scripted
+policies, fault-injecting feeds). Real databases, real broker code."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ from intraday_jules.trading.feed import FeedItem
 from intraday_jules_tests.observability.conftest import pushgateway_url  # noqa: F401 - fixture
 
 SESSION = date(2025, 2, 3)
-REPLAY_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 OPEN = datetime(2025, 2, 3, 14, 30, tzinfo=UTC)  # 09:30 ET
 NO_REPORT = Collaborators(report=False)
 
@@ -39,8 +39,10 @@ def minute(n: int) -> datetime:
 
 
 @pytest.fixture(scope="session")
-def replay_path(market_dir: Path) -> Path:
-    return market_dir / REPLAY_FILE
+def replay_path(sim_regular_minute_file: Path) -> Path:
+    """The seeded simulator's NVDA+MSFT minutes, 2025-01-02..2025-02-28, regular hours (the
+    loop trades regular hours only), as a replay CSV."""
+    return sim_regular_minute_file
 
 
 @pytest.fixture(scope="session")
@@ -91,8 +93,11 @@ class ScriptedPolicy:
         return self.script.get(observation.ts, (HOLD,) * len(observation.symbols))
 
 
-class SimulatedCrash(RuntimeError):
-    """Raised by a feed to stop a run in the middle, as a crash would (no clean finish)."""
+class SimulatedCrash(BaseException):
+    """Raised by a feed to stop a run in the middle, as a kill would (no clean finish).
+
+    A ``BaseException``, like the SIGKILL it stands for: nothing in the process reacts to it,
+    the loop's last line of defence (which handles every ``Exception``) included."""
 
 
 @dataclass
@@ -127,7 +132,7 @@ def item_index(n: int, symbol_rank: int = 0, symbols: int = 2) -> int:
 
 
 def bar_of(source: ReplaySource, symbol: str, n: int, **changes: float) -> Bar:
-    """The recorded bar of ``symbol`` at minute ``n``, optionally with changed prices."""
+    """The replayed bar of ``symbol`` at minute ``n``, optionally with changed prices."""
     frame = source.bars
     row = frame[(frame["symbol"] == symbol) & (frame["ts"] == minute(n))].iloc[0]
     values = {k: float(row[k]) for k in ("open", "high", "low", "close")}

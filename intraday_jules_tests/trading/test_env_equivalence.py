@@ -75,7 +75,11 @@ def test_simulated_broker_fills_equal_env_fills_for_the_same_actions(
               for ts, a in zip(decisions, actions, strict=False)}
     policy = ScriptedPolicy(script)
     url = f"sqlite:///{tmp_path / 'loop.db'}"
-    no_halt = RiskLimits(daily_loss_limit_usd=Decimal(10**6), drawdown_limit_usd=Decimal(10**6))
+    # nothing but the env's own rules may shape the trades: no halt, and no order-size guard
+    # (selling 7 NVDA above $142.86 is over the default $1000 max_order_usd, which the env
+    # does not model, so the loop would shrink that sell)
+    no_halt = RiskLimits(daily_loss_limit_usd=Decimal(10**6), drawdown_limit_usd=Decimal(10**6),
+                         max_order_usd=Decimal(10**6))
     replay(url, replay_source, policy, limits=no_halt).run()
     trades, commission = loop_trades(ledger_json(url))
     assert [pd.Timestamp(ts) for ts in policy.seen] == decisions

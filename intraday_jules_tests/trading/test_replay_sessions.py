@@ -1,4 +1,5 @@
-"""A whole recorded session (2025-02-03) through the live loop with each baseline policy."""
+"""A whole replayed session (2025-02-03 of the simulated stand-in) through the live loop with each
+baseline policy."""
 
 from __future__ import annotations
 

@@ -24,7 +24,18 @@ from intraday_jules_tests.trading.conftest import (
     replay,
 )
 
-TINY_DRAWDOWN = RiskLimits(drawdown_limit_usd=Decimal("1.5"))  # breached at 10:26 ET
+TINY_DRAWDOWN = RiskLimits(drawdown_limit_usd=Decimal("1.5"))
+
+
+def first_breach(decisions: list[dict[str, object]], limit: Decimal) -> str:
+    """The first decided minute whose equity is ``limit`` below the running peak."""
+    peak = None
+    for decision in decisions:
+        equity = Decimal(str(decision["equity"]))
+        peak = equity if peak is None else max(peak, equity)
+        if peak - equity >= limit:
+            return str(decision["ts"])
+    raise AssertionError("the drawdown limit is never reached")
 
 
 def test_halted_survives_a_restart_and_lasts_until_risk_reset(
@@ -37,7 +48,8 @@ def test_halted_survives_a_restart_and_lasts_until_risk_reset(
         crashing.run()
     halted = ledger_json(url)
     [breach] = [e for e in halted["risk_events"] if e["kind"] == "DRAWDOWN_LIMIT"]
-    assert breach["ts"] == "2025-02-03T15:26:00Z"
+    assert breach["ts"] == first_breach(halted["decisions"], Decimal("1.5"))
+    assert breach["ts"] < minute(60).isoformat().replace("+00:00", "Z")  # before the crash
     assert [o["origin"] for o in halted["orders"]] == ["POLICY", "POLICY", "FLATTEN", "FLATTEN"]
 
     restarted = replay(url, replay_source, "always-buy", limits=RiskLimits(),
@@ -67,7 +79,13 @@ def test_reconciliation_mismatch_halts_with_the_difference_recorded(
     assert result.state == "HALTED"
     first = ledger["risk_events"][0]
     assert first["kind"] == "RECONCILE_MISMATCH" and "NVDA: ledger 0, broker 7" in first["reason"]
-    assert ledger["orders"] == []
+    assert first["detail"] == {"broker.NVDA": 7, "ledger.NVDA": 0}
+    # HALTED flattens what the broker holds (7 the ledger never bought), nothing else
+    [flatten] = ledger["orders"]
+    assert (flatten["origin"], flatten["side"], flatten["quantity"], flatten["status"]) == (
+        "FLATTEN", "SELL", 7, "FILLED")
+    assert broker.positions() == {} and result.open_positions == {}
+    assert result.to_json()["ledger_positions"] == {"NVDA": -7}  # the difference stays visible
     assert {e["kind"] for e in ledger["risk_events"][1:]} == {"ORDER_DENIED"}
 
 

@@ -28,7 +28,7 @@ def invoke(tmp_path: Path, *args: str) -> Result:
 
 @pytest.fixture
 def morning_file(tmp_path: Path, replay_source: ReplaySource) -> Path:
-    """09:30-10:40 ET of the recorded session as its own replay file (a fast partial day)."""
+    """09:30-10:40 ET of the replayed session as its own replay file (a fast partial day)."""
     bars = replay_source.bars
     part = bars[(bars["ts"] >= minute(0)) & (bars["ts"] < minute(70))].drop(columns=["source"])
     path = tmp_path / "morning.csv"
@@ -46,7 +46,7 @@ def test_json_reports_the_session_and_max_position_override_caps_orders(
     assert set(payload) >= JSON_KEYS
     assert payload["policy"] == "always-buy" and payload["fills"] == 1
     orders = ledger_json(f"sqlite:///{tmp_path / 'cli.db'}", SESSION)["orders"]
-    assert [o["symbol"] for o in orders] == ["NVDA"]  # one MSFT share (~$410) exceeds $300
+    assert [o["symbol"] for o in orders] == ["NVDA"]  # one MSFT share (over $400) exceeds $300
     assert all(o["quantity"] * float(o["reference_price"]) <= 300 for o in orders)
     assert Path(payload["report"]["markdown"]).read_text().startswith("# Trading session")
 

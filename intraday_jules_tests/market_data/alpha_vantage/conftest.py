@@ -17,8 +17,6 @@ from intraday_jules.testing.alpha_vantage_server import AlphaVantageServer
 
 # Recognisable, so a leak anywhere is found by a plain substring search.
 API_KEY = "AVLEAK-CANARY-5Z8X"
-JAN_FEB_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
-NVDA_AUTUMN_FILE = "nvda_1min_2025-09-15_2026-03-06.csv"
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +25,12 @@ def av_fixtures(fixtures_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def jan_feb_bars(market_dir: Path) -> pd.DataFrame:
+def jan_feb_bars(sim_minute_file: Path) -> pd.DataFrame:
+    """Realistic NVDA + MSFT minutes of 2025-01-02..2025-02-28, all hours (the seeded simulator's
+    stand-in for the recorded Jan-Feb file)."""
     from intraday_jules.market_data.replay import read_bars_file
 
-    return read_bars_file(market_dir / JAN_FEB_FILE)
+    return read_bars_file(sim_minute_file)
 
 
 @pytest.fixture

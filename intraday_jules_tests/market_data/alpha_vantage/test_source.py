@@ -25,9 +25,9 @@ from intraday_jules.market_data.source import (
 )
 from intraday_jules.secrets import SecretStore
 from intraday_jules.testing.alpha_vantage_server import AlphaVantageServer
+from intraday_jules_tests.conftest import write_simulated_minutes
 from intraday_jules_tests.market_data.alpha_vantage.conftest import (
     API_KEY,
-    NVDA_AUTUMN_FILE,
     FakeTime,
     MakeSource,
 )
@@ -59,7 +59,7 @@ def test_two_months_of_both_symbols_round_trip_to_the_replay_file(
                       for s in ("NVDA", "MSFT") for d in sessions], ignore_index=True)
     pd.testing.assert_frame_equal(got[list(BAR_COLUMNS)], want, check_exact=True)
     if extended:  # every bar of the file lies in an extended session
-        assert len(got) == len(jan_feb_bars) == 60_633
+        assert len(got) == len(jan_feb_bars)
     else:
         assert len(got) == 2 * 39 * 390
     months = {(r.params["symbol"], r.params["month"]) for r in server.requests}
@@ -70,12 +70,15 @@ def test_two_months_of_both_symbols_round_trip_to_the_replay_file(
 
 
 @pytest.fixture(scope="module")
-def autumn_bars(market_dir: Path) -> pd.DataFrame:
+def autumn_bars(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """NVDA minutes of October-November 2025, all hours: the DST change (11-02) and a half day
+    (11-28) with post-market prints after its 13:00 ET close (the seeded simulator)."""
     from intraday_jules.market_data.replay import read_bars_file
 
-    bars = read_bars_file(market_dir / NVDA_AUTUMN_FILE)
-    local = bars["ts"].dt.tz_convert("America/New_York").dt.strftime("%Y-%m")
-    return bars[local.isin(["2025-10", "2025-11"])].reset_index(drop=True)
+    path = write_simulated_minutes(tmp_path_factory.mktemp("autumn") / "nvda_autumn.csv",
+                                   "2025-10-01", "2025-11-28")
+    bars = read_bars_file(path)
+    return bars[bars["symbol"] == "NVDA"].reset_index(drop=True)
 
 
 def test_dst_change_and_half_day_land_on_the_right_utc_minutes(
@@ -92,6 +95,9 @@ def test_dst_change_and_half_day_land_on_the_right_utc_minutes(
     assert first[date(2025, 10, 31)] == pd.Timestamp("2025-10-31 13:30", tz="UTC")  # EDT
     assert first[date(2025, 11, 3)] == pd.Timestamp("2025-11-03 14:30", tz="UTC")  # EST
     half_day = got[got["ts"].dt.tz_convert("America/New_York").dt.date == date(2025, 11, 28)]
+    served = autumn_bars[autumn_bars["ts"].dt.tz_convert("America/New_York").dt.date
+                         == date(2025, 11, 28)]
+    assert (served["ts"] >= pd.Timestamp("2025-11-28 18:00", tz="UTC")).any()  # after 13:00 ET
     assert len(half_day) == 210  # 09:30-13:00 ET; the file's later prints are not regular hours
     assert half_day["ts"].max() == pd.Timestamp("2025-11-28 17:59", tz="UTC")
 

@@ -15,7 +15,6 @@ import pytest
 from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource
 from intraday_jules.testing.fake_tws import FakeTwsThread, ReplayBars, SimulatedClock
 
-REPLAY_FILE = "nvda_msft_1min_2025-01-02_2025-02-28.csv"
 # After the data ends: every session in the file is over, so coverage checks apply.
 SIM_START = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
@@ -23,8 +22,9 @@ SourceFactory = Callable[..., IbkrSource]
 
 
 @pytest.fixture(scope="session")
-def replay_path(market_dir: Path) -> Path:
-    return market_dir / REPLAY_FILE
+def replay_path(sim_minute_file: Path) -> Path:
+    """Realistic NVDA + MSFT minutes of 2025-01-02..2025-02-28, all hours (seeded simulator)."""
+    return sim_minute_file
 
 
 @pytest.fixture(scope="session")
