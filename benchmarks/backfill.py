@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from benchmarks._common import emit_result, timer
-from intraday_jules.market_data.ibkr import IbkrConfig, IbkrSource, plan_backfill
+from intraday_jules.adapters.ibkr import IbkrConfig, IbkrSource, plan_backfill
 from intraday_jules.market_data.source import BarRequest
 from intraday_jules.testing.fake_tws import FakeTwsThread, ReplayBars, SimulatedClock
 

@@ -10,12 +10,12 @@ import warnings
 
 import dagster as dg
 
-from intraday_jules.defs.features import build_features_defs
-from intraday_jules.defs.ingestion import build_ingestion_defs
-from intraday_jules.defs.quality import build_quality_defs
-from intraday_jules.defs.resources import bar_store_resource
-from intraday_jules.defs.trading import build_trading_defs
-from intraday_jules.defs.training import build_training_defs
+from intraday_jules.defs.common.resources import bar_store_resource
+from intraday_jules.defs.features.definitions import build_features_defs
+from intraday_jules.defs.ingestion.definitions import build_ingestion_defs
+from intraday_jules.defs.models.definitions import build_training_defs
+from intraday_jules.defs.quality.definitions import build_quality_defs
+from intraday_jules.defs.trading.definitions import build_trading_defs
 from intraday_jules.observability.logging import configure_logging
 from intraday_jules.settings import Settings
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -301,5 +301,3 @@ class Settings:
         return out
 
 
-def setting_names() -> list[str]:
-    return [f.name for f in fields(Settings)]

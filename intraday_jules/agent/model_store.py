@@ -25,7 +25,6 @@ import json
 import math
 import secrets
 import shutil
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +45,11 @@ from intraday_jules.agent.registry import (
     PromotionRow,
 )
 from intraday_jules.db.migrate import upgrade_to_head
+from intraday_jules.domain.clock import Clock
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.normalize import Normalizer
 
 PROMOTED = "promoted"  # the reference that names the current champion
-Clock = Callable[[], datetime]
 
 
 class ModelStoreError(LookupError):

@@ -22,8 +22,6 @@ from intraday_jules.broker.base import (
     OrderRejected,
     SubmitResult,
 )
-from intraday_jules.broker.ibkr import IbkrBroker
-from intraday_jules.broker.ibkr_guard import LiveTradingRefused
 from intraday_jules.broker.journal import Journal
 from intraday_jules.broker.simulated import SimulatedBroker
 
@@ -36,9 +34,7 @@ __all__ = [
     "ConnectionChanged",
     "ConnectionState",
     "FillReport",
-    "IbkrBroker",
     "Journal",
-    "LiveTradingRefused",
     "MarketDrivenBroker",
     "OpenOrder",
     "OrderAccepted",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Literal
@@ -48,17 +48,14 @@ from intraday_jules.broker.journal import (
     order_record,
 )
 from intraday_jules.domain.bars import Bar
+from intraday_jules.domain.clock import system_clock
 from intraday_jules.domain.orders import Fill, Order, OrderStatus
+from intraday_jules.domain.orders import Side as ModelSide
 from intraday_jules.env.execution_model import ExecutionModel
-from intraday_jules.env.execution_model import Side as ModelSide
 
 PRICE_QUANTUM = Decimal("0.00000001")
 Status = Literal["OPEN", "FILLED", "CANCELLED", "REJECTED"]
 RejectRule = Callable[[Order], str | None]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -85,7 +82,7 @@ class SimulatedBroker:
     def __init__(self, execution_model: ExecutionModel | None = None, *,
                  journal: str | Path | None = None, positions: Mapping[str, int] | None = None,
                  reject: RejectRule | None = None,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = system_clock) -> None:
         self.model = execution_model or ExecutionModel()
         self._journal = Journal(journal) if journal is not None else None
         self._reject = reject

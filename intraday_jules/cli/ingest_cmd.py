@@ -28,7 +28,7 @@ IGNORE_UNKNOWN_OPTION = typer.Option(
 
 def source_options(settings: Settings, source: str | None, replay_path: Path | None) -> Any:
     """SourceOptions from settings, with --source / --replay-path overrides applied."""
-    from intraday_jules.market_data.factory import SourceOptions
+    from intraday_jules.adapters.factory import SourceOptions
     from intraday_jules.settings import parse_sources
 
     names = settings.market_sources
@@ -102,7 +102,7 @@ def source_skipped_rows(source: Any, settings: Settings, symbols: tuple[str, ...
     """Rows of the source's file in first..last that the request will not take (logged);
     a CliError naming them when some belong to unknown symbols and ``ignore_unknown`` is off.
     Runs before anything is written."""
-    from intraday_jules.market_data.ingest import skipped_rows
+    from intraday_jules.pipelines.ingest import skipped_rows
 
     skipped = skipped_rows(source, symbols, first, last, extended_hours=extended,
                            configured=settings.symbols)
@@ -122,20 +122,20 @@ def source_skipped_rows(source: Any, settings: Settings, symbols: tuple[str, ...
 
 
 def _replay_files(source: Any) -> list[Any]:
-    from intraday_jules.market_data.ingest import replay_sources
+    from intraday_jules.pipelines.ingest import replay_sources
 
     return replay_sources(source)
 
 
 def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: date,
                options: Any, show: bool, *, ignore_unknown: bool = False) -> dict[str, Any]:
+    from intraday_jules.adapters.factory import build_source
     from intraday_jules.db.engine import DatabaseUnreachable, mask_url
     from intraday_jules.domain.bars import BarValidationError
     from intraday_jules.domain.calendar import sessions_in_range
-    from intraday_jules.market_data.factory import build_source
-    from intraday_jules.market_data.ingest import QualityGate, ingest_partition
     from intraday_jules.market_data.source import SourceError
     from intraday_jules.market_data.store import BarStore
+    from intraday_jules.pipelines.ingest import QualityGate, ingest_partition
 
     sessions = sessions_in_range(first, last)
     if not sessions:

@@ -68,9 +68,9 @@ def run_range_checks(settings: Any, symbols: tuple[str, ...], first: Any, last: 
 
     import pandas as pd
 
+    from intraday_jules.adapters.factory import build_source
     from intraday_jules.domain.bars import BarValidationError
     from intraday_jules.domain.calendar import session_window, sessions_in_range
-    from intraday_jules.market_data.factory import build_source
     from intraday_jules.market_data.source import BarRequest, MissingBarsError, SourceError
     from intraday_jules.quality import run_quality_checks
 
@@ -115,8 +115,8 @@ def _price_history(settings: Any, symbols: tuple[str, ...], first: Any) -> dict[
     import sqlalchemy as sa
 
     from intraday_jules.db.engine import DatabaseUnreachable
-    from intraday_jules.market_data.ingest import stored_price_history
     from intraday_jules.market_data.store import BarStore
+    from intraday_jules.pipelines.ingest import stored_price_history
 
     url = sa.engine.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):

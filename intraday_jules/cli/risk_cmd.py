@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit
 from intraday_jules.cli.ledger_cmd import load_settings, open_ledger
+from intraday_jules.domain.clock import system_clock
 
 if TYPE_CHECKING:
     from intraday_jules.ledger import Ledger
@@ -21,10 +22,6 @@ REASON_OPTION = typer.Option(..., "--reason", help="Why trading may resume (reco
 
 risk_app = typer.Typer(help="Risk state: see it, or reset a HALTED/REDUCING state (recorded).",
                        no_args_is_help=True)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _limits_and_ledger() -> tuple[RiskLimits, Ledger]:
@@ -68,7 +65,7 @@ def status_command(as_json: bool = JSON_OPTION) -> None:
     from intraday_jules.risk import effective_state
 
     limits, ledger = _limits_and_ledger()
-    current = effective_state(ledger.load_trading_state(), _now())
+    current = effective_state(ledger.load_trading_state(), system_clock())
     history = ledger.trading_state_history()[-HISTORY_SHOWN:]
     used = session_limits(ledger)
     payload = {**_record_json(current), "limits": limits.describe(),
@@ -99,7 +96,7 @@ def reset_command(reason: str = REASON_OPTION, as_json: bool = JSON_OPTION) -> N
     if not reason.strip():
         raise CliError("--reason must not be empty", hint='e.g. --reason "reviewed the loss"')
     limits, ledger = _limits_and_ledger()
-    engine = RiskEngine(limits, ledger, clock=_now)
+    engine = RiskEngine(limits, ledger, clock=system_clock)
     previous = engine.state_record
     engine.reset(reason)
     payload = {"previous": _record_json(previous), **_record_json(engine.state_record)}

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     def status(as_json: bool = JSON_OPTION) -> None:
         """Freshness per symbol/source, last quality result, champion model, risk state,
         today's P&L and positions, broker connection."""
-        from intraday_jules.status import collect_status
+        from intraday_jules.pipelines.status import collect_status
 
         payload = collect_status(load_settings())
         emit(payload, as_json, lambda console: _render(console, payload))

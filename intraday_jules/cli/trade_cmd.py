@@ -73,7 +73,7 @@ def _source(name: str, replay_path: Path | None, settings: Settings) -> BarSourc
 
 def default_broker_state(settings: Settings) -> Path:
     """One simulated-broker journal per database: the broker's memory follows the ledger's."""
-    from intraday_jules.trading.wiring import simulated_broker_journal
+    from intraday_jules.pipelines.trading import simulated_broker_journal
 
     return simulated_broker_journal(settings.home, settings.database_url)
 
@@ -148,8 +148,8 @@ def _run(settings: Settings, day: Any, source: BarSource, policy: str, seed: int
          limits: RiskLimits, journal: Path, report_dir: Path | None) -> dict[str, Any]:
     from intraday_jules.domain.calendar import is_session
     from intraday_jules.ledger import Ledger
+    from intraday_jules.pipelines.trading import StoredQualityGate
     from intraday_jules.trading import Collaborators, SessionConfig, build_replay_session
-    from intraday_jules.trading.wiring import StoredQualityGate
 
     if not is_session(day):
         raise CliError(f"{day.isoformat()} is not an XNYS trading session")

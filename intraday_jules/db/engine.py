@@ -230,10 +230,3 @@ def backend_of(engine: Engine) -> Backend:
     return "timescaledb" if installed else "postgresql"
 
 
-def timescaledb_available(conn: sa.Connection) -> bool:
-    """True if the server offers the timescaledb extension (installed or installable)."""
-    return bool(
-        conn.execute(
-            sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
-        ).scalar()
-    )

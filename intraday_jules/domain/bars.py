@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -315,3 +315,6 @@ def _refuse_volume(frame: pd.DataFrame, origin: str, bad: np.ndarray[Any, Any],
         shown = repr(int(value)) if isinstance(value, int | np.integer) else repr(float(value))
         raise BarValidationError(origin, f"{problem}, got {shown}", symbol=symbol, ts=ts,
                                  field="volume", count=count)
+
+
+BAR = timedelta(minutes=1)

@@ -155,3 +155,8 @@ def current_or_next_session(now: datetime) -> date:
     if is_session(day) and now < session_window(day).close:
         return day
     return next_session(day)
+
+
+def partition_key_for(session: date, symbol: str) -> str:
+    """The Dagster multi-partition key string ("2025-03-12|NVDA"), also used by the CLI."""
+    return f"{session.isoformat()}|{symbol}"

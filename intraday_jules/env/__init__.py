@@ -7,6 +7,7 @@
 - ``trading_env``: ``SingleTickerTradingEnv`` (NVDA) and ``DualTickerTradingEnv`` (NVDA+MSFT).
 """
 
+from intraday_jules.domain.orders import Side
 from intraday_jules.env.actions import (
     BUY,
     HOLD,
@@ -22,12 +23,7 @@ from intraday_jules.env.data import (
     MarketArraysError,
     WindowTooShortError,
 )
-from intraday_jules.env.execution_model import (
-    ExecutionConfig,
-    ExecutionModel,
-    FillQuote,
-    Side,
-)
+from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel, FillQuote
 from intraday_jules.env.portfolio_env import PortfolioTradingEnv, TradingEnvConfig
 from intraday_jules.env.trading_env import DualTickerTradingEnv, SingleTickerTradingEnv
 

@@ -25,23 +25,12 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from enum import StrEnum
 
 from intraday_jules.domain.money import Money
+from intraday_jules.domain.orders import Side
 
 BPS = Decimal(10_000)
 PriceLike = Decimal | Money | int | str | float
-
-
-class Side(StrEnum):
-    """Order side, spelled as the ledger and IBKR spell it."""
-
-    BUY = "BUY"
-    SELL = "SELL"
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
 
 
 def to_decimal(value: PriceLike) -> Decimal:

@@ -14,8 +14,8 @@ half recorded). The broker's answers to one minute's orders go in one transactio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from intraday_jules.domain.clock import Clock
+from intraday_jules.domain.clock import system_clock as utc_now
 from intraday_jules.domain.orders import Fill, Order, OrderStatus
 from intraday_jules.domain.portfolio import Position, positions_from_fills
 from intraday_jules.ledger import rows
@@ -34,12 +36,6 @@ from intraday_jules.ledger.records import (
 )
 from intraday_jules.ledger.risk_records import RiskRecords
 from intraday_jules.ledger.schema import decisions, fills, order_events, orders
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def insert_new(conn: Connection, table: sa.Table, values: dict[str, Any],

@@ -12,9 +12,9 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from intraday_jules.domain.risk_state import RiskEvent, RiskEventKind, StateRecord
 from intraday_jules.ledger import rows
 from intraday_jules.ledger.schema import risk_events, trading_state
-from intraday_jules.risk.state import RiskEvent, RiskEventKind, StateRecord
 
 
 class RiskRecords:

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from intraday_jules.domain.calendar import session_date_of
 from intraday_jules.domain.orders import Fill, IntentOrigin, Order, Side
+from intraday_jules.domain.risk_state import RiskEvent, RiskEventKind, StateRecord, TradingState
 from intraday_jules.ledger.records import DecisionRecord
 from intraday_jules.ledger.schema import check_money
-from intraday_jules.risk.state import RiskEvent, RiskEventKind, StateRecord, TradingState
 
 
 def order_values(order: Order, recorded_at: datetime) -> dict[str, Any]:

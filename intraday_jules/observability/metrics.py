@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, ClassVar, Literal
@@ -32,6 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import basic_auth_handler, default_handler, push_to_gateway
+
+from intraday_jules.domain.clock import system_clock
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +146,12 @@ def public_url(url: str) -> tuple[str, str | None, str | None]:
     return urlunsplit((parts.scheme, host, parts.path, "", "")), parts.username, parts.password
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class _Metrics:
     """A private registry of ``SPECS`` plus ``push``; subclasses add the typed setters."""
 
     SPECS: ClassVar[tuple[MetricSpec, ...]] = ()
 
-    def __init__(self, *, clock: Callable[[], datetime] = _utc_now,
+    def __init__(self, *, clock: Callable[[], datetime] = system_clock,
                  push_timeout_s: float = DEFAULT_PUSH_TIMEOUT_S) -> None:
         self.registry = CollectorRegistry()
         self._clock = clock
@@ -195,7 +193,7 @@ class TradingMetrics(_Metrics):
 
     SPECS = TRADING_METRICS
 
-    def __init__(self, *, clock: Callable[[], datetime] = _utc_now,
+    def __init__(self, *, clock: Callable[[], datetime] = system_clock,
                  push_timeout_s: float = DEFAULT_PUSH_TIMEOUT_S) -> None:
         super().__init__(clock=clock, push_timeout_s=push_timeout_s)
         self._symbols: set[str] = set()

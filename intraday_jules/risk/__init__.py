@@ -5,10 +5,7 @@
 docs/risk_and_ledger.md.
 """
 
-from intraday_jules.risk.checks import CHECKS, Approved, CheckContext, Denied, Verdict, run_checks
-from intraday_jules.risk.engine import RiskEngine
-from intraday_jules.risk.limits import RiskLimits
-from intraday_jules.risk.state import (
+from intraday_jules.domain.risk_state import (
     MemoryRiskStore,
     RiskEvent,
     RiskEventKind,
@@ -17,6 +14,9 @@ from intraday_jules.risk.state import (
     TradingState,
     effective_state,
 )
+from intraday_jules.risk.checks import CHECKS, Approved, CheckContext, Denied, Verdict, run_checks
+from intraday_jules.risk.engine import RiskEngine
+from intraday_jules.risk.limits import RiskLimits
 
 __all__ = [
     "CHECKS",

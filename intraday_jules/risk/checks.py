@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from intraday_jules.domain.orders import IntentOrigin, OrderIntent
 from intraday_jules.domain.portfolio import Book
+from intraday_jules.domain.risk_state import TradingState
 from intraday_jules.risk.limits import RiskLimits
-from intraday_jules.risk.state import TradingState
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,16 +17,15 @@ since-reset high-water mark and session start (see ``Ledger.high_water_mark``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.domain.orders import Fill, IntentOrigin, OrderIntent, Side
 from intraday_jules.domain.portfolio import Book
-from intraday_jules.risk.checks import CheckContext, Denied, Verdict, run_checks
-from intraday_jules.risk.limits import RiskLimits
-from intraday_jules.risk.state import (
+from intraday_jules.domain.risk_state import (
     JsonScalar,
     RiskEvent,
     RiskEventKind,
@@ -35,13 +34,10 @@ from intraday_jules.risk.state import (
     TradingState,
     effective_state,
 )
+from intraday_jules.risk.checks import CheckContext, Denied, Verdict, run_checks
+from intraday_jules.risk.limits import RiskLimits
 
-Clock = Callable[[], datetime]
 RATE_WINDOW = timedelta(minutes=1)
-
-
-def _system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class ReconciliationLike(Protocol):
@@ -73,7 +69,7 @@ class RiskEngine:
     """
 
     def __init__(self, limits: RiskLimits, store: RiskStore, *,
-                 clock: Clock = _system_clock) -> None:
+                 clock: Clock = system_clock) -> None:
         self.limits = limits
         self._store = store
         self._clock = clock

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from intraday_jules import __version__
 from intraday_jules.agent import ModelBundle, ModelMismatchError, ModelStore, ModelStoreError
 from intraday_jules.agent.registry import ModelRecord
 from intraday_jules.db.engine import mask_url
+from intraday_jules.domain.clock import Clock
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.secrets import redact
 from intraday_jules.service.schemas import (
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from intraday_jules.settings import Settings
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 RETRY_S = 10.0
 
 

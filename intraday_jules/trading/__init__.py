@@ -6,10 +6,10 @@ every completed minute, restart-safe, and returns a ``SessionResult`` with the s
 ``build_replay_session`` wires a replay. See docs/trading.md.
 """
 
-from intraday_jules.trading.clock import ReplayClock, system_clock
+from intraday_jules.domain.clock import ReplayClock, system_clock
+from intraday_jules.market_data.feed import BarFeed, ReplayFeed, StreamFeed
 from intraday_jules.trading.config import Phase, SessionConfig
 from intraday_jules.trading.context import MetricsSink, NoQualityGate, QualityGate
-from intraday_jules.trading.feed import BarFeed, ReplayFeed, StreamFeed
 from intraday_jules.trading.intake import Minute
 from intraday_jules.trading.policies import (
     POLICY_NAMES,

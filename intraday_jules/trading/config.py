@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 
+from intraday_jules.domain.bars import BAR
 from intraday_jules.domain.calendar import SessionWindow, session_window
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, validate_symbol
 from intraday_jules.env.actions import PositionRules
@@ -23,8 +24,6 @@ from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.env.execution_model import ExecutionConfig
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.trading.plausibility import PlausibilityBand
-
-BAR = timedelta(minutes=1)
 
 
 class Phase(StrEnum):

@@ -14,13 +14,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from intraday_jules.broker.base import Broker
+from intraday_jules.domain.clock import Clock
 from intraday_jules.domain.orders import Fill, Order
 from intraday_jules.domain.portfolio import Book
 from intraday_jules.env.actions import PositionRules
 from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.risk import RiskEngine
-from intraday_jules.trading.clock import Clock
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.intake import Minute
 from intraday_jules.trading.observe import SessionBars

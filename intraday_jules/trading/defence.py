@@ -27,9 +27,9 @@ from decimal import Decimal
 from functools import partial
 
 from intraday_jules.broker.base import OrderAccepted, SubmitResult
+from intraday_jules.domain.bars import BAR
 from intraday_jules.domain.orders import IntentOrigin, Order, OrderIntent, Side
 from intraday_jules.risk import RiskEventKind
-from intraday_jules.trading.config import BAR
 from intraday_jules.trading.context import SessionContext, Working
 from intraday_jules.trading.execution import cancel_working, record_submissions
 

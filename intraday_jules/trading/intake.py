@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from intraday_jules.domain.bars import Bar
+from intraday_jules.domain.bars import BAR, Bar
 from intraday_jules.domain.calendar import session_date_of
-from intraday_jules.trading.config import BAR, SessionConfig
+from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.plausibility import Implausible, PriceReferences
 
 

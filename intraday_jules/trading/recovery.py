@@ -24,11 +24,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from intraday_jules.domain.bars import Bar, frame_to_bars
+from intraday_jules.domain.bars import BAR, Bar, frame_to_bars
 from intraday_jules.domain.orders import Order, OrderStatus
 from intraday_jules.domain.portfolio import Book, positions_from_fills
 from intraday_jules.trading.book import price
-from intraday_jules.trading.config import BAR, consults, minute_phase
+from intraday_jules.trading.config import consults, minute_phase
 from intraday_jules.trading.context import SessionContext, Working
 from intraday_jules.trading.execution import (
     drain_events,

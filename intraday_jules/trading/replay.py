@@ -14,16 +14,16 @@ from pathlib import Path
 
 from intraday_jules.broker.base import Broker
 from intraday_jules.broker.simulated import SimulatedBroker
+from intraday_jules.domain.clock import ReplayClock
 from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.feed import ReplayFeed
 from intraday_jules.market_data.source import BarSource
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.observability.metrics import TradingMetrics
 from intraday_jules.risk import RiskEngine, RiskLimits
-from intraday_jules.trading.clock import ReplayClock
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import Log, MetricsSink
-from intraday_jules.trading.feed import ReplayFeed
 from intraday_jules.trading.policies import (
     Policy,
     PromotedLoader,

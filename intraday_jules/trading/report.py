@@ -20,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from intraday_jules.env.execution_model import ExecutionModel, Side
+from intraday_jules.domain.orders import Side
+from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.trading.report_render import equity_png, markdown
 
 MAX_ROWS = 40

@@ -15,14 +15,15 @@ from datetime import date, datetime
 
 from intraday_jules.broker.base import Broker, ConnectionState
 from intraday_jules.db import mask_url
-from intraday_jules.domain.bars import Bar
+from intraday_jules.domain.bars import BAR, Bar
 from intraday_jules.domain.calendar import previous_session, session_window
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.feed import BarFeed, FeedItem
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.risk import RiskEngine, RiskEventKind
 from intraday_jules.trading.bar_writer import write_bars
-from intraday_jules.trading.clock import Clock, system_clock
-from intraday_jules.trading.config import BAR, SessionConfig
+from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import (
     Log,
     MetricsSink,
@@ -32,7 +33,6 @@ from intraday_jules.trading.context import (
 )
 from intraday_jules.trading.defence import last_line_of_defence
 from intraday_jules.trading.execution import cancel_working, drain_events
-from intraday_jules.trading.feed import BarFeed, FeedItem
 from intraday_jules.trading.intake import BarIntake, Intake, Refused
 from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
 from intraday_jules.trading.policies import FailedPolicy, Policy

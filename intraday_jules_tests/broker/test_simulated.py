@@ -21,8 +21,8 @@ from intraday_jules.broker import (
 )
 from intraday_jules.domain.bars import Bar
 from intraday_jules.domain.orders import IntentOrigin, Order, OrderIntent, OrderStatus, Side
+from intraday_jules.domain.orders import Side as ModelSide
 from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel
-from intraday_jules.env.execution_model import Side as ModelSide
 
 SESSION = date(2025, 2, 3)
 T0 = datetime(2025, 2, 3, 15, 20, tzinfo=UTC)

@@ -5,7 +5,7 @@ real HTTP client and the replay server."""
 import dagster as dg
 
 from intraday_jules.definitions import build_definitions
-from intraday_jules.defs.partitions import partition_key
+from intraday_jules.defs.common.partitions import partition_key
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.testing.alpha_vantage_server import AlphaVantageServer
 from intraday_jules.testing.fake_tws import FakeTwsThread

@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from intraday_jules.definitions import build_definitions
-from intraday_jules.defs.partitions import partition_key
+from intraday_jules.defs.common.partitions import partition_key
 from intraday_jules.market_data.store import BarStore
 
 

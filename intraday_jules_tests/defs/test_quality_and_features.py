@@ -5,7 +5,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from intraday_jules.definitions import build_definitions
-from intraday_jules.defs.partitions import partition_key
+from intraday_jules.defs.common.partitions import partition_key
 from intraday_jules.features import DEFAULT_SPEC
 from intraday_jules.features.store import read_features
 from intraday_jules.market_data.store import BarStore

@@ -10,7 +10,11 @@ import dagster as dg
 import pytest
 
 from intraday_jules.definitions import build_definitions
-from intraday_jules.defs.trading import SESSION_TAG, TRADE_JOB_NAME, evaluate_trading_sensor
+from intraday_jules.defs.trading.definitions import (
+    SESSION_TAG,
+    TRADE_JOB_NAME,
+    evaluate_trading_sensor,
+)
 from intraday_jules.ledger import Ledger
 
 SESSION = "2025-02-03"

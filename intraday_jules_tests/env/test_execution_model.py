@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from intraday_jules.domain.money import Money
-from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel, Side
+from intraday_jules.domain.orders import Side
+from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel
 
 D = Decimal
 MODEL = ExecutionModel()  # $0.005/share, min $1.00, max 1%, 1.0 + 0.5 bps

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from intraday_jules.definitions import build_definitions
-from intraday_jules.defs.partitions import partition_key
+from intraday_jules.defs.common.partitions import partition_key
 from intraday_jules.market_data.replay import read_bars_file
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.quality import load_latest_report, read_quarantine

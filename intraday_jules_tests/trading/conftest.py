@@ -15,6 +15,7 @@ import pytest
 from intraday_jules.domain.bars import Bar
 from intraday_jules.env.actions import HOLD
 from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.feed import FeedItem
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.market_data.source import BarSource
 from intraday_jules.risk import RiskLimits
@@ -25,7 +26,6 @@ from intraday_jules.trading import (
     SessionConfig,
     build_replay_session,
 )
-from intraday_jules.trading.feed import FeedItem
 from intraday_jules_tests.observability.conftest import pushgateway_url  # noqa: F401 - fixture
 
 SESSION = date(2025, 2, 3)

@@ -18,6 +18,7 @@ from intraday_jules.domain.bars import Bar
 from intraday_jules.domain.orders import Fill, Side
 from intraday_jules.env.actions import BUY
 from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.feed import ReplayFeed
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.observability.metrics import TradingMetrics
@@ -31,7 +32,6 @@ from intraday_jules.trading import (
     make_policy,
     run_session,
 )
-from intraday_jules.trading.feed import ReplayFeed
 from intraday_jules_tests.trading.conftest import (
     NO_REPORT,
     SESSION,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from intraday_jules.domain.bars import Bar
+from intraday_jules.domain.bars import BAR, Bar
 from intraday_jules.env.actions import BUY, HOLD
 from intraday_jules.trading import (
     ConstantPolicy,
@@ -19,7 +19,7 @@ from intraday_jules.trading import (
     SessionConfig,
     make_policy,
 )
-from intraday_jules.trading.config import BAR, minute_phase
+from intraday_jules.trading.config import minute_phase
 from intraday_jules.trading.intake import BarIntake
 from intraday_jules_tests.trading.conftest import SESSION, minute
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from intraday_jules.env.execution_model import ExecutionModel, Side
+from intraday_jules.domain.orders import Side
+from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.trading import Collaborators, build_session_report
 from intraday_jules.trading.report import png_size

@@ -14,7 +14,7 @@ batch's key range is empty), or SQLite (WAL, one-transaction executemany upsert)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,10 +25,10 @@ from sqlalchemy.engine import Engine
 from intraday_jules.db.engine import Backend, backend_of, create_db_engine, mask_url
 from intraday_jules.db.migrate import upgrade_to_head
 from intraday_jules.domain.bars import Bar, bars_to_frame, validate_bars
+from intraday_jules.domain.clock import Clock
 from intraday_jules.market_data.store import pg_backend, sqlite_backend
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 _BACKEND_REASONS = {
     "timescaledb": "the timescaledb extension is installed: market_data is a compressed hypertable",

@@ -6,7 +6,7 @@ IB's own wording ("Historical Data Limitations", pacing violations for small bar
   within two seconds;
 - making more than 60 requests within any ten minute period.
 
-The client's limiter (``intraday_jules.market_data.ibkr.pacing``) is a separate implementation;
+The client's limiter (``intraday_jules.adapters.ibkr.pacing``) is a separate implementation;
 a gateway started with ``enforce_pacing=True`` answers violating requests with error 162, so a
 test or benchmark proves the client never broke a rule rather than trusting the limiter.
 """

@@ -1,0 +1,1 @@
+"""Interactive Brokers market data: historical source, backfill, streaming, live bar feed."""

@@ -1,0 +1,1 @@
+"""What several ``defs/<area>`` slices share: partitions, asset keys and job names, resources."""

@@ -1,0 +1,1 @@
+"""Dagster wiring of features: ``features/feature_table`` and its checks."""

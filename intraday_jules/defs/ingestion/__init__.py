@@ -1,0 +1,1 @@
+"""Dagster wiring of ingestion: the ``market_data/bars`` asset, its checks, job, schedule."""

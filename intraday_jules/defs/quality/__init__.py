@@ -1,0 +1,1 @@
+"""Dagster wiring of data quality: ``quality/bar_quality_report`` and its job."""

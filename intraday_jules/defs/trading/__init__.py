@@ -1,0 +1,1 @@
+"""Dagster wiring of trading: session job and sensor, report, reconciliation, schedules."""
