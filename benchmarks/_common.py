@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from intraday_jules.domain.calendar import session_window, sessions_in_range
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 
 
-def synthetic_bars(rows: int, symbols: tuple[str, ...] = ("NVDA", "MSFT"), seed: int = 1,
+def synthetic_bars(rows: int, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, seed: int = 1,
                    start: date = date(2015, 1, 2)) -> pd.DataFrame:
     """At least ``rows`` realistic, valid regular-hours 1-minute bars (390 per session)."""
     per_session = 390 * len(symbols)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmarks._common import emit_result, timer
 from intraday_jules.adapters.ibkr import IbkrConfig, IbkrSource, plan_backfill
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.market_data.source import BarRequest
 from intraday_jules.testing.fake_tws import FakeTwsThread, ReplayBars, SimulatedClock
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.backfill")
     parser.add_argument("--replay-path", type=Path, default=DEFAULT_REPLAY)
     parser.add_argument("--month", default="2025-01", help="YYYY-MM inside the replay file")
-    parser.add_argument("--symbols", default="NVDA,MSFT")
+    parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS))
     parser.add_argument("--also-two-months", action="store_true",
                         help="also backfill 2025-01..02 (78 requests: the 10-minute rule binds)")
     args = parser.parse_args(argv)

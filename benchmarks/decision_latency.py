@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._common import emit_result
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.market_data.simulated import SimulatedSource
 from intraday_jules.market_data.source import BarSource
@@ -65,14 +66,14 @@ def untrained_lstm(source: BarSource) -> Policy:
 
     torch.set_num_threads(1)
     bars = pd.concat([source.fetch_session(BarRequest(s, d)) for d in TRAIN_SESSIONS
-                      for s in ("NVDA", "MSFT")]).drop(columns=["source"])
+                      for s in DEFAULT_SYMBOLS]).drop(columns=["source"])
     config = TrainingConfig.dual(n_envs=1, seed=0)
     window = DateWindow.of(list(TRAIN_SESSIONS))
     data = prepare_data(bars, train_window=window)
     env = make_training_env(data.window(window), 2, config)
     model = RecurrentPPO(SequenceLstmPolicy, env, policy_kwargs=config.policy_kwargs(2),
                          verbose=0, **config.ppo_kwargs())
-    bundle = ModelBundle(model, "dual", ("NVDA", "MSFT"), data.spec, data.normalizers,
+    bundle = ModelBundle(model, "dual", DEFAULT_SYMBOLS, data.spec, data.normalizers,
                          config, window, data.data_hashes)
     return PromotedPolicy(LivePolicy(bundle, seed=0), name="lstm-untrained")
 

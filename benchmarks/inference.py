@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._common import emit_result
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.market_data.simulated import SimulatedSource
 from intraday_jules.market_data.source import BarRequest, BarSource
@@ -40,7 +41,7 @@ RECORDED = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ma
             / "nvda_msft_1min_2025-01-02_2025-02-28.csv")
 TRAIN_SESSIONS = (date(2025, 1, 28), date(2025, 1, 29))  # normalisation window
 SESSION = date(2025, 2, 20)
-SYMBOLS = ("NVDA", "MSFT")
+SYMBOLS = DEFAULT_SYMBOLS
 MODEL_ID = "benchmark-dual"
 
 

@@ -15,9 +15,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from benchmarks._common import emit_result, synthetic_bars, timer
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.quality import run_quality_checks
 
-SYMBOLS = ("NVDA", "MSFT")
+SYMBOLS = DEFAULT_SYMBOLS
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ Run: ``python -m benchmarks.training [--quick]``.
    step 2 fits in 10 minutes, else extrapolated; ``--quick`` always extrapolates. The output
    says which.
 
-Everything runs with ``torch.set_num_threads(1)`` (MEASURED.md). Last line: JSON with
+Everything runs with ``torch.set_num_threads(1)`` (docs/training.md). Last line: JSON with
 ``ratio`` = ours / stock steps per second (goal >= 1.5).
 """
 
@@ -50,7 +50,7 @@ BUDGET_S = 600.0
 
 
 def stock_fps(arrays: MarketArrays, steps: int) -> float:
-    """sb3-contrib defaults, one env (what MEASURED.md timed at ~300 steps/s quiet)."""
+    """sb3-contrib defaults, one env: the baseline of the ratio."""
     env = DummyVecEnv([lambda: DualTickerTradingEnv(arrays)])
     model = RecurrentPPO("MlpLstmPolicy", env, seed=0, device="cpu", verbose=0)
     start = time.perf_counter()

@@ -22,9 +22,9 @@ from intraday_jules.db.engine import mask_url
 from intraday_jules.definitions import build_definitions
 from intraday_jules.defs.common.keys import INGEST_JOB_NAME
 from intraday_jules.defs.common.partitions import partition_key
-from intraday_jules.defs.models.definitions import TRAIN_JOB_NAME
-from intraday_jules.defs.quality.definitions import REPORT_JOB_NAME
-from intraday_jules.defs.trading.definitions import TRADE_JOB_NAME
+from intraday_jules.defs.models.jobs import TRAIN_JOB_NAME
+from intraday_jules.defs.quality.jobs import REPORT_JOB_NAME
+from intraday_jules.defs.trading.jobs import TRADE_JOB_NAME
 from intraday_jules.domain.calendar import last_completed_sessions
 from intraday_jules.instance import ensure_dagster_home
 from intraday_jules.market_data.store import BarStore

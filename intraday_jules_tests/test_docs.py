@@ -38,3 +38,25 @@ def test_readme_documents_every_cli_command():
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     missing = [n for n in names if f"intraday-jules {n}" not in README]
     assert not missing, f"README does not show: {missing}"
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_no_doc_points_outside_the_repository():
+    outside = re.compile(r"\.\./shared|/work/|ARCHITECTURE\.md|STYLE\.md|MEASURED\.md")
+    found = [f"{p.name}:{n}" for p in DOCS.glob("*.md")
+             for n, line in enumerate(p.read_text().splitlines(), 1) if outside.search(line)]
+    assert not found, f"docs point outside the repository: {found}"
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+    broken = [f"{p.name}: {target}" for p in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]
+              for target in link.findall(p.read_text())
+              if "://" not in target and not (p.parent / target).exists()]
+    assert not broken, f"broken links: {broken}"
+
+
+def test_readme_links_the_architecture_page():
+    assert "(docs/architecture.md)" in README

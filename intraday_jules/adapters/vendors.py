@@ -30,9 +30,10 @@ def build_vendor_source(name: str, options: SourceOptions) -> BarSource:
 
 def build_ibkr_source(options: SourceOptions) -> BarSource:
     from intraday_jules.adapters.ibkr import IbkrConfig, IbkrSource
+    from intraday_jules.adapters.ibkr.config import ClientRole
 
-    config = IbkrConfig(host=options.ib_host, port=options.ib_port,
-                        client_id=options.ib_client_id, extended_hours=options.extended_hours)
+    config = IbkrConfig.for_role(options.ib_client_id, ClientRole.DATA, host=options.ib_host,
+                                 port=options.ib_port, extended_hours=options.extended_hours)
     return IbkrSource(config)
 
 

@@ -52,9 +52,9 @@ class TrainingConfig:
     vf_coef, max_grad_norm: value-loss weight and gradient clipping (sb3 defaults).
     seed: seeds Python, NumPy, torch, every env (seed + i) and the action spaces.
     torch_threads: torch intra-op threads while training. 1 on our 2 shared cores: measured
-        faster than 2 and robust when other work runs (MEASURED.md).
-    vec_env: "dummy" runs the envs in-process (an env step is ~7 us, far cheaper than the
-        pipe of a subprocess); "subproc" is for envs that are expensive to step.
+        faster than 2 and robust when other work runs (docs/training.md).
+    vec_env: "dummy" runs the envs in-process (an env step is far cheaper than the pipe of a
+        subprocess, docs/environments.md); "subproc" is for envs that are expensive to step.
     episode_mode: "session" makes every training episode one session, from its first
         decision bar to its forced flatten, starting with a zero LSTM state, exactly how
         evaluation and ``LivePolicy`` run the policy; "env" uses the env's own

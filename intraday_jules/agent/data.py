@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from intraday_jules.domain.calendar import NEW_YORK
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.env import MarketArrays, WindowTooShortError
 from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec, build_features
@@ -28,7 +29,6 @@ from intraday_jules.features.normalize import Normalizer
 #: ``is_partition_blocked(symbol, session)``: True when that ingestion partition failed a
 #: blocking data-quality check (the Dagster wiring backs it with data_quality_reports).
 BlockedPredicate = Callable[[str, date], bool]
-DUAL_SYMBOLS: tuple[str, str] = ("NVDA", "MSFT")
 
 
 class TrainingDataError(ValueError):
@@ -161,7 +161,7 @@ class PreparedData:
 
 
 def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
-                 symbols: Sequence[str] = DUAL_SYMBOLS, spec: FeatureSpec | None = None,
+                 symbols: Sequence[str] = DEFAULT_SYMBOLS, spec: FeatureSpec | None = None,
                  normalizers: Mapping[str, Normalizer] | None = None,
                  is_partition_blocked: BlockedPredicate | None = None,
                  lookback: int = DEFAULT_LOOKBACK, origin: str = "bars") -> PreparedData:

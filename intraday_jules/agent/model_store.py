@@ -25,7 +25,7 @@ import json
 import math
 import secrets
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from intraday_jules.agent.registry import (
     PromotionRow,
 )
 from intraday_jules.db.migrate import upgrade_to_head
-from intraday_jules.domain.clock import Clock
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.normalize import Normalizer
 
@@ -63,7 +63,7 @@ class ModelStore:
                  migrate: bool = True) -> None:
         self.root = Path(root_dir)
         self.engine = engine
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or system_clock
         if migrate:
             upgrade_to_head(engine)
 

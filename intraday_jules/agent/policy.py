@@ -5,7 +5,8 @@ minibatch's sequences only start episodes at their FIRST step (always true for s
 built by ``RecurrentRolloutBuffer``, which splits at episode starts), the LSTM runs over the
 whole padded batch in one call instead of sb3-contrib's Python loop over time steps. The
 arithmetic is the same (the reset multiplies the initial state by 0 exactly as the loop
-does); only the batching differs, which measured ~4x faster training on 2 cores.
+does); only the batching differs, which is where training spends less time (the training
+benchmark's table in docs/training.md gives the figures).
 
 ``PolicyStepper`` feeds observations one bar at a time with explicit LSTM state, and returns
 action probabilities; evaluation (a batch of seeds) and ``LivePolicy`` (a batch of one) both

@@ -4,7 +4,7 @@ All three are sb3-contrib ``RecurrentPPO`` with an ``MlpLstmPolicy`` (``Sequence
 the same network, batched LSTM passes in training) on vectorised envs over the TRAIN window
 only. Seeds go to Python, NumPy, torch, every env and the action spaces (sb3's
 ``set_random_seed`` + ``VecEnv.seed``); torch runs on ``config.torch_threads`` threads for the
-duration of the run (1 by default: see MEASURED.md). Same data + same config = same model.
+duration of the run (1 by default: see docs/training.md). Same data + same config = same model.
 
 ``train_dual`` starts from the foundation's weights (``transfer``); ``train_dual_from_scratch``
 uses the same config, seed, data and budget from a random initialisation, so the transfer's

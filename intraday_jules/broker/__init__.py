@@ -1,9 +1,6 @@
-"""Brokers behind one protocol: ``Broker`` (base), ``SimulatedBroker`` (the env's execution
-model, durable journal) and ``IbkrBroker`` (Interactive Brokers through ib_async; paper by
-default, live only with ``allow_live=True`` and a matching account, else ``LiveTradingRefused``).
-
-Imports ``domain``, ``env.execution_model`` and, for IB, ``market_data.ibkr``'s client. See
-docs/trading.md.
+"""Brokers behind one protocol: ``Broker`` (base) and ``SimulatedBroker`` (the env's execution
+model, durable journal). The Interactive Brokers broker implements the same protocol in
+``adapters.ibkr.execution`` (only adapters talk to vendors). See docs/trading.md.
 """
 
 from intraday_jules.broker.base import (

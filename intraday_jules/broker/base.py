@@ -27,11 +27,12 @@ matching account id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from intraday_jules.domain.bars import Bar
+from intraday_jules.domain.clock import as_utc
 from intraday_jules.domain.orders import Fill, Order, OrderStatus, Side
 
 
@@ -44,12 +45,6 @@ class ConnectionState(StrEnum):
     DISCONNECTED = "DISCONNECTED"
 
 
-def _utc(ts: datetime) -> datetime:
-    if ts.tzinfo is None:
-        raise ValueError(f"broker event ts {ts.isoformat()} is naive; need tz-aware UTC")
-    return ts.astimezone(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class OrderAccepted:
     """The broker took the order (``duplicate``: it already had this client order id)."""
@@ -60,7 +55,7 @@ class OrderAccepted:
     duplicate: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "broker event ts"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +68,7 @@ class OrderRejected:
     code: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "broker event ts"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +80,7 @@ class OrderCancelled:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "broker event ts"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +92,7 @@ class CancelRejected:
     reason: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "broker event ts"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +119,7 @@ class ConnectionChanged:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "broker event ts"))
 
 
 SubmitResult = OrderAccepted | OrderRejected

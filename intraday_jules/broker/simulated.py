@@ -48,9 +48,8 @@ from intraday_jules.broker.journal import (
     order_record,
 )
 from intraday_jules.domain.bars import Bar
-from intraday_jules.domain.clock import system_clock
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.domain.orders import Fill, Order, OrderStatus
-from intraday_jules.domain.orders import Side as ModelSide
 from intraday_jules.env.execution_model import ExecutionModel
 
 PRICE_QUANTUM = Decimal("0.00000001")
@@ -82,7 +81,7 @@ class SimulatedBroker:
     def __init__(self, execution_model: ExecutionModel | None = None, *,
                  journal: str | Path | None = None, positions: Mapping[str, int] | None = None,
                  reject: RejectRule | None = None,
-                 clock: Callable[[], datetime] = system_clock) -> None:
+                 clock: Clock = system_clock) -> None:
         self.model = execution_model or ExecutionModel()
         self._journal = Journal(journal) if journal is not None else None
         self._reject = reject
@@ -207,7 +206,7 @@ class SimulatedBroker:
     def _price(self, working: _Working, bar: Bar) -> Fill:
         order = working.order
         quantity = order.quantity - working.filled
-        quote = self.model.fill(ModelSide(order.side.value), quantity, Decimal(repr(bar.open)))
+        quote = self.model.fill(order.side, quantity, Decimal(repr(bar.open)))
         price = quote.price.quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)
         count = sum(1 for f in self._fills if f.client_order_id == order.client_order_id)
         exec_id = f"SIM-{order.client_order_id}-{count + 1}"

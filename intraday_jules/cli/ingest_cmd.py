@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from rich.table import Table
 
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit, progress
 from intraday_jules.cli.config_cmd import load_settings
+from intraday_jules.domain.clock import system_clock
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def summarise(results: list[Any]) -> dict[str, Any]:
 def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
-        symbols: str = typer.Option("NVDA,MSFT", help="Comma-separated symbols."),
+        symbols: str = typer.Option(",".join(DEFAULT_SYMBOLS), help="Comma-separated symbols."),
         start: str = typer.Option(..., help="First session, YYYY-MM-DD."),
         end: str = typer.Option(..., help="Last session, YYYY-MM-DD (inclusive)."),
         source: str | None = typer.Option(None, help="Source or failover list, e.g. "
@@ -146,7 +148,7 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     except DatabaseUnreachable as exc:
         raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
     source = build_source(options)
-    gate = QualityGate(clock=lambda: datetime.now(UTC),
+    gate = QualityGate(clock=system_clock,
                        known_symbols=tuple(dict.fromkeys((*settings.symbols, *symbols))))
     results = []
     try:

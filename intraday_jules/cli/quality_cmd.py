@@ -18,12 +18,13 @@ from intraday_jules.cli.ingest_cmd import (
     source_options,
     source_skipped_rows,
 )
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 
 
 def register(app: typer.Typer) -> None:
     @app.command("quality")
     def quality(
-        symbols: str = typer.Option("NVDA,MSFT", help="Comma-separated symbols."),
+        symbols: str = typer.Option(",".join(DEFAULT_SYMBOLS), help="Comma-separated symbols."),
         start: str = typer.Option(..., help="First session, YYYY-MM-DD."),
         end: str = typer.Option(..., help="Last session, YYYY-MM-DD (inclusive)."),
         source: str | None = typer.Option(None, help="Check bars from this source instead of "

@@ -72,10 +72,10 @@ def _source(name: str, replay_path: Path | None, settings: Settings) -> BarSourc
 
 
 def default_broker_state(settings: Settings) -> Path:
-    """One simulated-broker journal per database: the broker's memory follows the ledger's."""
-    from intraday_jules.pipelines.trading import simulated_broker_journal
+    """The configured broker's journal (the trading job's too): one per database."""
+    from intraday_jules.pipelines.trading_parts import BrokerOptions
 
-    return simulated_broker_journal(settings.home, settings.database_url)
+    return BrokerOptions.from_settings(settings).journal()
 
 
 def _check_choices(broker: str, policy: str) -> None:
@@ -147,22 +147,17 @@ def trade_command(
 def _run(settings: Settings, day: Any, source: BarSource, policy: str, seed: int,
          limits: RiskLimits, journal: Path, report_dir: Path | None) -> dict[str, Any]:
     from intraday_jules.domain.calendar import is_session
-    from intraday_jules.ledger import Ledger
-    from intraday_jules.pipelines.trading import StoredQualityGate
-    from intraday_jules.trading import Collaborators, SessionConfig, build_replay_session
+    from intraday_jules.pipelines.trading import run_replay_session
+    from intraday_jules.pipelines.trading_parts import PushTarget
+    from intraday_jules.trading import SessionConfig
 
     if not is_session(day):
         raise CliError(f"{day.isoformat()} is not an XNYS trading session")
-    config = SessionConfig(day, symbols=settings.symbols)
-    engine = Ledger.connect(settings.database_url).engine  # migrates, then the gate reads it
-    extras = Collaborators(gate=StoredQualityGate(engine, day, settings.symbols),
-                           push_url=settings.pushgateway_url,
-                           push_group=(("deployment", settings.deployment),))
-    parts = build_replay_session(config, database_url=settings.database_url, source=source,
-                                 policy=policy, seed=seed, limits=limits,
-                                 broker_journal=journal, models_dir=settings.models_dir,
-                                 extras=extras)
-    result = parts.run()
+    result = run_replay_session(SessionConfig(day, symbols=settings.symbols),
+                                database_url=settings.database_url, source=source,
+                                policy=policy, limits=limits, journal=journal,
+                                models_dir=settings.models_dir,
+                                push=PushTarget.from_settings(settings), seed=seed)
     payload = {**result.to_json(), "broker_state": str(journal)}
     if result.report is not None:
         folder = report_dir or settings.home / "reports" / f"session-{day.isoformat()}"

@@ -20,13 +20,12 @@ from intraday_jules.cli.config_cmd import load_settings
 from intraday_jules.cli.ingest_cmd import parse_day
 from intraday_jules.settings import Settings
 
-SYMBOLS = ("NVDA", "MSFT")
 SOURCES = ("store", "replay")
 
 
 def load_bars(settings: Settings, source: str, replay_path: Path | None,
               start: str | None, end: str | None) -> tuple[Any, str]:
-    """(bars frame, origin) for NVDA and MSFT, cut to [--start, --end] sessions if given."""
+    """(bars frame, origin) for ``settings.symbols``, cut to [--start, --end] sessions if given."""
     from intraday_jules.agent.data import DateWindow, cut_to_window
 
     first = parse_day(start, "--start") if start else date.min
@@ -34,12 +33,13 @@ def load_bars(settings: Settings, source: str, replay_path: Path | None,
     if last < first:
         raise CliError(f"--end {last} is before --start {first}")
     bars, origin = _read_source(settings, source, replay_path)
-    bars = bars[bars["symbol"].isin(SYMBOLS)]
+    bars = bars[bars["symbol"].isin(settings.symbols)]
     if start or end:
         bars = cut_to_window(bars, DateWindow(first, last))
     if bars.empty:
-        raise CliError(f"{origin}: no NVDA/MSFT bars between {start or 'the start'} and "
-                       f"{end or 'the end'}", hint="check the dates or ingest first")
+        raise CliError(f"{origin}: no {'/'.join(settings.symbols)} bars between "
+                       f"{start or 'the start'} and {end or 'the end'}",
+                       hint="check the dates or ingest first")
     return bars.reset_index(drop=True), origin
 
 
@@ -65,7 +65,7 @@ def _read_source(settings: Settings, source: str, replay_path: Path | None
     except DatabaseUnreachable as exc:
         raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
     try:
-        return store.read(list(SYMBOLS)), "the bar store"
+        return store.read(list(settings.symbols)), "the bar store"
     finally:
         store.close()
 

@@ -19,6 +19,18 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(ts: datetime, what: str) -> datetime:
+    """``ts`` converted to UTC; a naive timestamp is refused, since its zone would be a guess.
+
+    what: names the timestamp in the error (e.g. "broker event ts"), so a refusal says whose it is.
+    """
+    if not isinstance(ts, datetime):
+        raise ValueError(f"{what} must be a tz-aware UTC datetime, got {ts!r}")
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"{what} {ts.isoformat()} is naive; need tz-aware UTC")
+    return ts.astimezone(UTC)
+
+
 class ReplayClock:
     """Simulated wall time: jumps forward to each delivered bar's close, then runs in real time.
 

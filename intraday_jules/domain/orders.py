@@ -19,11 +19,12 @@ IB carries the id in ``orderRef``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from intraday_jules.domain.calendar import session_date_of
+from intraday_jules.domain.clock import as_utc
 from intraday_jules.domain.symbols import validate_symbol
 
 ZERO = Decimal(0)
@@ -73,12 +74,6 @@ def exact(value: object, name: str) -> Decimal:
     return result
 
 
-def _utc(ts: datetime, name: str) -> datetime:
-    if not isinstance(ts, datetime) or ts.tzinfo is None:
-        raise ValueError(f"{name} must be a tz-aware UTC datetime, got {ts!r}")
-    return ts.astimezone(UTC)
-
-
 def _shares(quantity: object, name: str = "quantity") -> int:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise ValueError(f"{name} must be a whole number of shares > 0, got {quantity!r}")
@@ -88,7 +83,7 @@ def _shares(quantity: object, name: str = "quantity") -> int:
 def client_order_id_for(session: date, ts: datetime, symbol: str,
                         origin: IntentOrigin = IntentOrigin.POLICY) -> str:
     """The deterministic id of the order decided on bar ``ts`` (see the module docstring)."""
-    bar = _utc(ts, "ts")
+    bar = as_utc(ts, "ts")
     if bar.second or bar.microsecond:
         raise ValueError(f"order ts {bar.isoformat()} is not a bar start (minute-aligned)")
     prefix = "IJF" if origin is IntentOrigin.FLATTEN else "IJ"
@@ -111,7 +106,7 @@ class OrderIntent:
         object.__setattr__(self, "side", Side(self.side))
         object.__setattr__(self, "origin", IntentOrigin(self.origin))
         _shares(self.quantity)
-        object.__setattr__(self, "ts", _utc(self.ts, "ts"))
+        object.__setattr__(self, "ts", as_utc(self.ts, "ts"))
         price = exact(self.reference_price, "reference_price")
         if price <= 0:
             raise ValueError(f"reference_price must be > 0, got {price}")
@@ -185,7 +180,7 @@ class Fill:
     def __post_init__(self) -> None:
         validate_symbol(self.symbol)
         object.__setattr__(self, "side", Side(self.side))
-        object.__setattr__(self, "ts", _utc(self.ts, "ts"))
+        object.__setattr__(self, "ts", as_utc(self.ts, "ts"))
         _shares(self.quantity)
         price, commission = exact(self.price, "price"), exact(self.commission, "commission")
         if price <= 0:

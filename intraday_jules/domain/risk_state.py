@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
 from intraday_jules.domain.calendar import session_date_of
+from intraday_jules.domain.clock import as_utc
 
 JsonScalar = str | int | bool | None
 
@@ -48,12 +49,6 @@ class RiskEventKind(StrEnum):
     RESET = "RESET"
 
 
-def _utc(ts: datetime) -> datetime:
-    if ts.tzinfo is None:
-        raise ValueError(f"naive timestamp {ts.isoformat()}: risk records need tz-aware UTC")
-    return ts.astimezone(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class StateRecord:
     """The trading state from ``ts`` on, why, and which kind of event put it there."""
@@ -66,7 +61,7 @@ class StateRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "state", TradingState(self.state))
         object.__setattr__(self, "kind", RiskEventKind(self.kind))
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "risk record ts"))
 
     @property
     def session(self) -> date:
@@ -85,7 +80,7 @@ class RiskEvent:
     detail: Mapping[str, JsonScalar] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ts", _utc(self.ts))
+        object.__setattr__(self, "ts", as_utc(self.ts, "risk record ts"))
         object.__setattr__(self, "kind", RiskEventKind(self.kind))
         object.__setattr__(self, "state", TradingState(self.state))
         object.__setattr__(self, "detail", MappingProxyType(dict(self.detail)))

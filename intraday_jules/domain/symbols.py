@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# The seed's two-asset portfolio, in the order used by observations and actions.
-DEFAULT_SYMBOLS: tuple[str, ...] = ("NVDA", "MSFT")
+# The seed's two-asset portfolio, in the order used by observations and actions. A pair: the
+# dual model (and the inference service) are defined on exactly two symbols.
+DEFAULT_SYMBOLS: tuple[str, str] = ("NVDA", "MSFT")
 
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 

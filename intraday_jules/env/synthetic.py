@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from intraday_jules.domain.calendar import session_window, sessions_in_range
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.env.data import MarketArrays
 
 DEFAULT_START_PRICES = {"NVDA": 130.0, "MSFT": 420.0}
@@ -20,7 +21,7 @@ BAR_VOLATILITY = 0.001  # ~0.1% per minute, about NVDA's typical 1-minute move
 
 
 def synthetic_market_arrays(*, n_sessions: int = 5, bars_per_session: int = 390,
-                            symbols: Sequence[str] = ("NVDA", "MSFT"), n_features: int = 12,
+                            symbols: Sequence[str] = DEFAULT_SYMBOLS, n_features: int = 12,
                             seed: int = 0, first_session: date = date(2025, 1, 2)
                             ) -> MarketArrays:
     """``n_sessions`` consecutive XNYS sessions from ``first_session``, ``bars_per_session``

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.env.actions import decode_action
 from intraday_jules.env.data import MarketArrays
 from intraday_jules.env.execution_model import ExecutionModel
@@ -135,7 +136,7 @@ class DualTickerTradingEnv(PortfolioTradingEnv):
 
     def __init__(self, arrays: MarketArrays, config: TradingEnvConfig | None = None,
                  execution_model: ExecutionModel | None = None, *,
-                 symbols: Sequence[str] = ("NVDA", "MSFT"),
+                 symbols: Sequence[str] = DEFAULT_SYMBOLS,
                  render_mode: str | None = None) -> None:
         if len(symbols) != 2:
             raise ValueError(f"DualTickerTradingEnv trades exactly two symbols, got {symbols}")

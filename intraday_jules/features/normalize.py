@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from intraday_jules.domain.clock import as_utc
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 
 IQR_TO_SIGMA = 1.349
@@ -126,9 +127,10 @@ def _scale(robust: float, column: np.ndarray) -> float:
 
 def _utc(value: Any) -> pd.Timestamp:
     ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        raise NormalizerError(f"naive timestamp {value!r}: the training window needs tz-aware")
-    return ts.tz_convert("UTC")
+    try:
+        return pd.Timestamp(as_utc(ts, "training window bound"))
+    except ValueError as exc:  # naive: the window's zone would be a guess
+        raise NormalizerError(str(exc)) from None
 
 
 def _check_columns(features: pd.DataFrame, spec: FeatureSpec) -> None:

@@ -23,8 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from intraday_jules.domain.clock import Clock
-from intraday_jules.domain.clock import system_clock as utc_now
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.domain.orders import Fill, Order, OrderStatus
 from intraday_jules.domain.portfolio import Position, positions_from_fills
 from intraday_jules.ledger import rows
@@ -68,11 +67,11 @@ class Ledger(RiskRecords):
     clock: wall clock for ``recorded_at``; inject it in tests.
     """
 
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = system_clock) -> None:
         super().__init__(engine, clock)
 
     @classmethod
-    def connect(cls, url: str, *, clock: Clock = utc_now) -> Ledger:
+    def connect(cls, url: str, *, clock: Clock = system_clock) -> Ledger:
         """Open the database at ``url`` (failing fast) and bring its schema to head."""
         from intraday_jules.db import create_db_engine, upgrade_to_head
 

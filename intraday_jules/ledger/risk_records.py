@@ -6,12 +6,12 @@ Risk events are appended as they happen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from intraday_jules.domain.clock import Clock
 from intraday_jules.domain.risk_state import RiskEvent, RiskEventKind, StateRecord
 from intraday_jules.ledger import rows
 from intraday_jules.ledger.schema import risk_events, trading_state
@@ -20,7 +20,7 @@ from intraday_jules.ledger.schema import risk_events, trading_state
 class RiskRecords:
     """Risk events and trading-state history on the ledger's engine."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
 

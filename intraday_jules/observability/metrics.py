@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import basic_auth_handler, default_handler, push_to_gateway
 
-from intraday_jules.domain.clock import system_clock
+from intraday_jules.domain.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class _Metrics:
 
     SPECS: ClassVar[tuple[MetricSpec, ...]] = ()
 
-    def __init__(self, *, clock: Callable[[], datetime] = system_clock,
+    def __init__(self, *, clock: Clock = system_clock,
                  push_timeout_s: float = DEFAULT_PUSH_TIMEOUT_S) -> None:
         self.registry = CollectorRegistry()
         self._clock = clock
@@ -193,7 +193,7 @@ class TradingMetrics(_Metrics):
 
     SPECS = TRADING_METRICS
 
-    def __init__(self, *, clock: Callable[[], datetime] = system_clock,
+    def __init__(self, *, clock: Clock = system_clock,
                  push_timeout_s: float = DEFAULT_PUSH_TIMEOUT_S) -> None:
         super().__init__(clock=clock, push_timeout_s=push_timeout_s)
         self._symbols: set[str] = set()

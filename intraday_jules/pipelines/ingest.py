@@ -19,7 +19,7 @@ not re-checked until the next full fetch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from intraday_jules.domain.calendar import (
     previous_session,
     session_window,
 )
+from intraday_jules.domain.clock import Clock
 from intraday_jules.market_data.failover import Attempt, FailoverSource
 from intraday_jules.market_data.replay import ReplaySource, SkippedRows
 from intraday_jules.market_data.source import BarRequest, BarSource, SourceError
@@ -53,7 +54,7 @@ class QualityGate:
     """How ingestion checks a partition: contract, clock for staleness, cross-vendor source."""
 
     contract: Any = "market_data"
-    clock: Callable[[], datetime] | None = None
+    clock: Clock | None = None
     cross_source: BarSource | None = None
     run_id: str | None = None
     #: Symbols the deployment trades (settings.symbols): rows of any other symbol in a replay

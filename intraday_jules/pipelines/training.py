@@ -19,7 +19,6 @@ import pandas as pd
 
 from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.data import (
-    DUAL_SYMBOLS,
     BlockedPredicate,
     DateWindow,
     PreparedData,
@@ -33,6 +32,7 @@ from intraday_jules.agent.model_store import ModelStore
 from intraday_jules.agent.promotion import GateReport, promote
 from intraday_jules.agent.training import train_dual, train_foundation
 from intraday_jules.domain.calendar import NEW_YORK
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 
 Progress = Callable[[int, int], None]
 
@@ -65,7 +65,7 @@ def training_splits(bars: pd.DataFrame) -> Splits:
 
 def _prepared(bars: pd.DataFrame, train: DateWindow, blocked: BlockedPredicate | None,
               origin: str) -> PreparedData:
-    return prepare_data(bars, train_window=train, symbols=DUAL_SYMBOLS,
+    return prepare_data(bars, train_window=train, symbols=DEFAULT_SYMBOLS,
                         is_partition_blocked=blocked, origin=origin)
 
 

@@ -29,11 +29,14 @@ from pydantic import (
 )
 
 from intraday_jules.domain.calendar import NEW_YORK, is_session
+from intraday_jules.domain.clock import as_utc
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.features import DEFAULT_SPEC
 
 #: The symbols the service trades, in observation (and action digit) order.
 SERVICE_SYMBOLS: tuple[str, ...] = DEFAULT_SYMBOLS
+#: The same symbols as a Literal, for pydantic (it needs the values written out); a test checks
+#: that it lists SERVICE_SYMBOLS.
 ServiceSymbol = Literal["NVDA", "MSFT"]
 #: Observation width: 12 features per symbol, then one position per symbol (26).
 OBS_DIM = len(SERVICE_SYMBOLS) * len(DEFAULT_SPEC.names) + len(SERVICE_SYMBOLS)
@@ -64,13 +67,11 @@ ObsValue = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_
                                   le=FLOAT32_MAX)]
 Observation = Annotated[list[ObsValue], Field(min_length=OBS_DIM, max_length=OBS_DIM)]
 
-assert SERVICE_SYMBOLS == ("NVDA", "MSFT"), "ServiceSymbol must list SERVICE_SYMBOLS"
-
 
 def _utc_minute(value: datetime) -> datetime:
     """A tz-aware timestamp as UTC, refused unless it falls on a whole minute."""
     try:
-        value = value.astimezone(UTC)
+        value = as_utc(value, "ts")
     except (OverflowError, ValueError):
         raise ValueError(f"ts {value.isoformat()} cannot be converted to UTC") from None
     if not MIN_TS <= value < MAX_TS:

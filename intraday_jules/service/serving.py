@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,7 +29,7 @@ from intraday_jules import __version__
 from intraday_jules.agent import ModelBundle, ModelMismatchError, ModelStore, ModelStoreError
 from intraday_jules.agent.registry import ModelRecord
 from intraday_jules.db.engine import mask_url
-from intraday_jules.domain.clock import Clock
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.secrets import redact
 from intraday_jules.service.schemas import (
@@ -74,7 +74,7 @@ class ModelHolder:
     def __init__(self, store: ModelStore, *, live_spec: FeatureSpec = DEFAULT_SPEC,
                  clock: Clock | None = None, retry_s: float = RETRY_S) -> None:
         self.store, self.live_spec, self.retry_s = store, live_spec, retry_s
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or system_clock
         self._served: ServedModel | None = None
         self._failure: _Failure | None = None
         self._lock = threading.Lock()

@@ -1,7 +1,7 @@
 """Storing a minute's bars on the latency path (see ``BarStore.upsert_bars``).
 
 ``BarStore.upsert`` validates every batch with ``validate_bars`` first: right for vendor
-files, but ~6 ms of pandas work for a two-row frame, a fifth of the decision-latency budget.
+files, but heavy pandas work for a two-row frame on the decision-latency path.
 The loop's bars are ``Bar`` objects, which validated themselves on construction, and the intake
 has refused duplicates; ``upsert_bars`` writes them through the same idempotent upsert.
 """

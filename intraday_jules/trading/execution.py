@@ -32,47 +32,49 @@ from intraday_jules.broker.base import (
 from intraday_jules.domain.orders import Fill, IntentOrigin, Order, OrderStatus
 from intraday_jules.ledger import DecisionRecord, LedgerError
 from intraday_jules.risk import Approved, RiskEventKind, Verdict
-from intraday_jules.trading.context import SessionContext, Working
+from intraday_jules.trading.context import SessionParts
+from intraday_jules.trading.state import SessionState, Working
 
 
-def approved_orders(ctx: SessionContext, verdicts: Sequence[Verdict]) -> list[Order]:
+def approved_orders(parts: SessionParts, verdicts: Sequence[Verdict]) -> list[Order]:
     """The orders of the approved verdicts that are not in the ledger yet (to record, send)."""
     orders = []
     for verdict in verdicts:
         if not isinstance(verdict, Approved):
             continue
-        order = Order.from_intent(verdict.intent, ctx.config.session)
-        if ctx.ledger.order_exists(order.client_order_id):
-            ctx.log.warning("order %s is already in the ledger: not sent again",
-                            order.client_order_id)
+        order = Order.from_intent(verdict.intent, parts.config.session)
+        if parts.ledger.order_exists(order.client_order_id):
+            parts.log.warning("order %s is already in the ledger: not sent again",
+                              order.client_order_id)
             continue
         orders.append(order)
     return orders
 
 
-def record_decision(ctx: SessionContext, decision: DecisionRecord,
+def record_decision(parts: SessionParts, decision: DecisionRecord,
                     verdicts: Sequence[Verdict]) -> list[Order]:
     """Record the decision and its new orders in one transaction; return the orders to send."""
-    return ctx.ledger.record_decision_with_orders(decision, approved_orders(ctx, verdicts))
+    return parts.ledger.record_decision_with_orders(decision, approved_orders(parts, verdicts))
 
 
-def submit_all(ctx: SessionContext, orders: Sequence[Order]) -> list[SubmitResult]:
+def submit_all(parts: SessionParts, state: SessionState,
+               orders: Sequence[Order]) -> list[SubmitResult]:
     """Send recorded orders; a broker that cannot answer leaves them PENDING for recovery."""
     results: list[SubmitResult] = []
     for order in orders:
         try:
-            result = ctx.broker.submit(order)
+            result = parts.broker.submit(order)
         except BrokerError as exc:
-            ctx.log.error("order %s not sent: %s (left pending; reconciled on reconnect)",
-                          order.client_order_id, exc)
+            parts.log.error("order %s not sent: %s (left pending; reconciled on reconnect)",
+                            order.client_order_id, exc)
             continue
         if isinstance(result, OrderAccepted):
-            ctx.working[order.client_order_id] = Working(order)
+            state.working[order.client_order_id] = Working(order)
         results.append(result)
     return results
 
 
-def record_submissions(ctx: SessionContext, results: Sequence[SubmitResult]) -> None:
+def record_submissions(parts: SessionParts, results: Sequence[SubmitResult]) -> None:
     """What the broker answered, as order statuses in one transaction (after the
     latency-critical part)."""
     statuses = []
@@ -81,96 +83,99 @@ def record_submissions(ctx: SessionContext, results: Sequence[SubmitResult]) -> 
             statuses.append((result.client_order_id, OrderStatus.SUBMITTED, result.ts,
                              "duplicate" if result.duplicate else ""))
         else:
-            ctx.log.warning("broker rejected %s: %s", result.client_order_id, result.reason)
+            parts.log.warning("broker rejected %s: %s", result.client_order_id, result.reason)
             statuses.append((result.client_order_id, OrderStatus.REJECTED, result.ts,
                              result.reason))
-    ctx.ledger.record_order_statuses(statuses)
+    parts.ledger.record_order_statuses(statuses)
 
 
-def cancel_working(ctx: SessionContext, reason: str, *, policy_only: bool) -> None:
+def cancel_working(parts: SessionParts, state: SessionState, reason: str, *,
+                   policy_only: bool) -> None:
     """Cancel working orders (all, or only the policy's): HALTED and the flatten allow this."""
-    for cid, working in list(ctx.working.items()):
+    for cid, working in list(state.working.items()):
         if policy_only and working.order.origin is not IntentOrigin.POLICY:
             continue
         try:
-            result = ctx.broker.cancel(cid)
+            result = parts.broker.cancel(cid)
         except BrokerError as exc:
-            ctx.log.error("cancel of %s failed: %s", cid, exc)
+            parts.log.error("cancel of %s failed: %s", cid, exc)
             continue
         if isinstance(result, CancelRejected):
-            ctx.log.warning("cancel of %s refused: %s", cid, result.reason)
+            parts.log.warning("cancel of %s refused: %s", cid, result.reason)
             continue
-        ctx.ledger.record_order_status(cid, OrderStatus.CANCELLED, result.ts, reason)
-        ctx.working.pop(cid, None)
+        parts.ledger.record_order_status(cid, OrderStatus.CANCELLED, result.ts, reason)
+        state.working.pop(cid, None)
 
 
-def drain_events(ctx: SessionContext, ts: datetime) -> list[Fill]:
+def drain_events(parts: SessionParts, state: SessionState, ts: datetime) -> list[Fill]:
     """Apply the broker's queued events; return the new fills (recorded, not yet booked)."""
     fills: list[Fill] = []
-    for event in ctx.broker.poll_events():
-        fill = handle_event(ctx, event, ts)
+    for event in parts.broker.poll_events():
+        fill = handle_event(parts, state, event, ts)
         if fill is not None:
             fills.append(fill)
     return fills
 
 
-def handle_event(ctx: SessionContext, event: BrokerEvent, ts: datetime) -> Fill | None:
+def handle_event(parts: SessionParts, state: SessionState, event: BrokerEvent,
+                 ts: datetime) -> Fill | None:
     """One broker event; ``ts`` (the current minute) dates any risk event it causes."""
     match event:
         case FillReport(fill=fill):
-            return record_fill(ctx, fill, ts)
+            return record_fill(parts, state, fill, ts)
         case OrderCancelled() | OrderRejected():
-            _record_final(ctx, event, ts)
-        case OrderAccepted(client_order_id=cid) if not ctx.ledger.order_exists(cid):
-            unknown_message(ctx, f"broker accepted order {cid}, which the ledger never "
-                            "recorded", ts)
+            _record_final(parts, state, event, ts)
+        case OrderAccepted(client_order_id=cid) if not parts.ledger.order_exists(cid):
+            unknown_message(parts, state, f"broker accepted order {cid}, which the ledger "
+                            "never recorded", ts)
         case CancelRejected(client_order_id=cid, reason=reason):
-            ctx.log.warning("broker refused to cancel %s: %s", cid, reason)
-        case ConnectionChanged(state=state, reason=reason):
-            up = state is ConnectionState.CONNECTED
-            ctx.needs_reconcile = ctx.needs_reconcile or (up and not ctx.broker_up)
-            ctx.broker_up = up
-            ctx.metrics.set_broker_connected(up)
-            ctx.log.info("broker connection %s (%s)", state, reason)
+            parts.log.warning("broker refused to cancel %s: %s", cid, reason)
+        case ConnectionChanged(state=link, reason=reason):
+            up = link is ConnectionState.CONNECTED
+            state.needs_reconcile = state.needs_reconcile or (up and not state.broker_up)
+            state.broker_up = up
+            parts.metrics.set_broker_connected(up)
+            parts.log.info("broker connection %s (%s)", link, reason)
     return None
 
 
-def record_fill(ctx: SessionContext, fill: Fill, ts: datetime) -> Fill | None:
+def record_fill(parts: SessionParts, state: SessionState, fill: Fill,
+                ts: datetime) -> Fill | None:
     """Record ``fill`` once; None if it was known already or must not be booked."""
-    if fill.exec_id in ctx.exec_ids:
+    if fill.exec_id in state.exec_ids:
         return None
     try:
-        ctx.ledger.record_fill(fill)
+        parts.ledger.record_fill(fill)
     except LedgerError as exc:
-        unknown_message(ctx, f"fill {fill.exec_id} refused by the ledger: {exc}", ts,
+        unknown_message(parts, state, f"fill {fill.exec_id} refused by the ledger: {exc}", ts,
                         fill.symbol)
         return None
-    ctx.exec_ids.add(fill.exec_id)
-    ctx.broker_fill(fill)
-    working = ctx.working.get(fill.client_order_id)
+    state.exec_ids.add(fill.exec_id)
+    state.broker_fill(fill)
+    working = state.working.get(fill.client_order_id)
     if working is not None:
         working.filled += fill.quantity
         if working.filled >= working.order.quantity:
-            del ctx.working[fill.client_order_id]
-    ctx.metrics.count_trade(fill.symbol, fill.side.value)
+            del state.working[fill.client_order_id]
+    parts.metrics.count_trade(fill.symbol, fill.side.value)
     return fill
 
 
-def _record_final(ctx: SessionContext, event: OrderCancelled | OrderRejected,
-                  ts: datetime) -> None:
+def _record_final(parts: SessionParts, state: SessionState,
+                  event: OrderCancelled | OrderRejected, ts: datetime) -> None:
     cid = event.client_order_id
-    if not ctx.ledger.order_exists(cid):
-        unknown_message(ctx, f"broker says order {cid} is finished, but the ledger never "
-                        "recorded it", ts)
+    if not parts.ledger.order_exists(cid):
+        unknown_message(parts, state, f"broker says order {cid} is finished, but the ledger "
+                        "never recorded it", ts)
         return
     status = OrderStatus.CANCELLED if isinstance(event, OrderCancelled) else OrderStatus.REJECTED
-    ctx.ledger.record_order_status(cid, status, event.ts, event.reason)
-    ctx.working.pop(cid, None)
+    parts.ledger.record_order_status(cid, status, event.ts, event.reason)
+    state.working.pop(cid, None)
 
 
-def unknown_message(ctx: SessionContext, reason: str, ts: datetime,
+def unknown_message(parts: SessionParts, state: SessionState, reason: str, ts: datetime,
                     symbol: str | None = None) -> None:
     """Bad input from the broker: record it, log it, allow only reducing orders."""
-    ctx.bad_inputs += 1
-    ctx.log.error("bad broker message: %s; trading goes to REDUCING", reason)
-    ctx.risk.reduce(RiskEventKind.UNKNOWN_BROKER_MESSAGE, reason, ts, symbol)
+    state.bad_inputs += 1
+    parts.log.error("bad broker message: %s; trading goes to REDUCING", reason)
+    parts.risk.reduce(RiskEventKind.UNKNOWN_BROKER_MESSAGE, reason, ts, symbol)

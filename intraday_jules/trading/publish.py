@@ -7,24 +7,28 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from intraday_jules.domain.portfolio import Book
 from intraday_jules.env.actions import ACTION_NAMES
 from intraday_jules.observability.metrics import TRADING_JOB
-from intraday_jules.trading.context import SessionContext
-from intraday_jules.trading.intake import Minute
+from intraday_jules.risk import RiskEngine
+from intraday_jules.trading.context import MetricsSink, PushTarget, SessionParts
 from intraday_jules.trading.policies import Actions
+from intraday_jules.trading.state import SessionState
 
 
-def publish_minute(ctx: SessionContext, minute: Minute, actions: Actions | None) -> None:
+def publish_minute(parts: SessionParts, state: SessionState, actions: Actions | None) -> None:
     """Report the minute's book and state; push to the Pushgateway when one is configured."""
-    publish_book(ctx)
+    publish_book(parts.metrics, parts.risk, state.book, state.realized_base)
     if actions is not None:
-        for symbol, action in zip(ctx.config.symbols, actions, strict=True):
-            ctx.metrics.count_action(symbol, ACTION_NAMES[action])
-    push(ctx)
+        for symbol, action in zip(parts.config.symbols, actions, strict=True):
+            parts.metrics.count_action(symbol, ACTION_NAMES[action])
+    push(parts.metrics, parts.push)
 
 
-def publish_book(ctx: SessionContext) -> None:
-    book = ctx.book
+def publish_book(metrics: MetricsSink, risk: RiskEngine, book: Book,
+                 realized_base: Decimal) -> None:
+    """The book's value, positions and P&L (realised since ``realized_base``), and the risk
+    state with its limits."""
     positions: dict[str, tuple[int, Decimal]] = {}
     unrealised = realised = Decimal(0)
     for symbol, position in book.positions.items():
@@ -32,15 +36,15 @@ def publish_book(ctx: SessionContext) -> None:
         positions[symbol] = (position.quantity, position.quantity * mark)
         unrealised += position.unrealised_pnl(mark)
         realised += position.net_realised_pnl
-    limits = ctx.risk.limits
-    ctx.metrics.update_portfolio(
+    limits = risk.limits
+    metrics.update_portfolio(
         cash=book.cash, value=book.equity, positions=positions,
-        realized=realised - ctx.realized_base, unrealized=unrealised, drawdown=book.drawdown,
+        realized=realised - realized_base, unrealized=unrealised, drawdown=book.drawdown,
         drawdown_limit=limits.drawdown_limit_usd, daily_pnl=book.daily_pnl,
         daily_loss_limit=limits.daily_loss_limit_usd)
-    ctx.metrics.set_risk_state(ctx.risk.state.value)
+    metrics.set_risk_state(risk.state.value)
 
 
-def push(ctx: SessionContext) -> None:
-    if ctx.push_url:
-        ctx.metrics.push(ctx.push_url, TRADING_JOB, ctx.push_group)
+def push(metrics: MetricsSink, target: PushTarget) -> None:
+    if target.url:
+        metrics.push(target.url, TRADING_JOB, dict(target.group))

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from intraday_jules.broker.base import BrokerError
+from intraday_jules.domain.portfolio import Book
 from intraday_jules.env.execution_model import ExecutionModel
-from intraday_jules.trading.context import SessionContext
+from intraday_jules.trading.context import SessionParts
 from intraday_jules.trading.report import SessionReport, build_session_report
+from intraday_jules.trading.state import SessionState
 
 
 @dataclass(frozen=True)
@@ -85,44 +87,47 @@ class SessionResult:
                 f"{self.state}, p99 latency {'n/a' if p99 is None else f'{p99:.1f} ms'}")
 
 
-def held_at_end(ctx: SessionContext) -> dict[str, int]:
+def held_at_end(parts: SessionParts, state: SessionState) -> dict[str, int]:
     """What the broker holds now (asked afresh; the last known view if it cannot answer),
     or the ledger's book when the broker's view was never known."""
     try:
-        ctx.broker_positions = {s: int(q) for s, q in ctx.broker.positions().items() if q}
+        state.broker_positions = {s: int(q) for s, q in parts.broker.positions().items() if q}
     except BrokerError as exc:
-        ctx.log.warning("broker %s cannot report its positions at the end (%s); reporting the "
-                        "last known ones", ctx.broker.name, exc)
-    if ctx.broker_positions is None:
-        return _book_positions(ctx)
-    return dict(sorted((s, q) for s, q in ctx.broker_positions.items() if q))
+        parts.log.warning("broker %s cannot report its positions at the end (%s); reporting "
+                          "the last known ones", parts.broker.name, exc)
+    if state.broker_positions is None:
+        return _book_positions(state.book)
+    return dict(sorted((s, q) for s, q in state.broker_positions.items() if q))
 
 
-def _book_positions(ctx: SessionContext) -> dict[str, int]:
-    return {s: p.quantity for s, p in ctx.book.positions.items() if p.quantity}
+def _book_positions(book: Book) -> dict[str, int]:
+    return {s: p.quantity for s, p in book.positions.items() if p.quantity}
 
 
-def session_result(ctx: SessionContext, ledger_location: str, with_report: bool) -> SessionResult:
+def session_result(parts: SessionParts, state: SessionState, ledger_location: str,
+                   with_report: bool) -> SessionResult:
     """Collect the result (and build the report) from the ledger and the session state."""
-    config = ctx.config
-    ledger_json = ctx.ledger.session_ledger(config.session)
-    book = ctx.book
+    config, risk = parts.config, parts.risk
+    ledger_json = parts.ledger.session_ledger(config.session)
+    book = state.book
     report = None
     if with_report:
-        header = {"session": config.session.isoformat(), "policy": ctx.policy.name,
-                  "broker": ctx.broker.name, "state": ctx.risk.state.value,
-                  "limits": ctx.risk.limits.describe()}
-        report = build_session_report(ledger_json, ctx.bars.frame(),
+        header = {"session": config.session.isoformat(), "policy": parts.policy.name,
+                  "broker": parts.broker.name, "state": risk.state.value,
+                  "limits": risk.limits.describe()}
+        report = build_session_report(ledger_json, state.bars.frame(),
                                       ExecutionModel(config.execution), header)
     traded = {f["client_order_id"] for f in ledger_json["fills"]}
     return SessionResult(
-        session=config.session, policy=ctx.policy.name, broker=ctx.broker.name,
-        state=ctx.risk.state.value, state_reason=ctx.risk.state_record.reason,
+        session=config.session, policy=parts.policy.name, broker=parts.broker.name,
+        state=risk.state.value, state_reason=risk.state_record.reason,
         pnl=book.daily_pnl, end_equity=book.equity, trades=len(traded),
         orders=len(ledger_json["orders"]), fills=len(ledger_json["fills"]),
         decisions=len(ledger_json["decisions"]), risk_events=len(ledger_json["risk_events"]),
-        bad_inputs=ctx.bad_inputs, restarted=ctx.restarted, warmup_minutes=ctx.warmup_minutes,
-        open_positions=(_book_positions(ctx) if ctx.broker_positions is None
-                        else dict(sorted((s, q) for s, q in ctx.broker_positions.items() if q))),
-        latencies_ms=tuple(ctx.latencies_ms), ledger=ledger_location, report=report,
-        ledger_positions=_book_positions(ctx))
+        bad_inputs=state.bad_inputs, restarted=state.restarted,
+        warmup_minutes=state.warmup_minutes,
+        open_positions=(_book_positions(book) if state.broker_positions is None
+                        else dict(sorted((s, q) for s, q in state.broker_positions.items()
+                                         if q))),
+        latencies_ms=tuple(state.latencies_ms), ledger=ledger_location, report=report,
+        ledger_positions=_book_positions(book))

@@ -1,6 +1,6 @@
 """``run_session``: one trading session, in-process, from the first bar to the report.
 
-The Dagster job (one run per session, see ARCHITECTURE.md) and ``intraday-jules trade`` both
+The Dagster job (one run per session, see docs/architecture.md) and ``intraday-jules trade`` both
 call this function with their own feed, broker and policy; nothing here knows which. A run
 that starts mid-session (a restart) resumes after the last minute the ledger has a decision
 for: recovery rebuilds the book and the policy's state and settles open orders first.
@@ -28,17 +28,20 @@ from intraday_jules.trading.context import (
     Log,
     MetricsSink,
     NoQualityGate,
+    PushTarget,
     QualityGate,
-    SessionContext,
+    SessionParts,
 )
 from intraday_jules.trading.defence import last_line_of_defence
 from intraday_jules.trading.execution import cancel_working, drain_events
 from intraday_jules.trading.intake import BarIntake, Intake, Refused
+from intraday_jules.trading.observe import SessionBars
 from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
 from intraday_jules.trading.policies import FailedPolicy, Policy
 from intraday_jules.trading.publish import publish_book, push
 from intraday_jules.trading.recovery import reconcile, recover
 from intraday_jules.trading.result import SessionResult, held_at_end, session_result
+from intraday_jules.trading.state import SessionState
 from intraday_jules.trading.step import process_minute
 
 log = logging.getLogger(__name__)
@@ -67,47 +70,50 @@ def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy:
     the broker holds, latches HALTED (``LOOP_CRASHED``) and raises ``SessionCrashed``.
     """
     options = extras or Collaborators()
-    ctx = SessionContext(config, ledger, risk, broker, policy, store, metrics, clock, log,
+    parts = SessionParts(config, ledger, risk, broker, policy, store, metrics, clock, log,
                          options.gate, feed.name, config.rules(risk.limits.max_position_usd),
-                         push_url=options.push_url, push_group=dict(options.push_group))
-    ctx.metrics.set_broker_connected(broker.connect() is ConnectionState.CONNECTED)
+                         PushTarget(options.push_url, options.push_group))
+    state = SessionState()
+    metrics.set_broker_connected(broker.connect() is ConnectionState.CONNECTED)
     resume = last_decided(ledger, config.session)
     items = feed.bars(resume)
     try:
-        trade(ctx, items, resume)
+        trade(parts, state, items, resume)
     except Exception as exc:  # the last line of defence: flatten, halt, then fail
-        raise last_line_of_defence(ctx, exc) from exc
-    return finish(ctx, options.report)
+        raise last_line_of_defence(parts, state, exc) from exc
+    return finish(parts, state, options.report)
 
 
-def trade(ctx: SessionContext, items: Iterator[FeedItem], resume: datetime | None) -> None:
+def trade(parts: SessionParts, state: SessionState, items: Iterator[FeedItem],
+          resume: datetime | None) -> None:
     """Recovery, then the loop over the feed until the session's last minute."""
-    config, risk, policy = ctx.config, ctx.risk, ctx.policy
-    recover(ctx, resume)
+    config, risk, policy = parts.config, parts.risk, parts.policy
+    recover(parts, state, resume)
     if isinstance(policy, FailedPolicy):
-        ctx.bad_inputs += 1
-        risk.reduce(RiskEventKind.MODEL_LOAD_FAILED, policy.error, ctx.state_ts())
-    ctx.log.info("session %s: policy %s, broker %s, state %s, resuming after %s",
-                 config.session, policy.name, ctx.broker.name, risk.state, resume)
-    intake = BarIntake(config, resume=resume, references=price_references(ctx))
+        state.bad_inputs += 1
+        risk.reduce(RiskEventKind.MODEL_LOAD_FAILED, policy.error, state.event_ts(config))
+    parts.log.info("session %s: policy %s, broker %s, state %s, resuming after %s",
+                   config.session, policy.name, parts.broker.name, risk.state, resume)
+    intake = BarIntake(config, resume=resume,
+                       references=price_references(parts.store, config, state.bars))
     for item in items:
-        if ctx.needs_reconcile:
-            reconcile(ctx, ctx.state_ts(), book_new_fills=True)
+        if state.needs_reconcile:
+            reconcile(parts, state, state.event_ts(config), book_new_fills=True)
         if item is None:
-            if heartbeat(ctx):
+            if heartbeat(parts, state):
                 break
             continue
-        if take(ctx, intake.offer(item, ctx.clock()), item):
+        if take(parts, state, intake.offer(item, parts.clock()), item):
             break
 
 
-def price_references(ctx: SessionContext) -> PriceReferences:
+def price_references(store: BarStore, config: SessionConfig,
+                     bars: SessionBars) -> PriceReferences:
     """The plausibility band's references: the previous session's last stored close, and
     (after a restart) the last stored close of this session."""
-    config = ctx.config
     previous = session_window(previous_session(config.session))
-    before = last_stored_closes(ctx.store, config.symbols, previous.open, previous.close)
-    frame = ctx.bars.frame()
+    before = last_stored_closes(store, config.symbols, previous.open, previous.close)
+    frame = bars.frame()
     today = {str(s): float(c) for s, c in
              frame.sort_values("ts", kind="stable").groupby("symbol")["close"].last().items()}
     return PriceReferences.seeded(config.band, before, today)
@@ -119,65 +125,67 @@ def last_decided(ledger: Ledger, session: date) -> datetime | None:
     return decisions[-1].ts if decisions else None
 
 
-def take(ctx: SessionContext, outcome: Intake, bar: Bar) -> bool:
+def take(parts: SessionParts, state: SessionState, outcome: Intake, bar: Bar) -> bool:
     """Act on one bar's intake; True once the session's last minute is done."""
     if outcome.refused is not None:
-        bad_bar(ctx, outcome.refused, bar)
+        bad_bar(parts, state, outcome.refused, bar)
         return False
     if outcome.notice is not None:
-        ctx.log.warning("plausibility band: %s", outcome.notice)
+        parts.log.warning("plausibility band: %s", outcome.notice)
     if outcome.abandoned:
-        ctx.log.warning("minute %s abandoned: not every symbol's bar arrived",
-                        outcome.abandoned[0].ts)
-        write_bars(ctx.store, outcome.abandoned, ctx.source)
-        ctx.bars.extend(outcome.abandoned)
+        parts.log.warning("minute %s abandoned: not every symbol's bar arrived",
+                          outcome.abandoned[0].ts)
+        write_bars(parts.store, outcome.abandoned, parts.source)
+        state.bars.extend(outcome.abandoned)
     if outcome.minute is None:
         return False
-    ctx.stale = False
-    process_minute(ctx, outcome.minute)
-    return outcome.minute.close_time >= ctx.config.window.close
+    state.stale = False
+    process_minute(parts, state, outcome.minute)
+    return outcome.minute.close_time >= parts.config.window.close
 
 
-def bad_bar(ctx: SessionContext, refused: Refused, bar: Bar) -> None:
+def bad_bar(parts: SessionParts, state: SessionState, refused: Refused, bar: Bar) -> None:
     """Recorded (symbol, bar ts, field, value), logged, never used; trading goes to REDUCING."""
-    ctx.bad_inputs += 1
-    ctx.log.error("bad bar refused: %s; trading goes to REDUCING", refused.reason)
-    ctx.risk.reduce(RiskEventKind.BAD_BAR, refused.reason, ctx.state_ts(), bar.symbol,
-                    refused.detail())
+    state.bad_inputs += 1
+    parts.log.error("bad bar refused: %s; trading goes to REDUCING", refused.reason)
+    parts.risk.reduce(RiskEventKind.BAD_BAR, refused.reason, state.event_ts(parts.config),
+                      bar.symbol, refused.detail())
 
 
-def heartbeat(ctx: SessionContext) -> bool:
+def heartbeat(parts: SessionParts, state: SessionState) -> bool:
     """No bar yet: notice stale data (once per silence); True once the session is over."""
-    now = ctx.clock()
-    window = ctx.config.window
-    newest = ctx.last_minute + BAR if ctx.last_minute is not None else window.open
+    config = parts.config
+    now = parts.clock()
+    window = config.window
+    newest = state.last_minute + BAR if state.last_minute is not None else window.open
     silent = now - newest
-    if window.open <= now < window.close and silent > ctx.config.max_bar_delay and not ctx.stale:
-        ctx.stale = True
+    if window.open <= now < window.close and silent > config.max_bar_delay and not state.stale:
+        state.stale = True
         reason = (f"no complete minute for {silent.total_seconds():.0f} s (newest closed "
-                  f"{newest.isoformat()}); limit {ctx.config.max_bar_delay.total_seconds():.0f} s")
-        ctx.log.error("stale data: %s; trading goes to REDUCING", reason)
-        ctx.risk.reduce(RiskEventKind.STALE_DATA, reason, ctx.state_ts())
-    return now >= window.close + ctx.config.max_bar_delay
+                  f"{newest.isoformat()}); limit {config.max_bar_delay.total_seconds():.0f} s")
+        parts.log.error("stale data: %s; trading goes to REDUCING", reason)
+        parts.risk.reduce(RiskEventKind.STALE_DATA, reason, state.event_ts(config))
+    return now >= window.close + config.max_bar_delay
 
 
-def finish(ctx: SessionContext, with_report: bool) -> SessionResult:
+def finish(parts: SessionParts, state: SessionState, with_report: bool) -> SessionResult:
     """Session over: cancel what still works, record late events, report."""
-    drain_events(ctx, ctx.state_ts())
-    if ctx.working:
-        cancel_working(ctx, "session ended", policy_only=False)
-    open_positions = held_at_end(ctx)  # the broker's (what is really held), else the book's
-    reached_flatten = ctx.last_minute is not None and (
-        ctx.last_minute + BAR >= ctx.config.flatten_at)
+    config, log = parts.config, parts.log
+    drain_events(parts, state, state.event_ts(config))
+    if state.working:
+        cancel_working(parts, state, "session ended", policy_only=False)
+    open_positions = held_at_end(parts, state)  # the broker's (really held), else the book's
+    reached_flatten = state.last_minute is not None and (
+        state.last_minute + BAR >= config.flatten_at)
     if open_positions and reached_flatten:
-        ctx.log.error("session %s ends with open positions %s: the flatten did not complete",
-                      ctx.config.session, open_positions)
+        log.error("session %s ends with open positions %s: the flatten did not complete",
+                  config.session, open_positions)
     elif open_positions:
-        ctx.log.warning("the feed of session %s ended at %s, before the flatten at %s; open "
-                        "positions %s", ctx.config.session, ctx.last_minute,
-                        ctx.config.flatten_at, open_positions)
-    publish_book(ctx)
-    push(ctx)
-    result = session_result(ctx, mask_url(ctx.ledger.engine.url), with_report)
-    ctx.log.info("session %s done: %s", ctx.config.session, result.summary_line())
+        log.warning("the feed of session %s ended at %s, before the flatten at %s; open "
+                    "positions %s", config.session, state.last_minute, config.flatten_at,
+                    open_positions)
+    publish_book(parts.metrics, parts.risk, state.book, state.realized_base)
+    push(parts.metrics, parts.push)
+    result = session_result(parts, state, mask_url(parts.ledger.engine.url), with_report)
+    log.info("session %s done: %s", config.session, result.summary_line())
     return result

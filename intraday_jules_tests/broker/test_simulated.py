@@ -21,7 +21,6 @@ from intraday_jules.broker import (
 )
 from intraday_jules.domain.bars import Bar
 from intraday_jules.domain.orders import IntentOrigin, Order, OrderIntent, OrderStatus, Side
-from intraday_jules.domain.orders import Side as ModelSide
 from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel
 
 SESSION = date(2025, 2, 3)
@@ -61,7 +60,7 @@ def test_order_fills_at_next_bar_open_plus_the_env_models_slippage_and_commissio
     broker.submit(order(Side.BUY, 7))
     broker.on_bar(bar(1, 121.25))
     [report] = fills_of(broker)
-    quote = ExecutionModel().fill(ModelSide.BUY, 7, Decimal("121.25"))
+    quote = ExecutionModel().fill(Side.BUY, 7, Decimal("121.25"))
     assert report.fill.price == quote.price
     assert report.fill.commission == quote.commission.amount
     assert report.fill.ts == bar(1).ts and report.fill.quantity == 7
@@ -89,7 +88,7 @@ def test_cost_multiplier_of_the_config_reaches_the_fill() -> None:
     broker.submit(order(Side.SELL, 3))
     broker.on_bar(bar(1, 100.0))
     [report] = fills_of(broker)
-    assert report.fill.price == model.fill_price(ModelSide.SELL, Decimal("100.0"))
+    assert report.fill.price == model.fill_price(Side.SELL, Decimal("100.0"))
     assert report.fill.price < Decimal("100")
 
 

@@ -10,11 +10,8 @@ import dagster as dg
 import pytest
 
 from intraday_jules.definitions import build_definitions
-from intraday_jules.defs.trading.definitions import (
-    SESSION_TAG,
-    TRADE_JOB_NAME,
-    evaluate_trading_sensor,
-)
+from intraday_jules.defs.trading.jobs import SESSION_TAG, TRADE_JOB_NAME
+from intraday_jules.defs.trading.sensors import evaluate_trading_sensor
 from intraday_jules.ledger import Ledger
 
 SESSION = "2025-02-03"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pandas as pd
 import pytest
 
+from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.service.loadcheck import ServiceProcess
+from intraday_jules.service.schemas import SERVICE_SYMBOLS, ServiceSymbol
 from intraday_jules_tests.service.conftest import (
     Models,
     bars_payload,
@@ -125,3 +127,9 @@ def test_a_422_does_not_echo_the_whole_request(http: httpx.Client,
                                                good_bars: list[Body]) -> None:
     response = http.post("/predict", json={"bars": good_bars, **_obs()})
     assert response.status_code == 422 and "input" not in response.json()["detail"][0]
+
+
+def test_service_symbol_literal_lists_the_default_symbols() -> None:
+    # pydantic validates ``symbol`` against the Literal, the model against SERVICE_SYMBOLS: both
+    # must name the default symbols, in observation order.
+    assert get_args(ServiceSymbol) == SERVICE_SYMBOLS == DEFAULT_SYMBOLS

@@ -27,7 +27,7 @@ from intraday_jules.adapters.alpha_vantage.errors import MalformedPayload, Vendo
 from intraday_jules.adapters.alpha_vantage.parsing import parse_intraday_json
 from intraday_jules.domain.bars import validate_bars
 from intraday_jules.domain.calendar import NEW_YORK, session_window
-from intraday_jules.domain.clock import system_clock
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.domain.symbols import validate_symbol
 from intraday_jules.market_data.source import BarRequest, MissingBarsError, SourceRequestError
 from intraday_jules.secrets import SecretStore, SecretValue
@@ -51,7 +51,7 @@ class AlphaVantageSource:
 
     def __init__(self, config: AlphaVantageConfig | None = None,
                  api_key: SecretValue | KeyProvider | None = None, *,
-                 http: httpx.Client | None = None, clock: Callable[[], datetime] = system_clock,
+                 http: httpx.Client | None = None, clock: Clock = system_clock,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  cache: MonthCache | None = None) -> None:

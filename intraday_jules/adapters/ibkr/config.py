@@ -8,6 +8,8 @@ that it can never touch orders.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,19 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         return float(min(self.max_s, self.initial_s * self.factor ** attempt))
+
+
+class ClientRole(IntEnum):
+    """Which connection of a deployment a client id is for: its offset from the base id.
+
+    TWS refuses a second connection with a client id already in use (error 326), and the
+    ingestion source, the broker and the trading job's live feed may all be connected at
+    once; one base id (``ib_client_id``) plus a fixed offset per role keeps them apart.
+    """
+
+    DATA = 0
+    BROKER = 1
+    LIVE_FEED = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +85,12 @@ class IbkrConfig:
             raise ValueError(f"IBKR client id must be >= 0, got {self.client_id}")
         if not 0.0 <= self.min_rth_coverage <= 1.0:
             raise ValueError(f"min_rth_coverage must be within [0, 1], got {self.min_rth_coverage}")
+
+    @classmethod
+    def for_role(cls, base_id: int, role: ClientRole, **fields: Any) -> IbkrConfig:
+        """The connection of ``role``: client id ``base_id + role``; only the broker may
+        place orders, every other role connects read-only."""
+        return cls(client_id=base_id + role, readonly=role is not ClientRole.BROKER, **fields)
 
     @property
     def endpoint(self) -> str:

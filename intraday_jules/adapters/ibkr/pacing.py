@@ -21,8 +21,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from intraday_jules.domain.clock import Clock
-from intraday_jules.domain.clock import system_clock as utc_now
+from intraday_jules.domain.clock import Clock, system_clock
 
 Sleep = Callable[[float], None]
 
@@ -62,7 +61,7 @@ class PacedRequest:
 class PacingLimiter:
     """Waits just long enough before each historical request to respect ``PacingRules``."""
 
-    def __init__(self, rules: PacingRules | None = None, *, clock: Clock = utc_now,
+    def __init__(self, rules: PacingRules | None = None, *, clock: Clock = system_clock,
                  sleep: Sleep = time.sleep) -> None:
         self.rules = rules or PacingRules()
         self._clock, self._sleep = clock, sleep

@@ -1,4 +1,5 @@
-"""Resources: the market-data source and the bar store, configured from Settings.
+"""Resources, all configured from Settings when the definitions load: the market-data source,
+the bar store, the model store, and trading's ledger, risk engine and broker.
 
 Secrets never enter resource config (which the UI shows): the database URL is passed as
 ``dg.EnvVar`` when it comes from the environment, so the UI shows the variable's name only;
@@ -8,15 +9,23 @@ vendor keys are fetched from the secrets helper when the source is built.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 
 from intraday_jules.adapters.factory import SourceOptions, build_source
+from intraday_jules.broker.base import Broker
+from intraday_jules.domain.clock import Clock, system_clock
+from intraday_jules.ledger import Ledger
+from intraday_jules.market_data.feed import BarFeed
 from intraday_jules.market_data.source import BarSource
 from intraday_jules.market_data.store import BarStore
+from intraday_jules.pipelines.trading_parts import BrokerOptions
+from intraday_jules.risk import RiskEngine, RiskLimits
 from intraday_jules.settings import Settings
 
 DATABASE_URL_ENV = "INTRADAY_JULES_DATABASE_URL"
@@ -65,10 +74,15 @@ class MarketDataResource(dg.ConfigurableResource):
         return build_source(replace(self.options(), names=(self.sources[1],)))
 
 
+def _database_url(settings: Settings) -> str:
+    """The URL as resource config: the variable's name when the URL came from it."""
+    if os.environ.get(DATABASE_URL_ENV) == settings.database_url:
+        return dg.EnvVar(DATABASE_URL_ENV)  # type: ignore[return-value]
+    return settings.database_url
+
+
 def bar_store_resource(settings: Settings) -> BarStoreResource:
-    if os.environ.get(DATABASE_URL_ENV):
-        return BarStoreResource(database_url=dg.EnvVar(DATABASE_URL_ENV))
-    return BarStoreResource(database_url=settings.database_url)
+    return BarStoreResource(database_url=_database_url(settings))
 
 
 def market_data_resource(settings: Settings) -> MarketDataResource:
@@ -83,13 +97,15 @@ def market_data_resource(settings: Settings) -> MarketDataResource:
 
 
 class ModelStoreResource(dg.ConfigurableResource):
-    """The model directory + registry, and the training bars and budgets."""
+    """The model directory + registry, and the training bars (the configured symbols) and
+    budgets."""
 
     database_url: str
     models_dir: str
     tensorboard_dir: str
     foundation_steps: int
     dual_steps: int
+    symbols: list[str]
     seed: int = 0
     evaluation_seeds: int = 3
 
@@ -104,7 +120,7 @@ class ModelStoreResource(dg.ConfigurableResource):
 
         store = BarStore.open(self.database_url)
         try:
-            return store.read(["NVDA", "MSFT"])
+            return store.read(list(self.symbols))
         finally:
             store.close()
 
@@ -124,4 +140,76 @@ def model_store_resource(settings: Settings, bar_store: BarStoreResource) -> Mod
                               models_dir=str(settings.models_dir),
                               tensorboard_dir=str(settings.tensorboard_dir),
                               foundation_steps=settings.foundation_steps,
-                              dual_steps=settings.dual_steps)
+                              dual_steps=settings.dual_steps, symbols=list(settings.symbols))
+
+
+class LedgerResource(dg.ConfigurableResource):
+    """Opens the ledger (schema migrated on open); the caller disposes its engine."""
+
+    database_url: str
+
+    def open(self) -> Ledger:
+        return Ledger.connect(self.database_url)
+
+
+class RiskEngineResource(dg.ConfigurableResource):
+    """The risk limits (exact USD amounts as text) and a risk engine over a ledger."""
+
+    max_position_usd: str
+    daily_loss_limit_usd: str
+    drawdown_limit_usd: str
+
+    def limits(self) -> RiskLimits:
+        return RiskLimits(max_position_usd=Decimal(self.max_position_usd),
+                          daily_loss_limit_usd=Decimal(self.daily_loss_limit_usd),
+                          drawdown_limit_usd=Decimal(self.drawdown_limit_usd))
+
+    def build(self, ledger: Ledger, clock: Clock = system_clock) -> RiskEngine:
+        return RiskEngine(self.limits(), ledger, clock=clock)
+
+
+class BrokerResource(dg.ConfigurableResource):
+    """The configured broker (``BrokerOptions``: simulated, or IBKR paper unless live) and
+    the live feed that goes with it; no secrets here (the IB account is read at build)."""
+
+    name: str
+    home: str
+    database_url: str
+    ib_host: str
+    ib_port: int
+    ib_client_id: int
+    deployment: str
+
+    def options(self) -> BrokerOptions:
+        return BrokerOptions(name=self.name, home=Path(self.home),
+                             database_url=self.database_url, ib_host=self.ib_host,
+                             ib_port=self.ib_port, ib_client_id=self.ib_client_id,
+                             deployment=self.deployment)
+
+    def journal(self) -> Path:
+        return self.options().journal()
+
+    def build(self, clock: Clock = system_clock) -> Broker:
+        return self.options().build(clock)
+
+    def live_feed(self, source: BarSource, session: date, symbols: Sequence[str]) -> BarFeed:
+        return self.options().live_feed(source, session, symbols)
+
+
+def ledger_resource(settings: Settings) -> LedgerResource:
+    return LedgerResource(database_url=_database_url(settings))
+
+
+def risk_engine_resource(settings: Settings) -> RiskEngineResource:
+    limits = RiskLimits.from_settings(settings)
+    return RiskEngineResource(max_position_usd=str(limits.max_position_usd),
+                              daily_loss_limit_usd=str(limits.daily_loss_limit_usd),
+                              drawdown_limit_usd=str(limits.drawdown_limit_usd))
+
+
+def broker_resource(settings: Settings) -> BrokerResource:
+    options = BrokerOptions.from_settings(settings)
+    return BrokerResource(name=options.name, home=str(options.home),
+                          database_url=_database_url(settings), ib_host=options.ib_host,
+                          ib_port=options.ib_port, ib_client_id=options.ib_client_id,
+                          deployment=options.deployment)

@@ -1,65 +1,13 @@
-"""``features/feature_table``: 12 causal features per (session, symbol) partition, built only
-on partitions whose bars passed their blocking checks; checked against the features contract."""
+"""The features slice: the ``features/feature_table`` asset and its checks (it runs in the
+ingestion slice's ``ingest_bars_job``, which selects it by key)."""
 
-from datetime import date
+from __future__ import annotations
 
 import dagster as dg
 
-from intraday_jules.defs.common.keys import BARS_KEY, FEATURES_KEY
-from intraday_jules.defs.common.partitions import (
-    SESSION_DIMENSION,
-    SYMBOL_DIMENSION,
-    bars_partitions,
-)
-from intraday_jules.defs.common.resources import BarStoreResource
-from intraday_jules.features import DEFAULT_SPEC
-from intraday_jules.pipelines.features import (
-    PartitionBlocked,
-    build_partition_features,
-    session_bars_window,
-)
-from intraday_jules.quality import Severity, load_contract
+from intraday_jules.defs.features.assets import feature_table_asset
 from intraday_jules.settings import Settings
 
 
-def _check_specs() -> list[dg.AssetCheckSpec]:
-    contract = load_contract("features")
-    return [dg.AssetCheckSpec(name, asset=FEATURES_KEY,
-                              blocking=spec.severity == Severity.ERROR,
-                              description=f"{spec.severity}: {name} (data_contracts/features.yaml)")
-            for name, spec in contract.checks.items()]
-
-
 def build_features_defs(settings: Settings) -> dg.Definitions:
-    @dg.asset(
-        key=FEATURES_KEY, partitions_def=bars_partitions(settings), deps=[BARS_KEY],
-        group_name="features", kinds={"python", "pandas"}, check_specs=_check_specs(),
-        description="12 causal features per bar (FeatureSpec " + DEFAULT_SPEC.version[:12] +
-                    "…); refuses partitions whose bars failed blocking checks.")
-    def feature_table(context: dg.AssetExecutionContext,
-                      bar_store: BarStoreResource) -> dg.MaterializeResult:
-        keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-        session, symbol = date.fromisoformat(keys[SESSION_DIMENSION]), keys[SYMBOL_DIMENSION]
-        key = str(context.partition_key)
-        store = bar_store.open()
-        try:
-            start, end = session_bars_window(session, DEFAULT_SPEC.hours == "extended")
-            bars = store.read([symbol], start.to_pydatetime(), end.to_pydatetime())
-            if bars.empty:
-                raise dg.Failure(f"partition {key}: no bars stored; materialize market_data/bars")
-            result = build_partition_features(store.engine, bars, session=session,
-                                              symbol=symbol, partition_key=key)
-        except PartitionBlocked as exc:
-            raise dg.Failure(description=str(exc)) from None
-        finally:
-            store.close()
-        return dg.MaterializeResult(
-            metadata={"rows": result.rows, "warmup_rows": result.warmup_rows,
-                      "spec_version": result.spec_version,
-                      "features": ", ".join(DEFAULT_SPEC.names)},
-            check_results=[dg.AssetCheckResult(check_name=c.name, asset_key=FEATURES_KEY,
-                                               passed=c.passed,
-                                               metadata={"failures": c.failure_count})
-                           for c in result.report.checks])
-
-    return dg.Definitions(assets=[feature_table])
+    return dg.Definitions(assets=[feature_table_asset(settings)])

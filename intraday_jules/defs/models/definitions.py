@@ -1,120 +1,23 @@
-"""``models/*``: NVDA foundation -> dual-ticker transfer -> honest evaluation -> promotion gate.
+"""The models slice: foundation, dual-ticker, evaluation and promoted-model assets and the
+training job. ``model_store`` is shared with the trading slice (its sensor waits for a
+promoted model), so ``intraday_jules.definitions`` binds it."""
 
-Each model asset trains on the ingested bars of the bar store (train window only; partitions
-that failed blocking checks are refused), saves into the ModelStore and passes a small
-``TrainedModel`` record downstream. The promotion asset records the gate's verdict either way;
-its check ``challenger_passed_gate`` is a WARN so a rejection is visible, not a failed run.
-"""
-
-import base64
-import tempfile
-from pathlib import Path
+from __future__ import annotations
 
 import dagster as dg
 
-from intraday_jules.defs.common.keys import FEATURES_KEY, PROMOTED_KEY
-from intraday_jules.defs.common.resources import (
-    BarStoreResource,
-    ModelStoreResource,
-    model_store_resource,
+from intraday_jules.defs.models.assets import (
+    dual_ticker_model,
+    model_evaluation,
+    nvda_foundation_model,
+    promoted_model,
 )
+from intraday_jules.defs.models.jobs import train_models_job
 from intraday_jules.settings import Settings
 
-FOUNDATION_KEY = dg.AssetKey(["models", "nvda_foundation_model"])
-DUAL_KEY = dg.AssetKey(["models", "dual_ticker_model"])
-EVALUATION_KEY = dg.AssetKey(["models", "model_evaluation"])
-TRAIN_JOB_NAME = "train_models_job"
 
-
-def _trained_metadata(model) -> dict:  # type: ignore[no-untyped-def]
-    return {"model_id": model.model_id, "steps": model.steps, "wall_s": model.wall_s,
-            "steps_per_s": model.steps_per_s,
-            "train_window": f"{model.splits['train']['start']}..{model.splits['train']['end']}",
-            "validation_window": f"{model.splits['validation']['start']}.."
-                                 f"{model.splits['validation']['end']}"}
-
-
-@dg.asset(key=FOUNDATION_KEY, deps=[FEATURES_KEY], group_name="models", kinds={"pytorch"},
-          description="RecurrentPPO (LSTM) on NVDA alone: 13 observations, Discrete(3).")
-def nvda_foundation_model(context: dg.AssetExecutionContext,
-                          model_store: ModelStoreResource) -> dg.Output:
-    from intraday_jules.pipelines.training import train_foundation_step
-
-    store = model_store.open()
-    model = train_foundation_step(store, model_store.bars(), steps=model_store.foundation_steps,
-                                  seed=model_store.seed,
-                                  tensorboard_dir=Path(model_store.tensorboard_dir),
-                                  blocked=model_store.blocked(store))
-    context.log.info("foundation %s trained (%s steps/s)", model.model_id, model.steps_per_s)
-    return dg.Output(model, metadata=_trained_metadata(model))
-
-
-@dg.asset(key=DUAL_KEY, ins={"foundation": dg.AssetIn(FOUNDATION_KEY)}, group_name="models",
-          kinds={"pytorch"},
-          description="Transfer of the foundation to NVDA + MSFT: 26 observations, "
-                      "Discrete(9); trained on the foundation's train window.")
-def dual_ticker_model(model_store: ModelStoreResource, foundation) -> dg.Output:  # type: ignore[no-untyped-def]
-    from intraday_jules.pipelines.training import train_dual_step
-
-    store = model_store.open()
-    model = train_dual_step(store, model_store.bars(), foundation,
-                            steps=model_store.dual_steps, seed=model_store.seed,
-                            tensorboard_dir=Path(model_store.tensorboard_dir),
-                            blocked=model_store.blocked(store))
-    return dg.Output(model, metadata={**_trained_metadata(model),
-                                      "foundation_id": foundation.model_id})
-
-
-@dg.asset(key=EVALUATION_KEY, ins={"model": dg.AssetIn(DUAL_KEY)}, group_name="models",
-          kinds={"python"},
-          description="Walk-forward evaluation on the validation window vs flat, buy-and-hold, "
-                      "50/50, random and momentum, at 0x/1x/2x costs over seeds (95% CIs).")
-def model_evaluation(model_store: ModelStoreResource, model) -> dg.Output:  # type: ignore[no-untyped-def]
-    from intraday_jules.agent.report import equity_plot, markdown_table
-    from intraday_jules.pipelines.training import evaluate_step
-
-    store = model_store.open()
-    report = evaluate_step(store, model_store.bars(), model, seeds=model_store.evaluation_seeds)
-    with tempfile.TemporaryDirectory() as tmp:
-        png = base64.b64encode(equity_plot(report, Path(tmp) / "equity.png").read_bytes())
-    payload = report.to_dict()
-    return dg.Output((model, report), metadata={
-        "model_id": model.model_id,
-        "table": dg.MetadataValue.md(markdown_table(report)),
-        "equity_png": dg.MetadataValue.md(
-            f"![equity and drawdown](data:image/png;base64,{png.decode('ascii')})"),
-        "total_return": payload["model"]["total_return"],
-        "sharpe": payload["model"]["sharpe"],
-        "max_drawdown_pct": payload["model"]["max_drawdown_pct"],
-        "evaluation": dg.MetadataValue.json(payload),
-    })
-
-
-@dg.asset(key=PROMOTED_KEY, ins={"evaluated": dg.AssetIn(EVALUATION_KEY)}, group_name="models",
-          kinds={"python"},
-          check_specs=[dg.AssetCheckSpec("challenger_passed_gate", asset=PROMOTED_KEY,
-                                         description="beats flat and buy-and-hold after 1x "
-                                         "costs, max drawdown <= 2%, FeatureSpec matches")],
-          description="The champion the trading job and the inference service load; changes "
-                      "only when a challenger passes the gate.")
-def promoted_model(model_store: ModelStoreResource, evaluated) -> dg.MaterializeResult:  # type: ignore[no-untyped-def]
-    from intraday_jules.pipelines.training import promotion_step
-
-    model, report = evaluated
-    gate = promotion_step(model_store.open(), model, report)
-    return dg.MaterializeResult(
-        metadata={"champion": gate.champion_after or "none", "challenger": model.model_id,
-                  "promoted": gate.promoted, "gate": dg.MetadataValue.md(gate.markdown())},
-        check_results=[dg.AssetCheckResult(
-            check_name="challenger_passed_gate", passed=gate.promoted,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"reasons": "; ".join(gate.reasons) or "all criteria passed"})])
-
-
-def build_training_defs(settings: Settings, bar_store: BarStoreResource) -> dg.Definitions:
-    job = dg.define_asset_job(
-        TRAIN_JOB_NAME, selection=[FOUNDATION_KEY, DUAL_KEY, EVALUATION_KEY, PROMOTED_KEY],
-        description="Train the foundation, transfer it, evaluate, and run the promotion gate.")
+def build_models_defs(settings: Settings) -> dg.Definitions:
+    """Takes ``settings`` like the other slices, although nothing here depends on it yet."""
     return dg.Definitions(
         assets=[nvda_foundation_model, dual_ticker_model, model_evaluation, promoted_model],
-        jobs=[job], resources={"model_store": model_store_resource(settings, bar_store)})
+        jobs=[train_models_job])

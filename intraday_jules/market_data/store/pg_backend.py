@@ -8,8 +8,8 @@ Write path, chosen per batch:
   ``INSERT ... ON CONFLICT (symbol, ts) DO UPDATE ... WHERE (...) IS DISTINCT FROM (...)``;
   the guard keeps unchanged rows from being rewritten (no table bloat on re-loads) and
   ``RETURNING (xmax = 0)`` tells inserts from updates.
-Rows are serialised once to CSV by pyarrow (C++), which MEASURED.md found ~2x faster than
-``DataFrame.to_csv``; doubles are written in shortest round-trip form, so values are exact.
+Rows are serialised once to CSV by pyarrow (C++), which is faster than ``DataFrame.to_csv``;
+doubles are written in shortest round-trip form, so values are exact.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _copy(conn: psycopg.Connection, table: str, payload: bytes) -> None:
 
 def read(engine: Engine, symbols: Sequence[str] | None, start: datetime | None,
          end: datetime | None, with_meta: bool) -> pd.DataFrame:
-    """COPY ... TO STDOUT then parse: ~6x faster than pd.read_sql (MEASURED.md)."""
+    """COPY ... TO STDOUT then parse: much faster than pd.read_sql on large reads."""
     columns = ["symbol", "ts", "open", "high", "low", "close", "volume", "source"]
     if with_meta:
         columns.append("ingested_at")

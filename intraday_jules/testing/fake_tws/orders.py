@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
+from intraday_jules.domain.clock import Clock
 from intraday_jules.testing.fake_tws import order_wire
 from intraday_jules.testing.fake_tws.incoming import PlacedOrder
 from intraday_jules.testing.fake_tws.order_wire import SimExecution, SimOrder
@@ -67,7 +67,7 @@ class OrderBook:
 
     server_version: int
     market_price: Callable[[str], float | None]
-    clock: Callable[[], datetime]
+    clock: Clock
     default_reaction: OrderReaction = field(default_factory=OrderReaction)
     _script: list[OrderReaction] = field(default_factory=list)
     _orders: dict[int, _Live] = field(default_factory=dict)

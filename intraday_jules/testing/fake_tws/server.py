@@ -15,11 +15,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.testing.fake_tws import account, incoming, market
 from intraday_jules.testing.fake_tws.faults import ConnectivityLoss, FaultScript
 from intraday_jules.testing.fake_tws.incoming import MESSAGE_NAMES, HistoricalRequest
@@ -154,7 +155,7 @@ class FakeTws:
 
     def __init__(self, replay: ReplayBars | pd.DataFrame | str | Path, *,
                  host: str = "127.0.0.1", port: int = 0, accounts: tuple[str, ...] = ("DU1234567",),
-                 server_version: int = SERVER_VERSION, clock: Callable[[], datetime] | None = None,
+                 server_version: int = SERVER_VERSION, clock: Clock | None = None,
                  live_time: datetime | None = None, enforce_pacing: bool = False) -> None:
         if server_version not in SUPPORTED_SERVER_VERSIONS:
             raise ValueError(f"server_version {server_version} is not one of "
@@ -163,7 +164,7 @@ class FakeTws:
             ReplayBars(replay) if isinstance(replay, pd.DataFrame) else ReplayBars.from_csv(replay))
         self.host, self._requested_port = host, port
         self.accounts, self.server_version = accounts, server_version
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or system_clock
         self.enforce_pacing = enforce_pacing
         self.faults = FaultScript()
         self.live = LiveFeed(self.replay, live_time or self.replay.last_end())

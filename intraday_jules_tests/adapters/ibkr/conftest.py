@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from intraday_jules.adapters.ibkr import IbkrConfig, IbkrSource
 from intraday_jules.testing.fake_tws import FakeTwsThread, ReplayBars, SimulatedClock
+from intraday_jules_tests.conftest import write_simulated_minutes
 
 # After the data ends: every session in the file is over, so coverage checks apply.
 SIM_START = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
@@ -69,7 +70,7 @@ def make_source(gateway: FakeTwsThread, sim_clock: SimulatedClock) -> Iterator[S
         source.close()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     """Poll for something the gateway receives asynchronously (a cancel, a reconnect)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -84,3 +85,19 @@ def replay_session(frame: pd.DataFrame, symbol: str, start: datetime,
     """The replay file's bars of one symbol in [start, end), as a plain bars frame."""
     rows = frame[(frame["symbol"] == symbol) & (frame["ts"] >= start) & (frame["ts"] < end)]
     return rows.sort_values("ts").reset_index(drop=True)
+
+
+RECORDED_SESSION = date(2025, 2, 3)
+
+
+@pytest.fixture(scope="session")
+def recorded_session(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """Realistic NVDA + MSFT bars of 2025-02-03, all hours (the seeded simulator), as the fake
+    gateway's replay."""
+    day_iso = RECORDED_SESSION.isoformat()
+    path = write_simulated_minutes(tmp_path_factory.mktemp("session") / f"{day_iso}.csv",
+                                   day_iso, day_iso)
+    raw = pd.read_csv(path, dtype={"symbol": str, "ts": str})
+    raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="ISO8601").dt.as_unit("us")
+    day = raw["ts"].dt.tz_convert("America/New_York").dt.date == RECORDED_SESSION
+    return raw[day].reset_index(drop=True)

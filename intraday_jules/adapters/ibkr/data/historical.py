@@ -39,8 +39,7 @@ from intraday_jules.adapters.ibkr.parsing import (
     query_for_session,
 )
 from intraday_jules.domain.calendar import session_window
-from intraday_jules.domain.clock import Clock
-from intraday_jules.domain.clock import system_clock as utc_now
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.market_data.source import (
     BarRequest,
     MissingBarsError,
@@ -67,7 +66,7 @@ class IbkrSource:
     name = SOURCE_NAME
 
     def __init__(self, config: IbkrConfig | None = None, *, limiter: PacingLimiter | None = None,
-                 clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep,
+                 clock: Clock = system_clock, sleep: Callable[[float], None] = time.sleep,
                  client: IbkrClient | None = None) -> None:
         self.config = config or IbkrConfig()
         self._clock, self._sleep = clock, sleep

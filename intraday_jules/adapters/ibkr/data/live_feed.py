@@ -2,9 +2,10 @@
 
 One ``LiveBarStream`` per symbol (``IbkrSource.stream_bars``: keepUpToDate bars by default, or
 5-second real-time bars aggregated to minutes), all on the source's market-data connection
-(client id ``ib_client_id``; the broker uses ``ib_client_id + 1``). A reader thread polls the
-streams one after the other, so reconnects after a dropped socket or 1101 happen one at a time
-on the shared connection; each stream resubscribes and backfills from its last bar itself.
+(its own client id: ``ClientRole.LIVE_FEED``, distinct from ingestion's and the broker's).
+A reader thread polls the streams one after the other, so reconnects after a dropped socket
+or 1101 happen one at a time on the shared connection; each stream resubscribes and backfills
+from its last bar itself.
 
 The loop needs a minute's bars together and in order (a bar of the next minute first would
 abandon the minute and make the late bar out of order), so the feed holds each minute until
@@ -124,8 +125,9 @@ class IbkrBarFeed:
 
 def ib_live_feed(*, host: str, port: int, client_id: int, symbols: Sequence[str],
                  session: date | None = None, **options: Any) -> IbkrBarFeed:
-    """The trading job's live feed (``trading.wiring``): its own market-data connection
-    (``client_id``: distinct from ingestion's and the broker's), closed with the feed."""
+    """The trading job's live feed (built by ``pipelines.trading_parts``): its own market-data
+    connection (``client_id``: ``ClientRole.LIVE_FEED``, distinct from ingestion's and the
+    broker's), closed with the feed."""
     source = IbkrSource(IbkrConfig(host=host, port=port, client_id=client_id))
     return IbkrBarFeed(source, symbols, session=session, owns_source=True, **options)
 

@@ -1,9 +1,9 @@
 """``IbkrBroker``: the ``Broker`` protocol on Interactive Brokers (TWS / IB Gateway), ib_async.
 
-Split as NautilusTrader splits adapters: ``ibkr_requests`` mirrors the vendor (coroutines on
-the ``IbkrClient``'s private loop), ``ibkr_parsing`` maps IB objects to ours, this class is the
-domain client; ``ibkr_orders`` holds what the broker knows of orders and its event queue,
-``ibkr_connection`` the connection (reconnects, 1100/1101/1102), ``ibkr_guard`` the live guard.
+Split as NautilusTrader splits adapters: ``requests`` mirrors the vendor (coroutines on the
+``IbkrClient``'s private loop), ``parsing`` maps IB objects to ours, this class is the domain
+client; ``orders`` holds what the broker knows of orders and its event queue, ``connection``
+the connection (reconnects, 1100/1101/1102), ``guard`` the live guard.
 
 Orders are DAY market orders for whole shares with ``orderRef`` = our client order id. Market,
 not a marketable limit: the symbols are the most liquid US stocks, the risk engine sized the
@@ -22,13 +22,11 @@ Orders we did not send are reported like ours (a manual order's stand-in id is
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ib_async import CommissionReport, Contract, Trade
 from ib_async import Fill as IbFill
@@ -62,33 +60,21 @@ from intraday_jules.broker.base import (
     OrderRejected,
     SubmitResult,
 )
-from intraday_jules.domain.clock import system_clock
+from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.domain.orders import Fill, Order, OrderStatus
-
-if TYPE_CHECKING:
-    from intraday_jules.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-#: The broker's API client id is the data source's plus this (each connection needs its own).
-CLIENT_ID_OFFSET = 1
 
 
-def _account_secret(home: Path, environ: Mapping[str, str] | None) -> str | None:
-    """The ``ib_account`` secret (env override first, then the keyring/vault), if set."""
-    from intraday_jules.secrets import SecretStore
-
-    secret = SecretStore(home, os.environ if environ is None else environ).get("ib_account")
-    return None if secret is None else secret.reveal()
-
-
-def build_ibkr_broker(*, host: str, port: int, client_id: int, live: bool, home: Path,
-                      environ: Mapping[str, str] | None = None, **options: Any) -> IbkrBroker:
-    """The broker the trading job builds from settings (``trading.wiring``): ``live`` is the
-    deployment being "live", which is the explicit opt-in; paper otherwise (a live port is
-    then refused). The expected account is the ``ib_account`` secret."""
-    config = IbkrConfig(host=host, port=port, client_id=client_id, readonly=False)
-    return IbkrBroker(config, account=_account_secret(home, environ), allow_live=live,
+def build_ibkr_broker(config: IbkrConfig, *, account: str | None, live: bool,
+                      **options: Any) -> IbkrBroker:
+    """The broker a deployment trades through (``BrokerResource`` builds it): ``config`` is
+    the gateway with the broker's own client id (``IbkrConfig.for_role(base,
+    ClientRole.BROKER)``); ``live`` is the deployment being "live", the explicit opt-in; paper
+    otherwise (a live port is then refused). ``account`` is the ``ib_account`` secret's value,
+    passed in so that this adapter reads neither settings nor secrets."""
+    return IbkrBroker(config, account=account, allow_live=live,
                       deployment="live" if live else "paper", **options)
 
 
@@ -96,12 +82,12 @@ class IbkrBroker:
     """Orders, fills and positions at Interactive Brokers; paper unless explicitly live.
 
     config: the gateway (``IbkrConfig``: host, port 7497 paper by default, client id). The
-        client id must differ from the market-data connection's (``from_settings`` uses
-        ``ib_client_id + 1``); ``readonly`` is turned off, ``config.account`` is only read
+        client id must differ from the market-data connection's (``IbkrConfig.for_role`` with
+        ``ClientRole.BROKER``); ``readonly`` is turned off, ``config.account`` is only read
         as the expected account when ``account`` is not given.
     account: the account id the login must manage (the ``ib_account`` secret); required for
         live trading; for paper, optional (the login's only account is used).
-    allow_live: the explicit opt-in for live trading (see ``ibkr_guard``).
+    allow_live: the explicit opt-in for live trading (see ``guard``).
     deployment: the settings' deployment; "live" means live trading.
     symbols: contracts qualified at connect, so the first order pays no lookup.
     clock: the time stamped on answers and events (fills carry IB's execution time).
@@ -116,7 +102,7 @@ class IbkrBroker:
 
     def __init__(self, config: IbkrConfig | None = None, *, account: str | None = None,
                  allow_live: bool = False, deployment: str = "paper",
-                 symbols: Sequence[str] = (), clock: Callable[[], datetime] = system_clock,
+                 symbols: Sequence[str] = (), clock: Clock = system_clock,
                  ack_timeout_s: float = 5.0, commission_wait_s: float = 2.0,
                  reconnect: Backoff | None = None, client: IbkrClient | None = None) -> None:
         base = config or IbkrConfig()
@@ -134,18 +120,6 @@ class IbkrBroker:
                               backoff=reconnect or self.config.reconnect_backoff, clock=clock)
         self.orders_sent = 0
         self.resubmissions = 0
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, allow_live: bool = False,
-                      environ: Mapping[str, str] | None = None, **options: Any) -> IbkrBroker:
-        """The broker of a deployment: ``ib_host``/``ib_port``, client id ``ib_client_id + 1``,
-        the ``ib_account`` secret (env override first, then the keyring/vault)."""
-        config = IbkrConfig(host=settings.ib_host, port=settings.ib_port,
-                            client_id=settings.ib_client_id + CLIENT_ID_OFFSET, readonly=False,
-                            extended_hours=settings.extended_hours)
-        options.setdefault("symbols", settings.symbols)
-        return cls(config, account=_account_secret(settings.home, environ),
-                   allow_live=allow_live, deployment=settings.deployment, **options)
 
     def __repr__(self) -> str:
         return f"IbkrBroker({self.config!r}, {self.guard!r}, state={self._link.state})"

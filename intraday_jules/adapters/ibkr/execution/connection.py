@@ -24,7 +24,6 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 
 from intraday_jules.adapters.ibkr import Backoff, IbkrClient, IbkrError
 from intraday_jules.adapters.ibkr.connectivity import SOCKET_CLOSED
@@ -32,6 +31,7 @@ from intraday_jules.adapters.ibkr.execution.guard import AccountGuard, LiveTradi
 from intraday_jules.adapters.ibkr.execution.orders import OrderIndex
 from intraday_jules.adapters.ibkr.execution.requests import managed_accounts
 from intraday_jules.broker.base import BrokerError, ConnectionChanged, ConnectionState
+from intraday_jules.domain.clock import Clock
 
 log = logging.getLogger(__name__)
 RECONNECT, RESYNC = "reconnect", "resync"
@@ -43,7 +43,7 @@ class IbkrLink:
 
     def __init__(self, client: IbkrClient, guard: AccountGuard, index: OrderIndex, *,
                  synchronise: Callable[[], None], attach: Callable[[], None],
-                 backoff: Backoff, clock: Callable[[], datetime]) -> None:
+                 backoff: Backoff, clock: Clock) -> None:
         self.client, self.guard, self._index = client, guard, index
         self._synchronise, self._attach, self._backoff, self._clock = (
             synchronise, attach, backoff, clock)

@@ -18,7 +18,6 @@ from intraday_jules.broker import BrokerEvent
 from intraday_jules.domain.orders import IntentOrigin, Order, OrderIntent, Side
 from intraday_jules.testing.fake_tws import FakeTwsThread
 from intraday_jules.testing.fake_tws.incoming import parse_place_order
-from intraday_jules_tests.conftest import write_simulated_minutes
 
 ACCOUNT = "DU1234567"
 SESSION = date(2025, 1, 2)
@@ -91,28 +90,3 @@ def placed_refs(gateway: FakeTwsThread) -> list[str]:
     """The orderRef of every placeOrder the gateway received, in order."""
     return [parse_place_order(list(m.fields)).order_ref for m in gateway.messages
             if m.name == "placeOrder"]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
-RECORDED_SESSION = date(2025, 2, 3)
-
-
-@pytest.fixture(scope="session")
-def recorded_session(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """Realistic NVDA + MSFT bars of 2025-02-03, all hours (the seeded simulator), as the fake
-    gateway's replay."""
-    day_iso = RECORDED_SESSION.isoformat()
-    path = write_simulated_minutes(tmp_path_factory.mktemp("session") / f"{day_iso}.csv",
-                                   day_iso, day_iso)
-    raw = pd.read_csv(path, dtype={"symbol": str, "ts": str})
-    raw["ts"] = pd.to_datetime(raw["ts"], utc=True, format="ISO8601").dt.as_unit("us")
-    day = raw["ts"].dt.tz_convert("America/New_York").dt.date == RECORDED_SESSION
-    return raw[day].reset_index(drop=True)

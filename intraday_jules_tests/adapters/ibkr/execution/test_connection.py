@@ -19,12 +19,12 @@ from intraday_jules.broker import (
 )
 from intraday_jules.domain.orders import OrderStatus, Side
 from intraday_jules.testing.fake_tws import FakeTwsThread, OrderReaction
+from intraday_jules_tests.adapters.ibkr.conftest import wait_until
 from intraday_jules_tests.adapters.ibkr.execution.conftest import (
     BAR_TS,
     BrokerFactory,
     collect,
     order,
-    wait_until,
 )
 
 UP, DOWN = ConnectionState.CONNECTED, ConnectionState.DISCONNECTED

@@ -4,16 +4,15 @@ secret matching the connected login; every refusal comes before any order."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from intraday_jules.adapters.ibkr import IbkrConfig
+from intraday_jules.adapters.ibkr.config import ClientRole
 from intraday_jules.adapters.ibkr.execution import IbkrBroker, LiveTradingRefused
 from intraday_jules.adapters.ibkr.execution.broker import build_ibkr_broker
 from intraday_jules.broker import BrokerError, ConnectionState, OrderAccepted
-from intraday_jules.settings import Settings
 from intraday_jules.testing.fake_tws import FakeTwsThread
 from intraday_jules.testing.fake_tws.incoming import parse_place_order
 from intraday_jules_tests.adapters.ibkr.execution.conftest import (
@@ -123,43 +122,24 @@ def test_a_login_with_several_accounts_trades_only_the_configured_one(
     assert _orders_placed(advisor_gateway) == [(order().client_order_id, "DU2222222")]
 
 
-def test_from_settings_is_paper_with_the_data_client_id_plus_one_and_the_account_secret(
-        tmp_path: Path) -> None:
-    environ = {"INTRADAY_JULES_HOME": str(tmp_path), "INTRADAY_JULES_IB_ACCOUNT": "DU1234567"}
-    settings = Settings.from_env(environ)
-    broker = IbkrBroker.from_settings(settings, environ=environ)
-    try:
-        assert (broker.config.port, broker.config.client_id) == (7497, settings.ib_client_id + 1)
-        assert broker.config.readonly is False and broker.guard.expected == "DU1234567"
-        assert "1234567" not in repr(broker)
-    finally:
-        broker.close()
-    live = Settings.from_env({**environ, "INTRADAY_JULES_DEPLOYMENT": "live"})
-    assert live.ib_port == 7496
-    with pytest.raises(LiveTradingRefused, match="allow_live=True"):
-        IbkrBroker.from_settings(live, environ=environ)
-    opted_in = IbkrBroker.from_settings(live, environ=environ, allow_live=True)
-    opted_in.close()
-
-
 def test_build_ibkr_broker_as_the_trading_job_wires_it_is_paper_unless_live(
-        gateway: FakeTwsThread, tmp_path: Path) -> None:
-    environ = {"INTRADAY_JULES_IB_ACCOUNT": "DU1234567"}
-    paper = build_ibkr_broker(host="127.0.0.1", port=gateway.port, client_id=18, live=False,
-                              home=tmp_path, environ=environ, reconnect=FAST_RECONNECT)
+        gateway: FakeTwsThread) -> None:
+    def config(port: int) -> IbkrConfig:
+        return IbkrConfig.for_role(17, ClientRole.BROKER, host="127.0.0.1", port=port)
+
+    paper = build_ibkr_broker(config(gateway.port), account="DU1234567", live=False,
+                              reconnect=FAST_RECONNECT)
     try:
         assert paper.connect() is ConnectionState.CONNECTED
         assert isinstance(paper.submit(order()), OrderAccepted)
     finally:
         paper.close()
     with pytest.raises(LiveTradingRefused, match="allow_live=True"):
-        build_ibkr_broker(host="127.0.0.1", port=7496, client_id=18, live=False, home=tmp_path,
-                          environ=environ)
+        build_ibkr_broker(config(7496), account="DU1234567", live=False)
     with pytest.raises(LiveTradingRefused, match="ib_account"):
-        build_ibkr_broker(host="127.0.0.1", port=7496, client_id=18, live=True, home=tmp_path,
-                          environ={})
-    live = build_ibkr_broker(host="127.0.0.1", port=gateway.port, client_id=18, live=True,
-                             home=tmp_path, environ=environ, reconnect=FAST_RECONNECT)
+        build_ibkr_broker(config(7496), account=None, live=True)
+    live = build_ibkr_broker(config(gateway.port), account="DU1234567", live=True,
+                             reconnect=FAST_RECONNECT)
     try:
         assert live.connect() is ConnectionState.CONNECTED  # the paper login matches
     finally:

@@ -34,12 +34,11 @@ from intraday_jules.trading import (
     make_policy,
     run_session,
 )
+from intraday_jules_tests.adapters.ibkr.conftest import RECORDED_SESSION, wait_until
 from intraday_jules_tests.adapters.ibkr.execution.conftest import (
     FAST_RECONNECT,
-    RECORDED_SESSION,
     SESSION,
     placed_refs,
-    wait_until,
 )
 
 START = datetime(2025, 2, 3, 19, 0, tzinfo=UTC)  # 14:00 ET; features warm after 50 bars

@@ -14,7 +14,7 @@ from intraday_jules.adapters.ibkr.data.live_feed import IbkrBarFeed, ib_live_fee
 from intraday_jules.domain.bars import Bar
 from intraday_jules.market_data.feed import FeedItem
 from intraday_jules.testing.fake_tws import FakeTwsThread
-from intraday_jules_tests.adapters.ibkr.execution.conftest import wait_until
+from intraday_jules_tests.adapters.ibkr.conftest import wait_until
 
 START = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)  # 10:00 ET
 SYMBOLS = ("NVDA", "MSFT")
