@@ -301,5 +301,12 @@ class Settings:
         return out
 
 
+def home_from_env(environ: Mapping[str, str] | None = None) -> Path:
+    """``INTRADAY_JULES_HOME`` as ``Settings.from_env`` resolves it, without the other settings
+    (where the secrets vault lives, for code that has only a database URL)."""
+    raw = (os.environ if environ is None else environ).get("INTRADAY_JULES_HOME")
+    return _path(raw) if raw else _home_default({})
+
+
 def setting_names() -> list[str]:
     return [f.name for f in fields(Settings)]

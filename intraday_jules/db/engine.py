@@ -3,25 +3,34 @@
 - SQLite (the embedded default): WAL journal, foreign keys on, a busy timeout so the Dagster
   daemon, the UI and the CLI can share one file.
 - PostgreSQL (psycopg 3): a short connect timeout, so an unreachable server fails in seconds
-  with the URL (password masked) in the message.
+  with the URL (password masked) in the message. A URL without a password gets the
+  ``database_password`` secret (env override, keyring or vault; ``intraday_jules.secrets``) at
+  connect time; it never enters the URL, so no repr, log line or error can show it.
 - TimescaleDB: PostgreSQL with the ``timescaledb`` extension; detected, never assumed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote_plus
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
+if TYPE_CHECKING:
+    from intraday_jules.secrets import SecretValue
+
 log = logging.getLogger(__name__)
 
 Backend = Literal["timescaledb", "postgresql", "sqlite"]
 PG_CONNECT_TIMEOUT_S = 5
+#: The secret that supplies the password of a PostgreSQL URL written without one.
+PASSWORD_SECRET = "database_password"  # noqa: S105  # a secret's name, not a secret
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -170,14 +179,57 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-def create_db_engine(url: str, *, check: bool = True, **kwargs: Any) -> Engine:
-    """Create an engine and (by default) prove it connects, failing fast with a masked URL."""
+def url_lacks_password(url: str | URL) -> bool:
+    """True for a PostgreSQL URL with no password (userinfo or ``?password=``): the one case
+    in which ``create_db_engine`` fills in the ``database_password`` secret."""
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    return (parsed.get_backend_name() == "postgresql" and not parsed.password
+            and not any(k.strip().lower() == "password" for k in parsed.query))
+
+
+def database_password(environ: Mapping[str, str] | None = None,
+                      home: Path | None = None) -> tuple[SecretValue | None, str | None]:
+    """The ``database_password`` secret (``INTRADAY_JULES_DATABASE_PASSWORD``, else the keyring
+    or the vault of ``home``) and, if it could not be read, why (never a secret itself).
+
+    ``environ`` defaults to ``os.environ``, ``home`` to its ``INTRADAY_JULES_HOME`` as
+    ``Settings`` resolves it. Never prompts: a locked vault is a reason, not a question.
+    """
+    from intraday_jules.secrets import SecretsError, SecretStore
+    from intraday_jules.settings import home_from_env
+
+    env = os.environ if environ is None else environ
+    store_home = home if home is not None else home_from_env(env)
+    problem = None
+    try:
+        return SecretStore(store_home, env).get(PASSWORD_SECRET), None
+    except SecretsError as exc:  # VaultLocked, VaultPasswordWrong, no keychain: say which
+        hint = f"; {exc.hint}" if exc.hint else ""
+        problem = f"the {PASSWORD_SECRET} secret could not be read: {exc}{hint}"
+    log.debug("no database password from the secrets store: %s", problem)
+    return None, problem
+
+
+def create_db_engine(url: str, *, check: bool = True, environ: Mapping[str, str] | None = None,
+                     home: Path | None = None, **kwargs: Any) -> Engine:
+    """Create an engine and (by default) prove it connects, failing fast with a masked URL.
+
+    A PostgreSQL URL without a password connects with the ``database_password`` secret
+    (``database_password(environ, home)``), handed to the driver at each connect and never
+    written into ``engine.url``; a password in the URL wins over the secret.
+    """
     parsed = normalise_url(url)
+    secret: SecretValue | None = None
+    secret_problem: str | None = None
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(parsed, **kwargs)
     elif parsed.get_backend_name() == "postgresql":
+        if url_lacks_password(parsed):
+            secret, secret_problem = database_password(environ, home)
         connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.pop("connect_args", {})}
         engine = sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+        if secret is not None:
+            _supply_password(engine, secret)
     else:
         raise ValueError(
             f"unsupported database {mask_url(url)}: use sqlite:///PATH or postgresql://..."
@@ -190,16 +242,41 @@ def create_db_engine(url: str, *, check: bool = True, **kwargs: Any) -> Engine:
             engine.dispose()
             shown = mask_url(url)
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else ""
-            for secret in url_secret_values(parsed):  # a driver may echo what it was given
-                reason = reason.replace(secret, MASK)
+            hidden = url_secret_values(parsed) + ([secret.reveal()] if secret else [])
+            for value in hidden:  # a driver may echo what it was given
+                reason = reason.replace(value, MASK)
             reason = mask_urls_in_text(reason)
             if _ambiguous_userinfo(str(url), parsed):
                 reason = ("the password holds a raw '@' (write it URL-encoded, as %40); "
                           "driver message withheld")
+            reason += _password_note(parsed, secret, secret_problem, reason)
             raise DatabaseUnreachable(
                 f"cannot connect to database {shown}: {reason}"
             ) from None
     return engine
+
+
+def _supply_password(engine: Engine, secret: SecretValue) -> None:
+    """Give the driver the secret at every new connection (``engine.url`` stays without it)."""
+    @sa.event.listens_for(engine, "do_connect")
+    def _password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams.setdefault("password", secret.reveal())  # connect_args' own password wins
+
+
+def _password_note(parsed: URL, secret: SecretValue | None, problem: str | None,
+                   reason: str) -> str:
+    """Where the password came from (or why there was none), for a failed PostgreSQL connect."""
+    if parsed.get_backend_name() != "postgresql":
+        return ""
+    if secret is not None:
+        return f" (password: the {PASSWORD_SECRET} secret, from {secret.source})"
+    if problem is not None:
+        return f" ({problem})"
+    if url_lacks_password(parsed) and "password" in reason.lower():
+        return (f" (the URL has no password and the {PASSWORD_SECRET} secret is not set: run "
+                f"`intraday-jules secrets set {PASSWORD_SECRET}` or set "
+                "INTRADAY_JULES_DATABASE_PASSWORD)")
+    return ""
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:

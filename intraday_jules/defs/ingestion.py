@@ -20,6 +20,7 @@ from intraday_jules.defs.resources import (
 )
 from intraday_jules.domain.calendar import session_window
 from intraday_jules.market_data.ingest import PartitionIngest, QualityGate, ingest_partition
+from intraday_jules.observability.pipeline_push import push_partition_quality
 from intraday_jules.quality import CheckResult, Severity, load_contract
 from intraday_jules.settings import Settings
 
@@ -39,14 +40,20 @@ def bars_check_specs() -> list[dg.AssetCheckSpec]:
 
 
 def check_result(result: CheckResult) -> dg.AssetCheckResult:
-    """A quality CheckResult as a Dagster check result, offending rows in its metadata."""
+    """A quality CheckResult as a Dagster check result, offending rows in its metadata.
+
+    Dagster has no "skipped" outcome for a check that ran: a check that could not judge
+    reports ``passed=True`` with ``status: skipped`` and ``skipped_reason`` in its metadata
+    (and the reason as its description)."""
     failures = [f.to_dict() for f in result.failures[:MAX_FAILURES_IN_METADATA]]
     return dg.AssetCheckResult(
         check_name=result.name, asset_key=BARS_KEY, passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR if result.severity == Severity.ERROR
         else dg.AssetCheckSeverity.WARN,
+        description=f"SKIPPED: {result.skipped_reason}" if result.skipped else None,
         metadata={"failures": result.failure_count, "rows_checked": result.rows_checked,
-                  "note": result.note or "", "offending": dg.MetadataValue.json(failures)})
+                  "note": result.note or "", "offending": dg.MetadataValue.json(failures),
+                  "status": str(result.status), "skipped_reason": result.skipped_reason or ""})
 
 
 def materialize_result(result: PartitionIngest) -> dg.MaterializeResult:
@@ -97,6 +104,10 @@ def _bars_asset(settings: Settings) -> dg.AssetsDefinition:
             store.close()
             if cross is not None:
                 cross.close()
+        push_partition_quality(  # alert DataQualityErrors (docker/prometheus/alerts.yml)
+            settings.pushgateway_url, deployment=settings.deployment, symbol=symbol,
+            outcomes=[(c.name, c.severity, c.passed) for c in
+                      (result.report.checks if result.report else [])])
         if result.skipped_rows:
             context.log.warning("partition %s: %d source row(s) not ingested: %s",
                                 context.partition_key, result.skipped_rows,

@@ -41,6 +41,18 @@ def publish_book(ctx: SessionContext) -> None:
     ctx.metrics.set_risk_state(ctx.risk.state.value)
 
 
+def publish_crash(ctx: SessionContext) -> None:
+    """The run crashed (after the last line of defence): report it failed with its risk state,
+    so ``TradingRunFailed`` and ``TradingHalted`` fire. Never raises: the crash is what counts."""
+    try:
+        ctx.metrics.set_run_failed(True)
+        ctx.metrics.set_risk_state(ctx.risk.state.value)
+        push(ctx)
+    except Exception as exc:
+        ctx.log.error("could not report the crashed run to the metrics: %s: %s",
+                      type(exc).__name__, exc)
+
+
 def push(ctx: SessionContext) -> None:
     if ctx.push_url:
         ctx.metrics.push(ctx.push_url, TRADING_JOB, ctx.push_group)

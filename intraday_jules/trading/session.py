@@ -36,7 +36,7 @@ from intraday_jules.trading.feed import BarFeed, FeedItem
 from intraday_jules.trading.intake import BarIntake, Intake, Refused
 from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
 from intraday_jules.trading.policies import FailedPolicy, Policy
-from intraday_jules.trading.publish import publish_book, push
+from intraday_jules.trading.publish import publish_book, publish_crash, push
 from intraday_jules.trading.recovery import reconcile, recover
 from intraday_jules.trading.result import SessionResult, held_at_end, session_result
 from intraday_jules.trading.step import process_minute
@@ -76,7 +76,9 @@ def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy:
     try:
         trade(ctx, items, resume)
     except Exception as exc:  # the last line of defence: flatten, halt, then fail
-        raise last_line_of_defence(ctx, exc) from exc
+        crashed = last_line_of_defence(ctx, exc)
+        publish_crash(ctx)
+        raise crashed from exc
     return finish(ctx, options.report)
 
 
