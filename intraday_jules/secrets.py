@@ -42,6 +42,21 @@ KNOWN_SECRETS: tuple[str, ...] = (
 VAULT_FILENAME = "secrets.vault"
 VAULT_PASSWORD_ENV = "INTRADAY_JULES_VAULT_PASSWORD"  # noqa: S105  # a variable name, no secret
 BACKEND_ENV = "INTRADAY_JULES_SECRETS_BACKEND"
+
+
+HOME_ENV = "INTRADAY_JULES_HOME"
+
+
+def default_home() -> Path:
+    """Where the project keeps its files when ``INTRADAY_JULES_HOME`` is unset."""
+    return Path.cwd() / ".intraday_jules"
+
+
+def home_from_env(environ: Mapping[str, str] | None = None) -> Path:
+    """``INTRADAY_JULES_HOME`` as ``Settings.from_env`` resolves it, without the other settings
+    (where the secrets vault lives, for code that has only a database URL)."""
+    raw = (os.environ if environ is None else environ).get(HOME_ENV)
+    return Path(raw).expanduser() if raw else default_home()
 BACKEND_CHOICES: tuple[str, ...] = ("auto", "keyring", "vault")
 MASK = "********"
 # Shorter values would turn every log line into asterisks; such secrets are too weak anyway.
@@ -93,7 +108,7 @@ def register_secret_value(value: str) -> None:
 def redact(text: str) -> str:
     """``text`` with every registered secret value and ``apikey=...``-style URL parameter masked,
     and every URL's password / secret query parameters masked (``mask_url``)."""
-    from intraday_jules.db.engine import mask_urls_in_text
+    from intraday_jules.url_masking import mask_urls_in_text
 
     with _registry_lock:
         values = sorted(_revealed, key=len, reverse=True)

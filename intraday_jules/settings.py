@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, parse_symbols
+from intraday_jules.secrets import default_home
 
 Deployment = Literal["local", "ci", "paper", "live"]
 KNOWN_SOURCES = ("simulated", "replay", "ibkr", "alpha_vantage")
@@ -41,7 +42,7 @@ def placeholder_secrets(environ: Mapping[str, str]) -> list[str]:
     """Names of the secret variables in ``environ`` still holding a ``change-me...``
     placeholder: INTRADAY_JULES_*/DAGSTER_PG_* secrets, and a database URL whose password or
     secret query parameter is one."""
-    from intraday_jules.db.engine import url_secret_values
+    from intraday_jules.url_masking import url_secret_values
 
     found = [name for name, value in environ.items()
              if _SECRET_ENV_NAME.match(name) and value.strip().startswith(PLACEHOLDER_PREFIX)]
@@ -128,7 +129,7 @@ class SettingSpec:
 
 
 def _home_default(_: dict[str, Any]) -> Path:
-    return Path.cwd() / ".intraday_jules"
+    return default_home()
 
 
 def _budget(local: int, ci: int) -> Callable[[dict[str, Any]], int]:
@@ -282,7 +283,7 @@ class Settings:
     def masked(self) -> dict[str, Any]:
         """Every setting with its env var, secrets masked (``mask_url``: URL passwords and
         secret query parameters, in the database URL and in any other URL-valued setting)."""
-        from intraday_jules.db.engine import mask_url, mask_urls_in_text
+        from intraday_jules.url_masking import mask_url, mask_urls_in_text
 
         out: dict[str, Any] = {}
         for spec in SETTING_SPECS:
@@ -299,5 +300,3 @@ class Settings:
                 value = str(value)
             out[spec.name] = {"env": spec.env, "value": value, "help": spec.help}
         return out
-
-

@@ -116,7 +116,8 @@ def test_quality_json_has_the_documented_shape_and_passes_on_clean_data(home_env
     data = json.loads(proc.stdout)
     assert set(data) <= {"checks", "skipped"} and "checks" in data  # skipped: issue 11 f5
     for check in data["checks"]:
-        assert set(check) == {"name", "severity", "passed", "failures"}
+        assert set(check) == {"name", "severity", "passed", "status", "skipped_reason",
+                              "failures"}  # status, skipped_reason: issue 16 (keys added)
         for failure in check["failures"]:
             assert {"symbol", "session", "detail"} <= set(failure) <= {"symbol", "session", "ts",
                                                                         "detail"}

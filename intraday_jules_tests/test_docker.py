@@ -92,7 +92,7 @@ def test_promtool_accepts_the_prometheus_config_and_its_alert_rules() -> None:
 def test_the_stack_has_every_service_and_ib_gateway_is_an_opt_in_paper_profile() -> None:
     svc = services()
     assert set(svc) == {"timescaledb", "code", "webserver", "daemon", "inference",
-                        "pushgateway", "prometheus", "grafana", "ibgateway"}
+                        "pushgateway", "prometheus", "alertmanager", "grafana", "ibgateway"}
     assert [name for name, s in svc.items() if s.get("profiles")] == ["ibgateway"]
     assert svc["ibgateway"]["profiles"] == ["ibgateway"]
     assert svc["ibgateway"]["environment"]["TRADING_MODE"] == "${IB_TRADING_MODE:-paper}"

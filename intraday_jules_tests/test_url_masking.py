@@ -11,16 +11,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
-from intraday_jules.db.engine import (
+from intraday_jules.db.engine import DatabaseUnreachable, create_db_engine
+from intraday_jules.settings import Settings
+from intraday_jules.url_masking import (
     SECRET_QUERY_KEYS,
-    DatabaseUnreachable,
-    create_db_engine,
     is_secret_query_key,
     mask_url,
     mask_urls_in_text,
     url_secret_values,
 )
-from intraday_jules.settings import Settings
 
 SECRET = "S3cr3t-"  # every generated secret starts with it: no other part of a URL contains it
 

@@ -62,8 +62,8 @@ def escape_control(text: str, keep: str = "") -> str:
 def safe_text(text: str, keep: str = "") -> str:
     """What the CLI may print of an error text: URL secrets masked (``mask_url``), registered
     secret values and ``apikey=``-style parameters redacted, control characters escaped."""
-    from intraday_jules.db.engine import mask_urls_in_text
     from intraday_jules.secrets import redact
+    from intraday_jules.url_masking import mask_urls_in_text
 
     return escape_control(redact(mask_urls_in_text(text)), keep)
 

@@ -3,163 +3,44 @@
 - SQLite (the embedded default): WAL journal, foreign keys on, a busy timeout so the Dagster
   daemon, the UI and the CLI can share one file.
 - PostgreSQL (psycopg 3): a short connect timeout, so an unreachable server fails in seconds
-  with the URL (password masked) in the message.
+  with the URL (password masked) in the message. A URL without a password gets the
+  ``database_password`` secret (env override, keyring or vault; ``intraday_jules.secrets``) at
+  connect time; it never enters the URL, so no repr, log line or error can show it.
 - TimescaleDB: PostgreSQL with the ``timescaledb`` extension; detected, never assumed.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote_plus
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
+
+if TYPE_CHECKING:
+    from intraday_jules.secrets import SecretValue
+
+from intraday_jules.url_masking import (  # re-exported: callers import them from here
+    MASK,
+    _ambiguous_userinfo,
+    mask_url,
+    mask_urls_in_text,
+    url_secret_values,
+)
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["timescaledb", "postgresql", "sqlite"]
 PG_CONNECT_TIMEOUT_S = 5
+#: The secret that supplies the password of a PostgreSQL URL written without one.
+PASSWORD_SECRET = "database_password"  # noqa: S105  # a secret's name, not a secret
 
 
 class DatabaseUnreachable(RuntimeError):
     """The database at a URL could not be reached (message carries the masked URL)."""
-
-
-#: Query parameters whose values ``mask_url`` hides, compared case-insensitively after URL
-#: decoding, with ``-`` read as ``_``: these names, and any name containing one of
-#: ``SECRET_QUERY_PARTS``. libpq's own are ``password`` and ``sslpassword``; the rest are the
-#: spellings drivers and vendors use for credentials. Documented in docs/secrets.md.
-SECRET_QUERY_KEYS: frozenset[str] = frozenset({
-    "password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "apikey",
-    "api_key", "key", "access_key", "secret_key", "private_key", "auth", "authorization",
-    "credential", "credentials"})
-SECRET_QUERY_PARTS: tuple[str, ...] = ("password", "passwd", "secret", "token", "apikey",
-                                       "api_key", "credential")
-MASK = "***"
-UNPARSABLE = "<unparsable database URL>"
-# A URL inside free text (an error message, a log line): scheme://, then up to white space
-# (not up to a quote or bracket: an unencoded password may hold one).
-_URL_IN_TEXT = re.compile(r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_TRAILING = ".,:;!)]}'\""
-# libpq key=value connection strings: password='it''s' or password=word
-_KV_SECRET = re.compile(
-    r"(?i)\b(password|passwd|pwd|sslpassword|secret|token|apikey|api_key)(\s*=\s*)"
-    r"('(?:[^'\\]|\\.)*'|[^\s&;]+)")
-
-
-def is_secret_query_key(name: str) -> bool:
-    """True if a URL query parameter called ``name`` carries a credential (see above)."""
-    key = name.strip().lower().replace("-", "_")
-    return key in SECRET_QUERY_KEYS or any(part in key for part in SECRET_QUERY_PARTS)
-
-
-def mask_url(url: str | URL) -> str:
-    """The URL with every secret replaced by ***, safe for logs, errors and metadata.
-
-    Masked: the password of the userinfo (``user:pw@``, also URL-encoded), the value of every
-    secret query parameter (``is_secret_query_key``: ``?password=``, ``?sslpassword=``,
-    ``?token=``...), and ``password=...`` inside any query value (a libpq key=value string).
-    A password written with a raw ``@`` (unencoded) makes the split ambiguous: everything
-    before the last ``@`` is then masked. A string that does not parse as a URL (a libpq
-    key=value DSN, say) shows nothing of itself: it may be all secret.
-    """
-    raw = None if isinstance(url, URL) else str(url)
-    try:
-        parsed = url if isinstance(url, URL) else make_url(raw)  # type: ignore[arg-type]
-    except Exception:  # an unparsable URL may itself contain a secret: show nothing of it
-        return UNPARSABLE
-    if raw is None and parsed.password is not None and "@" in f"{parsed.host}{parsed.database}":
-        raw = parsed.render_as_string(hide_password=False)  # parsed from an ambiguous string
-    if raw is not None and _ambiguous_userinfo(raw, parsed):
-        scheme, _, rest = raw.partition("://")
-        tail = mask_url(f"{scheme}://{rest.rsplit('@', 1)[1]}")
-        if tail == UNPARSABLE:
-            return UNPARSABLE
-        return tail.replace("://", f"://{MASK}@", 1)
-    return _render_masked(parsed)
-
-
-def url_has_secrets(url: str | URL) -> bool:
-    """True if ``mask_url`` would hide something of ``url`` (or cannot parse it)."""
-    try:
-        parsed = url if isinstance(url, URL) else make_url(str(url))
-    except Exception:
-        return True
-    if parsed.password is not None and not _masked_already(str(parsed.password)):
-        return True
-    if not isinstance(url, URL) and _ambiguous_userinfo(str(url), parsed):
-        return True
-    return any((is_secret_query_key(k) and not _masked_already(v))
-               or any(not _masked_already(m.group(3)) for m in _KV_SECRET.finditer(v))
-               for k, values in parsed.query.items() for v in _values(values))
-
-
-def _masked_already(value: str) -> bool:
-    """Only asterisks (and trailing punctuation): what a mask left, nothing secret to hide."""
-    return bool(value) and not value.strip("*" + _TRAILING) and value.startswith("*")
-
-
-def url_secret_values(url: str | URL) -> list[str]:
-    """The secret values a URL carries (its password, secret query values), for redaction."""
-    try:
-        parsed = url if isinstance(url, URL) else make_url(str(url))
-    except Exception:
-        return []
-    found = [str(parsed.password)] if parsed.password else []
-    for key, values in parsed.query.items():
-        for value in _values(values):
-            if is_secret_query_key(key) and value:
-                found.append(value)
-            found.extend(m.group(3).strip("'") for m in _KV_SECRET.finditer(value))
-    return found
-
-
-def mask_urls_in_text(text: str) -> str:
-    """``text`` with every URL that carries a secret replaced by its ``mask_url`` form, and
-    libpq-style ``password=...`` pairs masked; URLs without secrets are left as written."""
-    def one(match: re.Match[str]) -> str:
-        found = match.group(0)
-        core = found.rstrip(_TRAILING)  # "...: reason", "(at URL)." punctuate, not the URL
-        masked = mask_url(core) if url_has_secrets(core) else core
-        return masked + found[len(core):]
-
-    return _KV_SECRET.sub(_kv_masked, _URL_IN_TEXT.sub(one, text))
-
-
-def _kv_masked(match: re.Match[str]) -> str:
-    if _masked_already(match.group(3)):  # keep its punctuation ("password=***: reason")
-        return match.group(0)
-    return f"{match.group(1)}{match.group(2)}{MASK}"
-
-
-def _values(values: str | tuple[str, ...]) -> tuple[str, ...]:
-    return (values,) if isinstance(values, str) else tuple(values)
-
-
-def _ambiguous_userinfo(raw: str, parsed: URL) -> bool:
-    """A raw '@' after the userinfo: the password may have been split at the wrong '@'."""
-    _, sep, rest = raw.partition("://")
-    if not sep or "@" not in rest or rest.startswith("/"):
-        return False
-    return parsed.password is not None and "@" in rest.split("@", 1)[1]
-
-
-def _render_masked(parsed: URL) -> str:
-    base = parsed.set(query={}).render_as_string(hide_password=True)
-    if not parsed.query:
-        return base
-    pairs = []
-    for key in sorted(parsed.query):
-        secret = is_secret_query_key(key)
-        for value in _values(parsed.query[key]):
-            shown = MASK if secret else quote_plus(
-                _KV_SECRET.sub(_kv_masked, value),
-                safe="*")
-            pairs.append(f"{quote_plus(key)}={shown}")
-    return f"{base}?{'&'.join(pairs)}"
 
 
 def normalise_url(url: str) -> URL:
@@ -170,14 +51,56 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
-def create_db_engine(url: str, *, check: bool = True, **kwargs: Any) -> Engine:
-    """Create an engine and (by default) prove it connects, failing fast with a masked URL."""
+def url_lacks_password(url: str | URL) -> bool:
+    """True for a PostgreSQL URL with no password (userinfo or ``?password=``): the one case
+    in which ``create_db_engine`` fills in the ``database_password`` secret."""
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    return (parsed.get_backend_name() == "postgresql" and not parsed.password
+            and not any(k.strip().lower() == "password" for k in parsed.query))
+
+
+def database_password(environ: Mapping[str, str] | None = None,
+                      home: Path | None = None) -> tuple[SecretValue | None, str | None]:
+    """The ``database_password`` secret (``INTRADAY_JULES_DATABASE_PASSWORD``, else the keyring
+    or the vault of ``home``) and, if it could not be read, why (never a secret itself).
+
+    ``environ`` defaults to ``os.environ``, ``home`` to its ``INTRADAY_JULES_HOME`` as
+    ``Settings`` resolves it. Never prompts: a locked vault is a reason, not a question.
+    """
+    from intraday_jules.secrets import SecretsError, SecretStore, home_from_env
+
+    env = os.environ if environ is None else environ
+    store_home = home if home is not None else home_from_env(env)
+    problem = None
+    try:
+        return SecretStore(store_home, env).get(PASSWORD_SECRET), None
+    except SecretsError as exc:  # VaultLocked, VaultPasswordWrong, no keychain: say which
+        hint = f"; {exc.hint}" if exc.hint else ""
+        problem = f"the {PASSWORD_SECRET} secret could not be read: {exc}{hint}"
+    log.debug("no database password from the secrets store: %s", problem)
+    return None, problem
+
+
+def create_db_engine(url: str, *, check: bool = True, environ: Mapping[str, str] | None = None,
+                     home: Path | None = None, **kwargs: Any) -> Engine:
+    """Create an engine and (by default) prove it connects, failing fast with a masked URL.
+
+    A PostgreSQL URL without a password connects with the ``database_password`` secret
+    (``database_password(environ, home)``), handed to the driver at each connect and never
+    written into ``engine.url``; a password in the URL wins over the secret.
+    """
     parsed = normalise_url(url)
+    secret: SecretValue | None = None
+    secret_problem: str | None = None
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(parsed, **kwargs)
     elif parsed.get_backend_name() == "postgresql":
+        if url_lacks_password(parsed):
+            secret, secret_problem = database_password(environ, home)
         connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.pop("connect_args", {})}
         engine = sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+        if secret is not None:
+            _supply_password(engine, secret)
     else:
         raise ValueError(
             f"unsupported database {mask_url(url)}: use sqlite:///PATH or postgresql://..."
@@ -190,16 +113,41 @@ def create_db_engine(url: str, *, check: bool = True, **kwargs: Any) -> Engine:
             engine.dispose()
             shown = mask_url(url)
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else ""
-            for secret in url_secret_values(parsed):  # a driver may echo what it was given
-                reason = reason.replace(secret, MASK)
+            hidden = url_secret_values(parsed) + ([secret.reveal()] if secret else [])
+            for value in hidden:  # a driver may echo what it was given
+                reason = reason.replace(value, MASK)
             reason = mask_urls_in_text(reason)
             if _ambiguous_userinfo(str(url), parsed):
                 reason = ("the password holds a raw '@' (write it URL-encoded, as %40); "
                           "driver message withheld")
+            reason += _password_note(parsed, secret, secret_problem, reason)
             raise DatabaseUnreachable(
                 f"cannot connect to database {shown}: {reason}"
             ) from None
     return engine
+
+
+def _supply_password(engine: Engine, secret: SecretValue) -> None:
+    """Give the driver the secret at every new connection (``engine.url`` stays without it)."""
+    @sa.event.listens_for(engine, "do_connect")
+    def _password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams.setdefault("password", secret.reveal())  # connect_args' own password wins
+
+
+def _password_note(parsed: URL, secret: SecretValue | None, problem: str | None,
+                   reason: str) -> str:
+    """Where the password came from (or why there was none), for a failed PostgreSQL connect."""
+    if parsed.get_backend_name() != "postgresql":
+        return ""
+    if secret is not None:
+        return f" (password: the {PASSWORD_SECRET} secret, from {secret.source})"
+    if problem is not None:
+        return f" ({problem})"
+    if url_lacks_password(parsed) and "password" in reason.lower():
+        return (f" (the URL has no password and the {PASSWORD_SECRET} secret is not set: run "
+                f"`intraday-jules secrets set {PASSWORD_SECRET}` or set "
+                "INTRADAY_JULES_DATABASE_PASSWORD)")
+    return ""
 
 
 def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:

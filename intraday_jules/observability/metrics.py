@@ -100,6 +100,8 @@ TRADING_METRICS: tuple[MetricSpec, ...] = (
     _c("intraday_jules_bar_received_total", "Bars received by the trading loop",
        "symbol", "source"),
     _g("intraday_jules_broker_connected_bool", "1 while the broker connection is up"),
+    _g("intraday_jules_trading_run_failed_bool",
+       "1 once the trading run crashed (flattened, HALTED, raised); 0 while a run trades"),
     _c("intraday_jules_policy_actions_total", "Actions chosen by the policy", "symbol", "action"),
     PUSH_FAILURES,
 )
@@ -199,6 +201,7 @@ class TradingMetrics(_Metrics):
         self._symbols: set[str] = set()
         self.set_risk_state("ACTIVE")
         self.set_broker_connected(False)
+        self.set_run_failed(False)
 
     def observe_bar(self, symbol: str, source: str, ts: datetime, *,
                     bar_length: timedelta = timedelta(minutes=1)) -> float:
@@ -267,6 +270,10 @@ class TradingMetrics(_Metrics):
 
     def set_broker_connected(self, connected: bool) -> None:
         self._m["intraday_jules_broker_connected_bool"].set(int(connected))
+
+    def set_run_failed(self, failed: bool) -> None:
+        """The run crashed (the last line of defence ran): alert ``TradingRunFailed``."""
+        self._m["intraday_jules_trading_run_failed_bool"].set(int(failed))
 
 
 class PipelineMetrics(_Metrics):

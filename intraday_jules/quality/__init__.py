@@ -27,6 +27,7 @@ from intraday_jules.quality.reports import (
 )
 from intraday_jules.quality.results import (
     CheckResult,
+    CheckStatus,
     Failure,
     QualityReport,
     Severity,
@@ -38,6 +39,7 @@ __all__ = [
     "BARS_ASSET_KEY",
     "CheckContext",
     "CheckResult",
+    "CheckStatus",
     "Contract",
     "ContractError",
     "Failure",

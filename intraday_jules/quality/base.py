@@ -193,7 +193,7 @@ def make_result(name: str, ctx: CheckContext, rows_checked: int, failures: list[
                 stats: dict[str, Any] | None = None) -> CheckResult:
     """A result with the contract's severity; it passes exactly when nothing failed."""
     count = len(failures) if failure_count is None else failure_count
-    extra = {} if offending is None else {"offending": offending}
+    extra: dict[str, Any] = {} if offending is None else {"offending": offending}
     return CheckResult(name=name, severity=ctx.spec(name).severity, passed=count == 0,
                        rows_checked=rows_checked, failures=failures, worst=list(worst),
                        failure_count=count, note=note, stats=stats or {}, **extra)
@@ -202,6 +202,19 @@ def make_result(name: str, ctx: CheckContext, rows_checked: int, failures: list[
 def not_evaluated(name: str, ctx: CheckContext, reason: str, rows: int = 0) -> CheckResult:
     """A check that could not run fails: a property nobody could verify does not hold."""
     return make_result(name, ctx, rows, [Failure(None, None, None, f"not evaluated: {reason}")])
+
+
+#: The reason every row-level check gives on an empty frame.
+NO_ROWS = "0 rows to check"
+
+
+def skipped_result(name: str, ctx: CheckContext, reason: str, rows: int = 0, *,
+                   note: str = "", stats: dict[str, Any] | None = None) -> CheckResult:
+    """A check that had nothing to judge (0 rows, too few sessions, no second source): it
+    neither passes nor fails, it is ``skipped`` with ``reason``, and never blocks. Unlike
+    ``not_evaluated`` (broken input: the check fails), nothing here is wrong with the data."""
+    return CheckResult(name=name, severity=ctx.spec(name).severity, passed=True,
+                       rows_checked=rows, note=note, stats=stats or {}, skipped_reason=reason)
 
 
 def fmt_ts(value_us: int) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from intraday_jules.domain.calendar import NEW_YORK, session_date_of
 from intraday_jules.quality.base import (
+    NO_ROWS,
     US_PER_MINUTE,
     BarsLike,
     CheckContext,
@@ -32,6 +33,7 @@ from intraday_jules.quality.base import (
     prepare_bars,
     row_failures,
     session_date,
+    skipped_result,
     window_arrays,
     window_of,
 )
@@ -49,6 +51,8 @@ def timestamps_in_session(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     close fail in regular-hours mode."""
     name = "timestamps_in_session"
     prepared = prepare_bars(bars)
+    if prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     if prepared.problem is not None:
         return not_evaluated(name, ctx, prepared.problem, prepared.rows)
     frame = prepared.frame
@@ -134,15 +138,22 @@ def coverage(prepared: PreparedBars, ctx: CheckContext, bar: int) -> pd.DataFram
 def no_missing_minutes(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     """Each (symbol, session) that has bars has every regular-hours bar of the XNYS calendar
     (up to the contract's ``max_missing_per_session``). One failure per missing bar.
-    Sessions with no bars at all are ``no_missing_sessions``' to report."""
+    Sessions with no bars at all are ``no_missing_sessions``' to report.
+    Skipped when no (symbol, session) with bars expects a regular-hours bar (0 rows)."""
     name = "no_missing_minutes"
     prepared = prepare_bars(bars)
+    if prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     if prepared.problem is not None:
         return not_evaluated(name, ctx, prepared.problem, prepared.rows)
     bar = ctx.bar_minutes or infer_bar_minutes(prepared)
     tolerated = int(ctx.contract.params(name)["max_missing_per_session"])
     table = coverage(prepared, ctx, bar)
     table = table[table["any_bars"] > 0]
+    if not (table["expected"] > 0).any():
+        return skipped_result(name, ctx, "no (symbol, session) with bars expects a regular-hours"
+                                         " bar (no XNYS session, or none of its bars has ended"
+                                         " yet)", prepared.rows)
     failures: list[Failure] = []
     worst: list[tuple[int, Failure]] = []
     missing_stats: dict[str, dict[str, int]] = {}
@@ -170,21 +181,35 @@ def no_missing_minutes(bars: BarsLike, ctx: CheckContext) -> CheckResult:
 def no_missing_sessions(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     """Every requested symbol has every requested XNYS session, with at least
     ``min_session_coverage`` of its regular-hours bars (a session cut short counts as missing).
-    Without requested sessions, the range from the first to the last session in the data."""
+    Without requested sessions, the range from the first to the last session in the data.
+    Skipped when there is nothing to judge: 0 rows and no requested symbols or sessions, or no
+    requested day that is an XNYS session."""
     name = "no_missing_sessions"
     prepared = prepare_bars(bars)
+    if prepared.rows == 0 and not (ctx.symbols and ctx.sessions):
+        # with requested symbols and sessions, 0 rows means every pair is missing: judged
+        return skipped_result(name, ctx, f"{NO_ROWS} and no requested"
+                                         f" {'sessions' if ctx.symbols else 'symbols'}")
     if prepared.problem is not None:
         return not_evaluated(name, ctx, prepared.problem, prepared.rows)
     bar = ctx.bar_minutes or infer_bar_minutes(prepared)
+    note = ""
     if not ctx.sessions and prepared.rows:
         from intraday_jules.domain.calendar import sessions_in_range
 
         days = prepared.frame["_session"].dropna()
         ctx = _with_sessions(ctx, sessions_in_range(session_date(days.min()),  # type: ignore[arg-type]
                                                     session_date(days.max())))  # type: ignore[arg-type]
+        if len(ctx.sessions) == 1:
+            note = ("no sessions requested and one in the data: only its coverage was judged"
+                    " (a missing session before or after it cannot be seen)")
     minimum = float(ctx.contract.params(name)["min_session_coverage"])
     table = coverage(prepared, ctx, bar)
     table = table[table["expected"] > 0]
+    if table.empty:
+        return skipped_result(name, ctx, "no requested (symbol, session) expects a regular-hours"
+                                         " bar (no XNYS session, or none has opened yet)",
+                              prepared.rows)
     failures = []
     for row in table[table["present"] < minimum * table["expected"]].itertuples(index=False):
         detail = ("no bars for this session" if row.any_bars == 0 else
@@ -192,7 +217,7 @@ def no_missing_sessions(bars: BarsLike, ctx: CheckContext) -> CheckResult:
                   f" ({row.present / row.expected:.0%}; at least {minimum:.0%} required)")
         failures.append(Failure(row.symbol, row.session, None, detail))
     stats = {"pairs_expected": len(table), "pairs_missing": len(failures)}
-    return make_result(name, ctx, prepared.rows, failures, stats=stats)
+    return make_result(name, ctx, prepared.rows, failures, stats=stats, note=note)
 
 
 def _with_sessions(ctx: CheckContext, sessions: list[date]) -> CheckContext:
@@ -203,17 +228,24 @@ def _with_sessions(ctx: CheckContext, sessions: list[date]) -> CheckContext:
 def newest_bar_fresh(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     """During the regular hours of a live session that is being checked, each symbol's newest
     bar ended at most ``max_age_minutes`` ago, and no bar starts in the future. Outside a
-    live session (or without a clock) the property holds trivially and the note says why."""
+    live session (or without a clock) there is nothing to judge: the check is skipped and says
+    why."""
     name = "newest_bar_fresh"
     prepared = prepare_bars(bars)
     if ctx.now is None:
-        return make_result(name, ctx, 0, [], note="no clock given: not applicable")
+        return skipped_result(name, ctx, "no clock given: not applicable (freshness needs a"
+                                         " clock)",
+                              note="no clock given: not applicable")
     day = session_date_of(ctx.now)
     window = window_of(day)
     if window is None or not window.open <= ctx.now < window.close:
-        return make_result(name, ctx, 0, [], note="outside the regular hours of a live session")
+        return skipped_result(name, ctx, f"checked at {ctx.now.isoformat()}, outside the regular"
+                                         " hours of a live session: freshness is judged only"
+                                         " while a session is live",
+                              note="outside the regular hours of a live session")
     if ctx.sessions and day not in ctx.sessions:
-        return make_result(name, ctx, 0, [], note=f"the live session {day} is not being checked")
+        return skipped_result(name, ctx, f"the live session {day} is not being checked",
+                              note=f"the live session {day} is not being checked")
     if prepared.problem is not None:
         return not_evaluated(name, ctx, prepared.problem, prepared.rows)
     return _freshness(prepared, ctx, name, day, window.open)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from intraday_jules.quality.base import (
+    NO_ROWS,
     BarsLike,
     CheckContext,
     make_result,
@@ -23,6 +24,7 @@ from intraday_jules.quality.base import (
     offending_frame,
     prepare_bars,
     row_failures,
+    skipped_result,
 )
 from intraday_jules.quality.calendar_checks import (
     newest_bar_fresh,
@@ -39,12 +41,14 @@ from intraday_jules.quality.series_checks import (
     no_zero_volume_runs,
     volume_regime_stable,
 )
+from intraday_jules.quality.volume_checks import zero_volume_share_low
 
 __all__ = [
     "contract_schema_valid", "features_finite_after_warmup", "keys_unique", "newest_bar_fresh",
     "no_missing_minutes", "no_missing_sessions", "no_price_jumps", "no_zero_volume_runs",
     "ohlc_consistent", "price_scale_plausible", "rules_hold", "sources_agree",
     "timestamps_in_session", "timestamps_unique", "volume_nonnegative", "volume_regime_stable",
+    "zero_volume_share_low",
 ]
 _INTERNAL = ("_pos", "_session")
 
@@ -63,11 +67,15 @@ def contract_schema_valid(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     """Required columns present, no unknown ones, declared types, no nulls where not allowed.
 
     Rows with nulls are offending (quarantinable when the contract says so); a missing column
-    or a wrong dtype is a frame-level failure (no ts), which no quarantine can fix.
+    or a wrong dtype is a frame-level failure (no ts), which no quarantine can fix. A frame
+    of 0 rows with the right columns is skipped: it has no values to judge.
     """
     prepared = prepare_bars(bars)
     frame = prepared.frame
     columns = [Failure(None, None, None, d) for d in _column_problems(frame, ctx.contract)]
+    if prepared.rows == 0 and not columns:
+        return skipped_result(SCHEMA_CHECK, ctx, f"{NO_ROWS} (the columns and dtypes match"
+                                                 " the contract)")
     index, details = _null_rows(frame, ctx.contract)
     offending = offending_frame(frame, index, details, ctx.spec(SCHEMA_CHECK).quarantine)
     return make_result(SCHEMA_CHECK, ctx, prepared.rows,
@@ -128,6 +136,8 @@ def keys_unique(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     name, keys = ctx.contract.key_check, list(ctx.contract.keys)
     prepared = prepare_bars(bars)
     frame = prepared.frame
+    if prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         return not_evaluated(name, ctx, f"key column(s) {missing} missing", prepared.rows)
@@ -150,6 +160,8 @@ def rules_hold(bars: BarsLike, ctx: CheckContext, check: str) -> CheckResult:
     """Every contract rule belonging to ``check`` holds on every row (NaN never holds)."""
     prepared = prepare_bars(bars)
     frame = prepared.frame
+    if prepared.rows == 0:
+        return skipped_result(check, ctx, NO_ROWS)
     rules = ctx.contract.rules_for(check)
     missing = sorted({c for r in rules for c in r.columns} - set(frame.columns))
     if missing:
@@ -221,7 +233,8 @@ def price_scale_plausible(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     prepared = prepare_bars(bars)
     frame = prepared.frame
     bounds = rules_hold(prepared, ctx, name)
-    if bounds.failures and bounds.failures[0].detail.startswith("not evaluated"):
+    if bounds.skipped or (bounds.failures and
+                          bounds.failures[0].detail.startswith("not evaluated")):
         return bounds
     p = ctx.contract.params(name)
     bad = np.zeros(prepared.rows, dtype=bool)
@@ -242,7 +255,8 @@ def price_scale_plausible(bars: BarsLike, ctx: CheckContext) -> CheckResult:
             reasons[i] = (f"{col} = {float(price[i])!r} is not a whole number of"
                           f" {1 / scale:g} dollars (not exact money)")
         bad |= off
-    notes, stats = [], {}
+    notes: list[str] = []
+    stats: dict[str, Any] = {}
     session_rows = np.zeros(0, np.int64)
     session_movable = np.zeros(0, dtype=bool)
     session_details: list[str] = []
@@ -253,6 +267,10 @@ def price_scale_plausible(bars: BarsLike, ctx: CheckContext) -> CheckResult:
         session_movable = verdict.quarantinable
         session_failures, notes = verdict.failures, verdict.notes
         stats["references"] = verdict.references
+        if verdict.unjudged:  # the history part could not judge these (see the note)
+            stats["history_skipped"] = {
+                "symbols": list(verdict.unjudged),
+                "reason": "no stored price history and fewer than two sessions in the frame"}
     else:
         notes.append(f"history comparison not evaluated: {prepared.problem}")
     row_index = np.flatnonzero(bad)
@@ -273,6 +291,8 @@ def features_finite_after_warmup(bars: BarsLike, ctx: CheckContext) -> CheckResu
     name = spec.check if spec else "features_finite_after_warmup"
     prepared = prepare_bars(bars)
     frame = prepared.frame
+    if spec is not None and prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     if spec is None or prepared.problem is not None:
         reason = "the contract declares no feature_columns" if spec is None else prepared.problem
         return not_evaluated(name, ctx, str(reason), prepared.rows)

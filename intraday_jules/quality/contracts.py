@@ -43,6 +43,7 @@ BEHAVIOUR_CHECKS: dict[str, dict[str, Any]] = {
     "no_missing_minutes": {"max_missing_per_session": 0},
     "no_missing_sessions": {"min_session_coverage": 0.9},
     "no_zero_volume_runs": {"max_run_bars": 10},
+    "zero_volume_share_low": {"max_share": 0.05, "min_bars": 30},
     "no_price_jumps": {"sigma": 10.0, "min_move_pct": 1.0, "window_bars": 60,
                        "volume_confirm_ratio": 3.0, "strong_volume_ratio": 10.0,
                        "revert_fraction": 0.75, "split_tolerance_pct": 3.0},

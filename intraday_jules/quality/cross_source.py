@@ -28,6 +28,7 @@ from intraday_jules.quality.base import (
     offending_frame,
     prepare_bars,
     row_failures,
+    skipped_result,
     window_arrays,
 )
 from intraday_jules.quality.results import CheckResult, Failure
@@ -62,11 +63,15 @@ def _on_grid(prepared: PreparedBars, bar: int, coarse: int) -> pd.DataFrame:
 def sources_agree(bars: BarsLike, other: BarsLike | None, ctx: CheckContext) -> CheckResult:
     """Where ``bars`` and ``other`` overlap (same symbol and bar start), closes agree within
     ``close_bps`` and each session's volume ratio is within the contract's band. Without a
-    second source, or without overlap, the property holds trivially (the note says so)."""
+    second source, or without overlap, there is nothing to compare: the check is skipped and
+    says why."""
     name = "sources_agree"
     if other is None:
-        return make_result(name, ctx, 0, [], note="no second source given")
+        return skipped_result(name, ctx, "no second source given", note="no second source given")
     a, b = prepare_bars(bars), prepare_bars(other)
+    if a.rows == 0 or b.rows == 0:
+        which = "the checked bars have" if a.rows == 0 else "the second source has"
+        return skipped_result(name, ctx, f"{which} 0 rows: nothing to compare")
     problem = a.problem or b.problem
     if problem is not None:
         return not_evaluated(name, ctx, problem, a.rows)
@@ -77,7 +82,10 @@ def sources_agree(bars: BarsLike, other: BarsLike | None, ctx: CheckContext) -> 
     merged = _on_grid(a, bar_a, coarse).merge(_on_grid(b, bar_b, coarse), on=["symbol", "ts"],
                                               suffixes=("_a", "_b"))
     if merged.empty:
-        return make_result(name, ctx, 0, [], note="the two sources do not overlap")
+        return skipped_result(name, ctx, f"the two sources do not overlap ({a.rows} and {b.rows}"
+                                         " rows; compared: regular-hours bars of the same symbol"
+                                         " and bar start)",
+                              note="the two sources do not overlap")
     return _compare(merged.reset_index(drop=True), ctx, name,
                     (_label(a, "bars"), _label(b, "other")))
 

@@ -28,17 +28,26 @@ def _where(f: Failure) -> str:
 
 
 def _status(c: CheckResult) -> str:
+    if c.skipped:
+        return "SKIPPED"
     return "pass" if c.passed else "**FAIL**"
 
 
 def report_markdown(report: QualityReport, max_examples: int = 5) -> str:
-    """A summary line, one table row per check, and the worst examples of failed checks."""
+    """A summary line, one table row per check (``SKIPPED`` with its reason when a check
+    could not judge), and the worst examples of failed checks."""
     sessions = report.sessions
     span = (f"{sessions[0]} to {sessions[-1]} ({len(sessions)} sessions)" if len(sessions) > 1
             else (str(sessions[0]) if sessions else "all sessions in the data"))
     hours = "extended" if report.extended_hours else "regular"
     verdict = (f"**BLOCKING: {sum(c.blocking for c in report.checks)} ERROR check(s) failed**"
                if report.blocking_failed else "all ERROR checks pass")
+    skipped = report.skipped_checks
+    errors = [c for c in report.checks if c.severity == "ERROR"]
+    if errors and all(c.skipped for c in errors):
+        verdict = "**no ERROR check could judge this data**"
+    if skipped:
+        verdict += f" ({len(skipped)} check(s) SKIPPED: nothing to judge)"
     lines = [f"**Data quality ({report.contract})**: {report.rows:,} rows,"
              f" {', '.join(report.symbols) or 'all symbols'}, {span}, {hours} hours: {verdict}",
              "", "| check | severity | result | rows checked | failures | example |",
@@ -46,6 +55,9 @@ def report_markdown(report: QualityReport, max_examples: int = 5) -> str:
     for c in report.checks:
         example = c.worst[0] if c.worst else (c.failures[0] if c.failures else None)
         text = f"{_where(example)}: {example.detail}" if example else c.note
+        if c.skipped:
+            extra = c.note if c.note and c.note not in c.skipped_reason else ""
+            text = "; ".join(t for t in (f"skipped: {c.skipped_reason}", extra) if t)
         lines.append(f"| {c.name} | {c.severity} | {_status(c)} | {c.rows_checked:,} |"
                      f" {c.failure_count:,} | {_cell(text)} |")
     for c in (c for c in report.checks if not c.passed):

@@ -2,8 +2,9 @@
 ``QualityReport``; the CLI's JSON shape; Markdown and PNG rendering (from ``rendering``).
 
 A stored row keeps severity, pass/fail, the failure count, rows checked, and a JSON ``detail``
-with the first failures, the worst examples, the note and the stats the PNG is drawn from, so
-the latest report renders in the Dagster UI without re-running anything.
+with the first failures, the worst examples, the note, the stats the PNG is drawn from and the
+status (``passed``/``failed``/``skipped``, with ``skipped_reason``; ``passed`` is true for a
+skipped check), so the latest report renders in the Dagster UI without re-running anything.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def store_report(engine: Engine, report: QualityReport, *, partition_key: str | 
 def _detail(check: CheckResult, header: dict[str, Any]) -> dict[str, Any]:
     return {"failures": [f.to_dict() for f in check.failures[:STORED_FAILURES]],
             "worst": [f.to_dict() for f in check.worst], "note": check.note,
-            "stats": _json_safe(check.stats), "report": header}
+            "stats": _json_safe(check.stats), "report": header,
+            "status": str(check.status), "skipped_reason": check.skipped_reason or None}
 
 
 def _json_safe(value: Any) -> Any:
@@ -115,6 +117,7 @@ def _report_from_rows(rows: list[dict[str, Any]]) -> QualityReport:
         failures=[Failure.from_dict(f) for f in (r["detail"] or {}).get("failures", [])],
         worst=[Failure.from_dict(f) for f in (r["detail"] or {}).get("worst", [])],
         note=(r["detail"] or {}).get("note", ""), stats=(r["detail"] or {}).get("stats", {}),
+        skipped_reason=(r["detail"] or {}).get("skipped_reason") or "",
     ) for r in rows]
     return QualityReport(
         contract=header.get("contract", ""), checks=checks, rows=int(header.get("rows", 0)),
@@ -126,10 +129,14 @@ def _report_from_rows(rows: list[dict[str, Any]]) -> QualityReport:
 
 def report_to_json(report: QualityReport, max_failures: int = 50) -> dict[str, Any]:
     """The CLI's ``--json`` object, exactly ``{"checks": [{"name", "severity", "passed",
-    "failures": [{"symbol", "session", "ts" (if any), "detail"}]}]}``; at most
-    ``max_failures`` failures per check (the first, in time order within each kind)."""
+    "status", "skipped_reason", "failures": [{"symbol", "session", "ts" (if any),
+    "detail"}]}]}``; at most ``max_failures`` failures per check (the first, in time order
+    within each kind). ``status`` is ``passed``, ``failed`` or ``skipped`` (the check could not
+    judge; ``skipped_reason`` says why, null otherwise); ``passed`` is true for a skipped check,
+    as before ``status`` was added."""
     return {"checks": [{
         "name": c.name, "severity": str(c.severity), "passed": c.passed,
+        "status": str(c.status), "skipped_reason": c.skipped_reason or None,
         "failures": [f.to_dict() for f in c.failures[:max_failures]],
     } for c in report.checks]}
 
@@ -156,6 +163,8 @@ def combine_reports(reports: Iterable[QualityReport]) -> QualityReport:
 
 
 def _merge_check(a: CheckResult, b: CheckResult) -> CheckResult:
+    """Skipped only if skipped everywhere; where other partitions judged the check, the note
+    gives the reason of those that skipped."""
     stats: dict[str, Any] = dict(a.stats)
     for key, value in b.stats.items():
         if isinstance(value, dict) and isinstance(stats.get(key), dict):
@@ -164,8 +173,15 @@ def _merge_check(a: CheckResult, b: CheckResult) -> CheckResult:
             stats[key] = sorted(set(stats[key]) | set(value))
         else:
             stats.setdefault(key, value)
-    notes = "; ".join(dict.fromkeys(n for n in (*(a.note or "").split("; "), b.note) if n))
+    skipped_notes = [f"skipped in some partitions: {c.skipped_reason}" for c in (a, b)
+                     if c.skipped and not (a.skipped and b.skipped)]
+    notes = "; ".join(dict.fromkeys(n for n in (*(a.note or "").split("; "), b.note,
+                                                *skipped_notes) if n))
+    both_skipped = a.skipped and b.skipped
     return replace(a, passed=a.passed and b.passed, rows_checked=a.rows_checked + b.rows_checked,
+                   skipped_reason="; ".join(dict.fromkeys(
+                       r for c in (a, b) for r in c.skipped_reason.split("; "))) if both_skipped
+                   else "",
                    failures=[*a.failures, *b.failures], worst=[*a.worst, *b.worst],
                    failure_count=a.failure_count + b.failure_count, note=notes, stats=stats)
 

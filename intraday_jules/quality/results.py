@@ -28,6 +28,15 @@ class Severity(StrEnum):
     WARN = "WARN"
 
 
+class CheckStatus(StrEnum):
+    """What a check concluded: the property holds, does not hold, or could not be judged
+    (``skipped``: nothing to judge, e.g. 0 rows or too few sessions; the reason is kept)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """One located problem. ``ts`` is None for problems of a whole session or of the frame."""
@@ -76,6 +85,10 @@ class CheckResult:
     lets that row be quarantined; it is empty for checks about absent data (missing minutes,
     missing sessions) and for reports read back from the database. ``stats`` holds JSON-safe
     figures (per-session counts) that the PNG is drawn from.
+
+    ``skipped_reason`` is set when the check could not judge (0 rows, too few sessions, no
+    second source...): such a result has ``passed`` True (so it never blocks, and old readers
+    of ``passed`` see what they always saw) and ``status`` ``skipped``; it has no failures.
     """
 
     name: str
@@ -88,8 +101,12 @@ class CheckResult:
     note: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
     offending: pd.DataFrame = field(default_factory=_empty_offending, repr=False, compare=False)
+    skipped_reason: str = ""
 
     def __post_init__(self) -> None:
+        if self.skipped_reason and (not self.passed or self.failure_count > 0 or self.failures):
+            raise ValueError(f"check {self.name!r} is marked skipped ({self.skipped_reason})"
+                             " but has failures or passed=False: a skipped check judged nothing")
         if self.failure_count < 0:
             object.__setattr__(self, "failure_count", len(self.failures))
         if len(self.failures) > MAX_FAILURES_KEPT:
@@ -98,8 +115,19 @@ class CheckResult:
             object.__setattr__(self, "worst", self.failures[:WORST_KEPT])
 
     @property
+    def status(self) -> CheckStatus:
+        """``skipped`` when the check could not judge, else ``passed`` or ``failed``."""
+        if self.skipped_reason:
+            return CheckStatus.SKIPPED
+        return CheckStatus.PASSED if self.passed else CheckStatus.FAILED
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.skipped_reason)
+
+    @property
     def blocking(self) -> bool:
-        """True if this result alone must stop downstream assets."""
+        """True if this result alone must stop downstream assets (a skipped check never does)."""
         return self.severity is Severity.ERROR and not self.passed
 
 
@@ -135,6 +163,11 @@ class QualityReport:
     @property
     def failed(self) -> list[CheckResult]:
         return [c for c in self.checks if not c.passed]
+
+    @property
+    def skipped_checks(self) -> list[CheckResult]:
+        """Checks that could not judge this frame (each says why in ``skipped_reason``)."""
+        return [c for c in self.checks if c.skipped]
 
     def result(self, name: str) -> CheckResult:
         """The result of the check called ``name`` (KeyError naming the checks that ran)."""

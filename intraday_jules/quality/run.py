@@ -4,7 +4,8 @@ It runs every check the contract declares, in the contract's order, on one prepa
 then folds in the Great Expectations results of the same contract (a contract-derived check
 passes only if both executors agree it holds). A check that crashes on unexpected input is
 reported as failed ("not evaluated: ..."), never silently skipped: a property nobody verified
-does not hold.
+does not hold. A check with nothing to judge (0 rows, too few sessions, no second source) is
+``skipped`` with its reason (``CheckResult.skipped_reason``) and never blocks.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ BEHAVIOUR: dict[str, CheckFn] = {
     "no_missing_minutes": C.no_missing_minutes,
     "no_missing_sessions": C.no_missing_sessions,
     "no_zero_volume_runs": C.no_zero_volume_runs,
+    "zero_volume_share_low": C.zero_volume_share_low,
     "no_price_jumps": C.no_price_jumps,
     "price_scale_plausible": C.price_scale_plausible,
     "newest_bar_fresh": C.newest_bar_fresh,
@@ -123,7 +125,7 @@ def _with_quarantine_notes(report: QualityReport, first: QualityReport,
                         stats={**check.stats, "quarantined": n})
         if check.name in emptied:
             before = first.result(check.name)
-            check = replace(check, passed=False, failures=before.failures,
+            check = replace(check, passed=False, skipped_reason="", failures=before.failures,
                             worst=before.worst, failure_count=before.failure_count)
         checks.append(check)
     return replace(report, checks=checks)
@@ -193,6 +195,7 @@ def merge_gx(results: list[CheckResult], gx_results: list[CheckResult]) -> list[
             "expectations": other.stats.get("expectations")}}
         merged.append(replace(
             result, passed=result.passed and other.passed, stats=stats,
+            skipped_reason=result.skipped_reason if other.passed else "",
             failures=result.failures + (other.failures if only_gx else []),
             failure_count=result.failure_count + (other.failure_count if only_gx else 0)))
     return merged

@@ -51,6 +51,8 @@ class ScaleVerdict:
     quarantinable: np.ndarray[Any, Any]
     notes: list[str]
     references: dict[str, dict[str, Any]]
+    #: Symbols the history comparison could not judge (no stored history, one session).
+    unjudged: tuple[str, ...] = ()
 
 
 def judge_sessions(prepared: PreparedBars, ctx: CheckContext, usable: np.ndarray[Any, Any],
@@ -67,6 +69,7 @@ def judge_sessions(prepared: PreparedBars, ctx: CheckContext, usable: np.ndarray
     failures: list[Failure] = []
     notes: list[str] = []
     references: dict[str, dict[str, Any]] = {}
+    unjudged: list[str] = []
     rows = np.flatnonzero(usable & ~frame["_session"].isna().to_numpy())
     symbols = frame["symbol"].to_numpy()
     sessions = frame["_session"].to_numpy()
@@ -87,6 +90,7 @@ def judge_sessions(prepared: PreparedBars, ctx: CheckContext, usable: np.ndarray
         if ref is None:
             notes.append(f"no stored price history for {symbol} before {first.isoformat()}"
                          f" (within {max_age} days): only the physical bounds were checked")
+            unjudged.append(str(symbol))
             continue
         references[str(symbol)] = {"close": ref, "reference": what}
         for (day, group), median in zip(groups, medians, strict=True):
@@ -109,7 +113,7 @@ def judge_sessions(prepared: PreparedBars, ctx: CheckContext, usable: np.ndarray
             details += [detail] * len(group)
     flat = np.concatenate(index).astype(np.int64) if index else np.zeros(0, np.int64)
     return ScaleVerdict(flat, details, failures, np.array(movable, dtype=bool), notes,
-                        references)
+                        references, tuple(unjudged))
 
 
 def _stored_reference(ctx: CheckContext, symbol: str, first: date,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from intraday_jules.quality.base import (
+    NO_ROWS,
     BarsLike,
     CheckContext,
     PreparedBars,
@@ -25,6 +26,7 @@ from intraday_jules.quality.base import (
     prepare_bars,
     row_failures,
     session_date,
+    skipped_result,
 )
 from intraday_jules.quality.results import CheckResult, Failure
 
@@ -51,10 +53,14 @@ def no_zero_volume_runs(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     (a frozen or filled-forward feed). Counts per session feed the report's PNG."""
     name = "no_zero_volume_runs"
     prepared = prepare_bars(bars)
+    if prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     if prepared.problem is not None or "volume" not in prepared.frame:
         return not_evaluated(name, ctx, prepared.problem or "no volume column", prepared.rows)
     limit = int(ctx.contract.params(name)["max_run_bars"])
     rows = np.flatnonzero(in_hours_mask(prepared, ctx.extended_hours))
+    if len(rows) == 0:
+        return skipped_result(name, ctx, _no_bars_in_hours(ctx.extended_hours), prepared.rows)
     sub = prepared.frame.iloc[rows]
     zero = _numeric(sub, "volume") == 0
     prev_zero = np.concatenate([[False], zero[:-1]]) & ~_group_starts(sub)
@@ -76,6 +82,10 @@ def no_zero_volume_runs(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     stats = {"zero_volume": _per_session_counts(sub[zero])}
     return make_result(name, ctx, len(sub), failures, stats=stats,
                        offending=offending_frame(sub, index, reasons, ctx.spec(name).quarantine))
+
+
+def _no_bars_in_hours(extended: bool) -> str:
+    return f"no bar lies in a session's {'extended' if extended else 'regular'} hours"
 
 
 def _per_session_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -100,12 +110,17 @@ def no_price_jumps(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     """
     name = "no_price_jumps"
     prepared = prepare_bars(bars)
+    if prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     needed = {"close", "open", "volume"} - set(prepared.frame.columns)
     if prepared.problem is not None or needed:
         return not_evaluated(name, ctx, prepared.problem or f"columns {sorted(needed)} missing",
                              prepared.rows)
     p = ctx.contract.params(name)
     rows = np.flatnonzero(in_hours_mask(prepared, extended=False))
+    if len(rows) < 2:
+        return skipped_result(name, ctx, f"{len(rows)} regular-hours bar(s): no move to judge",
+                              prepared.rows)
     sub = prepared.frame.iloc[rows]
     jumps = _jump_table(sub, p)
     bad = jumps[~jumps["real"]]
@@ -186,6 +201,8 @@ def volume_regime_stable(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     definition changed (e.g. a single-venue feed replaced by consolidated volume)."""
     name = "volume_regime_stable"
     prepared = prepare_bars(bars)
+    if prepared.rows == 0:
+        return skipped_result(name, ctx, NO_ROWS)
     if prepared.problem is not None or "volume" not in prepared.frame:
         return not_evaluated(name, ctx, prepared.problem or "no volume column", prepared.rows)
     p = ctx.contract.params(name)
@@ -201,8 +218,16 @@ def volume_regime_stable(bars: BarsLike, ctx: CheckContext) -> CheckResult:
                         f"mean bar volume {r.mean:,.0f} is {r.ratio:.2f}x the median of the"
                         f" previous sessions ({r.median:,.0f}): did the volume definition or"
                         " feed change?") for r in table[out & ~was_out].itertuples()]
-    enough = int(table.groupby("symbol").size().max()) > least if len(table) else False
-    note = "" if enough else f"needs more than {least} sessions per symbol to judge"
+    per_symbol = table.groupby("symbol").size()
+    most = int(per_symbol.max()) if len(per_symbol) else 0
+    if most <= least:
+        return skipped_result(name, ctx, f"needs more than {least} sessions per symbol to judge"
+                                         f" (regular-hours sessions); the data has at most"
+                                         f" {most}",
+                              prepared.rows,
+                              note=f"needs more than {least} sessions per symbol to judge")
+    few = sorted(str(s) for s in per_symbol[per_symbol <= least].index)
+    note = (f"not judged (at most {least} sessions): {', '.join(few)}" if few else "")
     return make_result(name, ctx, prepared.rows, failures, note=note)
 
 

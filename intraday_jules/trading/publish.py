@@ -11,7 +11,7 @@ from intraday_jules.domain.portfolio import Book
 from intraday_jules.env.actions import ACTION_NAMES
 from intraday_jules.observability.metrics import TRADING_JOB
 from intraday_jules.risk import RiskEngine
-from intraday_jules.trading.context import MetricsSink, PushTarget, SessionParts
+from intraday_jules.trading.context import Log, MetricsSink, PushTarget, SessionParts
 from intraday_jules.trading.policies import Actions
 from intraday_jules.trading.state import SessionState
 
@@ -43,6 +43,18 @@ def publish_book(metrics: MetricsSink, risk: RiskEngine, book: Book,
         drawdown_limit=limits.drawdown_limit_usd, daily_pnl=book.daily_pnl,
         daily_loss_limit=limits.daily_loss_limit_usd)
     metrics.set_risk_state(risk.state.value)
+
+
+def publish_crash(metrics: MetricsSink, risk: RiskEngine, target: PushTarget, log: Log) -> None:
+    """The run crashed (after the last line of defence): report it failed with its risk state,
+    so ``TradingRunFailed`` and ``TradingHalted`` fire. Never raises: the crash is what counts."""
+    try:
+        metrics.set_run_failed(True)
+        metrics.set_risk_state(risk.state.value)
+        push(metrics, target)
+    except Exception as exc:
+        log.error("could not report the crashed run to the metrics: %s: %s",
+                  type(exc).__name__, exc)
 
 
 def push(metrics: MetricsSink, target: PushTarget) -> None:

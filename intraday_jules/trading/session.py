@@ -38,7 +38,7 @@ from intraday_jules.trading.intake import BarIntake, Intake, Refused
 from intraday_jules.trading.observe import SessionBars
 from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
 from intraday_jules.trading.policies import FailedPolicy, Policy
-from intraday_jules.trading.publish import publish_book, push
+from intraday_jules.trading.publish import publish_book, publish_crash, push
 from intraday_jules.trading.recovery import reconcile, recover
 from intraday_jules.trading.result import SessionResult, held_at_end, session_result
 from intraday_jules.trading.state import SessionState
@@ -80,7 +80,9 @@ def run_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, policy:
     try:
         trade(parts, state, items, resume)
     except Exception as exc:  # the last line of defence: flatten, halt, then fail
-        raise last_line_of_defence(parts, state, exc) from exc
+        crashed = last_line_of_defence(parts, state, exc)
+        publish_crash(parts.metrics, parts.risk, parts.push, parts.log)
+        raise crashed from exc
     return finish(parts, state, options.report)
 
 

@@ -31,7 +31,7 @@ CHECKS = {
                          "no_missing_sessions", "no_price_jumps", "no_zero_volume_runs",
                          "ohlc_consistent", "price_scale_plausible", "sources_agree",
                          "timestamps_in_session", "timestamps_unique", "volume_nonnegative",
-                         "volume_regime_stable"],
+                         "volume_regime_stable", "zero_volume_share_low"],
     "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
                                "keys_unique"],
     "models/promoted_model": ["challenger_passed_gate"],

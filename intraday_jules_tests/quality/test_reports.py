@@ -49,7 +49,7 @@ def test_report_round_trips_through_data_quality_reports(
         upgrade_to_head(engine)
         written = store_report(engine, defective_report, partition_key="2025-01-02..2025-01-03",
                                run_id="run-1")
-        assert written == len(defective_report.checks) == 13  # + price_scale_plausible
+        assert written == len(defective_report.checks) == 14  # + zero_volume_share_low
         loaded = load_latest_report(engine, partition_key="2025-01-02..2025-01-03")
         assert loaded is not None
         assert loaded.blocking_failed and defective_report.blocking_failed
@@ -100,7 +100,8 @@ def test_report_to_json_has_exactly_the_cli_shape(defective_report: QualityRepor
     payload = report_to_json(defective_report, max_failures=50)
     assert list(payload) == ["checks"]
     for check in payload["checks"]:
-        assert list(check) == ["name", "severity", "passed", "failures"]
+        assert list(check) == ["name", "severity", "passed", "status", "skipped_reason",
+                               "failures"]  # status, skipped_reason: issue 16 (keys added)
         assert len(check["failures"]) <= 50
         for failure in check["failures"]:
             assert set(failure) in ({"symbol", "session", "ts", "detail"},
