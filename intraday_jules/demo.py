@@ -18,7 +18,6 @@ from typing import Any
 
 import dagster as dg
 
-from intraday_jules.db.engine import mask_url
 from intraday_jules.definitions import build_definitions
 from intraday_jules.defs.common.keys import INGEST_JOB_NAME
 from intraday_jules.defs.common.partitions import partition_key
@@ -29,6 +28,7 @@ from intraday_jules.domain.calendar import last_completed_sessions
 from intraday_jules.instance import ensure_dagster_home
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.settings import Settings
+from intraday_jules.url_masking import mask_url
 
 log = logging.getLogger(__name__)
 Step = Callable[[str], None]

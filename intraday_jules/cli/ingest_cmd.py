@@ -132,12 +132,13 @@ def _replay_files(source: Any) -> list[Any]:
 def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: date,
                options: Any, show: bool, *, ignore_unknown: bool = False) -> dict[str, Any]:
     from intraday_jules.adapters.factory import build_source
-    from intraday_jules.db.engine import DatabaseUnreachable, mask_url
+    from intraday_jules.db.engine import DatabaseUnreachable
     from intraday_jules.domain.bars import BarValidationError
     from intraday_jules.domain.calendar import sessions_in_range
     from intraday_jules.market_data.source import SourceError
     from intraday_jules.market_data.store import BarStore
     from intraday_jules.pipelines.ingest import QualityGate, ingest_partition
+    from intraday_jules.url_masking import mask_url
 
     sessions = sessions_in_range(first, last)
     if not sessions:

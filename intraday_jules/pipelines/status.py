@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from intraday_jules.db.engine import create_db_engine, mask_url
+from intraday_jules.db.engine import create_db_engine
 from intraday_jules.db.migrate import upgrade_to_head
 from intraday_jules.domain.calendar import (
     current_or_next_session,
@@ -24,6 +24,7 @@ from intraday_jules.domain.calendar import (
     session_window,
 )
 from intraday_jules.settings import Settings
+from intraday_jules.url_masking import mask_url
 
 BROKER_PROBE_TIMEOUT_S = 1.0
 

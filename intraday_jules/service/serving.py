@@ -28,7 +28,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from intraday_jules import __version__
 from intraday_jules.agent import ModelBundle, ModelMismatchError, ModelStore, ModelStoreError
 from intraday_jules.agent.registry import ModelRecord
-from intraday_jules.db.engine import mask_url
 from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.secrets import redact
@@ -39,6 +38,7 @@ from intraday_jules.service.schemas import (
     ModelInfo,
     Readiness,
 )
+from intraday_jules.url_masking import mask_url
 
 if TYPE_CHECKING:
     from intraday_jules.settings import Settings

@@ -22,11 +22,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from intraday_jules.db.engine import Backend, backend_of, create_db_engine, mask_url
+from intraday_jules.db.engine import Backend, backend_of, create_db_engine
 from intraday_jules.db.migrate import upgrade_to_head
 from intraday_jules.domain.bars import Bar, bars_to_frame, validate_bars
 from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.market_data.store import pg_backend, sqlite_backend
+from intraday_jules.url_masking import mask_url
 
 log = logging.getLogger(__name__)
 
