@@ -217,6 +217,22 @@ def skipped_result(name: str, ctx: CheckContext, reason: str, rows: int = 0, *,
                        rows_checked=rows, note=note, stats=stats or {}, skipped_reason=reason)
 
 
+def numeric_column(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
+    """``column`` as float64, anything non-numeric as NaN (the checks judge, never raise)."""
+    values: np.ndarray[Any, Any] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+    return values
+
+
+def group_starts(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """True where a row starts a new (symbol, session) run of a frame sorted by symbol, ts
+    (with its ``_session`` column)."""
+    sym, day = frame["symbol"].to_numpy(), frame["_session"].to_numpy()
+    starts = np.ones(len(frame), dtype=bool)
+    starts[1:] = (sym[1:] != sym[:-1]) | (day[1:] != day[:-1])
+    return starts
+
+
 def fmt_ts(value_us: int) -> str:
     """µs since epoch -> '2025-01-02T14:30Z' (details read better without seconds)."""
     return str(pd.Timestamp(value_us, unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%MZ"))

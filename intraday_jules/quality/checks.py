@@ -21,6 +21,7 @@ from intraday_jules.quality.base import (
     CheckContext,
     make_result,
     not_evaluated,
+    numeric_column,
     offending_frame,
     prepare_bars,
     row_failures,
@@ -180,18 +181,13 @@ def rules_hold(bars: BarsLike, ctx: CheckContext, check: str) -> CheckResult:
                        offending=offending_frame(frame, index, details, ctx.spec(check).quarantine))
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
-    values: np.ndarray[Any, Any] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan)
-    return values
-
 
 def _rule_violations(frame: pd.DataFrame, rule: Rule) -> list[tuple[Any, Any]]:
     """(row mask, index -> details) per comparison the rule makes."""
     out: list[tuple[Any, Any]] = []
     if rule.op == "ordered":
         for a, b in zip(rule.columns, rule.columns[1:], strict=False):
-            xa, xb = _numeric(frame, a), _numeric(frame, b)
+            xa, xb = numeric_column(frame, a), numeric_column(frame, b)
             out.append((~(xa <= xb), lambda idx, a=a, b=b, xa=xa, xb=xb: [
                 f"{a} {xa[i]:g} > {b} {xb[i]:g}" if np.isfinite(xa[i] + xb[i])
                 else f"{a} {xa[i]:g} / {b} {xb[i]:g}: not comparable (NaN)" for i in idx]))
@@ -201,7 +197,7 @@ def _rule_violations(frame: pd.DataFrame, rule: Rule) -> list[tuple[Any, Any]]:
     func, symbol = ops[rule.op]
     bound = float(rule.value if rule.value is not None else np.nan)
     for col in rule.columns:
-        x = _numeric(frame, col)
+        x = numeric_column(frame, col)
         with np.errstate(invalid="ignore"):
             ok = func(x, bound)
         out.append((~ok, lambda idx, col=col, x=x, symbol=symbol: [
@@ -247,7 +243,7 @@ def price_scale_plausible(bars: BarsLike, ctx: CheckContext) -> CheckResult:
         reasons.setdefault(i, detail)
     scale = 10.0 ** int(p["money_decimals"])
     for col in ("open", "high", "low", "close"):
-        price = _numeric(frame, col)
+        price = numeric_column(frame, col)
         with np.errstate(invalid="ignore", over="ignore"):
             units = price * scale
             off = np.isfinite(units) & (np.abs(units - np.rint(units)) > 1e-3) & ~bad

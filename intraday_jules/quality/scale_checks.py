@@ -31,9 +31,14 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from intraday_jules.quality.base import CheckContext, PreparedBars, PriceReference, session_date
+from intraday_jules.quality.base import (
+    CheckContext,
+    PreparedBars,
+    PriceReference,
+    numeric_column,
+    session_date,
+)
 from intraday_jules.quality.results import Failure
 from intraday_jules.quality.series_checks import SPLIT_RATIOS
 
@@ -61,7 +66,7 @@ def judge_sessions(prepared: PreparedBars, ctx: CheckContext, usable: np.ndarray
     frame = prepared.frame
     band = float(params["max_ratio_to_history"])
     max_age = int(params["history_max_age_days"])
-    close = pd.to_numeric(frame["close"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    close = numeric_column(frame, "close")
     index: list[np.ndarray[Any, Any]] = []
     movable: list[bool] = []
     details: list[str] = []

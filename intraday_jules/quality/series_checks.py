@@ -19,9 +19,11 @@ from intraday_jules.quality.base import (
     CheckContext,
     PreparedBars,
     fmt_ts,
+    group_starts,
     in_hours_mask,
     make_result,
     not_evaluated,
+    numeric_column,
     offending_frame,
     prepare_bars,
     row_failures,
@@ -34,18 +36,6 @@ from intraday_jules.quality.results import CheckResult, Failure
 SPLIT_RATIOS = np.array([1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30, 40, 50, 100])
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
-    values: np.ndarray[Any, Any] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
-        np.float64, na_value=np.nan)
-    return values
-
-
-def _group_starts(frame: pd.DataFrame) -> np.ndarray[Any, Any]:
-    """True where a row starts a new (symbol, session) run in the sorted frame."""
-    sym, day = frame["symbol"].to_numpy(), frame["_session"].to_numpy()
-    starts = np.ones(len(frame), dtype=bool)
-    starts[1:] = (sym[1:] != sym[:-1]) | (day[1:] != day[:-1])
-    return starts
 
 
 def no_zero_volume_runs(bars: BarsLike, ctx: CheckContext) -> CheckResult:
@@ -62,8 +52,8 @@ def no_zero_volume_runs(bars: BarsLike, ctx: CheckContext) -> CheckResult:
     if len(rows) == 0:
         return skipped_result(name, ctx, _no_bars_in_hours(ctx.extended_hours), prepared.rows)
     sub = prepared.frame.iloc[rows]
-    zero = _numeric(sub, "volume") == 0
-    prev_zero = np.concatenate([[False], zero[:-1]]) & ~_group_starts(sub)
+    zero = numeric_column(sub, "volume") == 0
+    prev_zero = np.concatenate([[False], zero[:-1]]) & ~group_starts(sub)
     run_id = np.cumsum(zero & ~prev_zero) * zero
     lengths = np.bincount(run_id)
     long_run = (lengths > limit) & (np.arange(len(lengths)) > 0)
@@ -143,10 +133,10 @@ def no_price_jumps(bars: BarsLike, ctx: CheckContext) -> CheckResult:
 def _jump_table(sub: pd.DataFrame, p: dict[str, Any]) -> pd.DataFrame:
     """Large one-bar moves (index: positions in ``sub``) with z, volume ratio, next move."""
     window = int(p["window_bars"])
-    close, volume = _numeric(sub, "close"), _numeric(sub, "volume")
+    close, volume = numeric_column(sub, "close"), numeric_column(sub, "volume")
     with np.errstate(divide="ignore", invalid="ignore"):
         ret = np.r_[np.nan, np.diff(np.log(close))]
-    ret[_group_starts(sub)] = np.nan
+    ret[group_starts(sub)] = np.nan
     by = pd.Series(sub["symbol"].to_numpy())
     r = pd.Series(ret)
     sigma = r.groupby(by).transform(lambda s: s.rolling(window, window // 3).std().shift(1))
@@ -179,9 +169,9 @@ def _jump_detail(row: Any) -> str:
 
 def _split_gaps(sub: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     """Session-open gaps whose ratio is within ``tolerance`` of a split ratio."""
-    close, open_ = _numeric(sub, "close"), _numeric(sub, "open")
+    close, open_ = numeric_column(sub, "close"), numeric_column(sub, "open")
     sym = sub["symbol"].to_numpy()
-    first = np.flatnonzero(_group_starts(sub))
+    first = np.flatnonzero(group_starts(sub))
     first = first[(first > 0) & (sym[first] == sym[np.maximum(first - 1, 0)])]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = close[first - 1] / open_[first]
@@ -234,6 +224,6 @@ def volume_regime_stable(bars: BarsLike, ctx: CheckContext) -> CheckResult:
 def _session_volumes(prepared: PreparedBars) -> pd.DataFrame:
     mask = in_hours_mask(prepared, extended=False)
     sub = prepared.frame.loc[mask, ["symbol", "_session"]].assign(
-        volume=_numeric(prepared.frame.loc[mask], "volume"))
+        volume=numeric_column(prepared.frame.loc[mask], "volume"))
     means = sub.groupby(["symbol", "_session"])["volume"].mean().rename("mean").reset_index()
     return means.rename(columns={"_session": "session"})

@@ -25,9 +25,11 @@ from intraday_jules.quality.base import (
     NO_ROWS,
     BarsLike,
     CheckContext,
+    group_starts,
     in_hours_mask,
     make_result,
     not_evaluated,
+    numeric_column,
     offending_frame,
     prepare_bars,
     session_date,
@@ -38,31 +40,19 @@ from intraday_jules.quality.results import CheckResult, Failure
 NAME = "zero_volume_share_low"
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray[Any, Any]:
-    values: np.ndarray[Any, Any] = pd.to_numeric(frame[column], errors="coerce").to_numpy(
-        np.float64, na_value=np.nan)
-    return values
-
-
-def _group_starts(sub: pd.DataFrame) -> np.ndarray[Any, Any]:
-    """True where a row starts a new (symbol, session) block of the sorted frame."""
-    sym, day = sub["symbol"].to_numpy(), sub["_session"].to_numpy()
-    starts = np.ones(len(sub), dtype=bool)
-    starts[1:] = (sym[1:] != sym[:-1]) | (day[1:] != day[:-1])
-    return starts
 
 
 def zero_volume_moving(sub: pd.DataFrame) -> np.ndarray[Any, Any]:
     """Rows of ``sub`` (sorted by symbol, ts) with volume 0 whose price moved: ``high != low``
     or ``close`` != the previous bar's close in the same (symbol, session). NaN prices never
     count (they are ``ohlc_consistent``'s to report)."""
-    high, low, close = (_numeric(sub, c) for c in ("high", "low", "close"))
-    same = ~_group_starts(sub)
+    high, low, close = (numeric_column(sub, c) for c in ("high", "low", "close"))
+    same = ~group_starts(sub)
     prev = np.r_[np.nan, close[:-1]]
     with np.errstate(invalid="ignore"):
         ranged = np.isfinite(high) & np.isfinite(low) & (high != low)
         stepped = same & np.isfinite(close) & np.isfinite(prev) & (close != prev)
-    moving: np.ndarray[Any, Any] = (_numeric(sub, "volume") == 0) & (ranged | stepped)
+    moving: np.ndarray[Any, Any] = (numeric_column(sub, "volume") == 0) & (ranged | stepped)
     return moving
 
 
@@ -88,7 +78,7 @@ def zero_volume_share_low(bars: BarsLike, ctx: CheckContext) -> CheckResult:
                               prepared.rows)
     flagged = zero_volume_moving(sub)
     # sub is sorted by (symbol, ts): each (symbol, session) is one contiguous block
-    starts = np.flatnonzero(_group_starts(sub))
+    starts = np.flatnonzero(group_starts(sub))
     sizes = np.diff(np.r_[starts, len(sub)])
     hits = np.add.reduceat(flagged.astype(np.int64), starts)
     symbols, days = sub["symbol"].to_numpy()[starts], sub["_session"].to_numpy()[starts]
