@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from intraday_jules.domain.bars import PRICE_COLUMNS, Bar
-from intraday_jules.ledger.schema import MONEY_PRECISION, MONEY_SCALE
+from intraday_jules.ledger.schema import MONEY_PRECISION, MONEY_SCALE, check_money
 from intraday_jules.market_data.store import BarStore
 
 MONEY_INTEGER_DIGITS = MONEY_PRECISION - MONEY_SCALE
@@ -73,17 +73,12 @@ def exact_price(value: float) -> Decimal:
 
 
 def money_problem(amount: Decimal) -> str | None:
-    """Why ``amount`` cannot be kept exactly in the ledger, or None."""
-    if not amount.is_finite():
-        return "is not a finite number"
-    exponent = amount.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite
-    if amount != 0 and amount.adjusted() >= MONEY_INTEGER_DIGITS:
-        return (f"is not representable as exact money (the ledger keeps fewer than "
-                f"{MONEY_INTEGER_DIGITS} integer digits)")
-    if exponent < -MONEY_SCALE:
+    """Why ``amount`` cannot be kept exactly in the ledger (``check_money`` decides), or None."""
+    try:
+        check_money(amount)
+    except ValueError:
         return (f"is not representable as exact money (the ledger keeps {MONEY_SCALE} "
-                "decimals)")
+                f"decimals and fewer than {MONEY_INTEGER_DIGITS} integer digits)")
     return None
 
 
