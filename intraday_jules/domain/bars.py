@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,11 @@ import pandas as pd
 BAR_COLUMNS: tuple[str, ...] = ("symbol", "ts", "open", "high", "low", "close", "volume")
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
 TS_DTYPE = "datetime64[us, UTC]"
+#: Physical bounds of a US equity price, for code that judges ticks (the trading loop's
+#: plausibility band, the inference service): no share trades below the sub-penny tick or
+#: above $1,000,000 (the dearest, BRK.A, is under it).
+MIN_PLAUSIBLE_PRICE = Decimal("0.0001")
+MAX_PLAUSIBLE_PRICE = Decimal("1000000")
 
 
 class BarValidationError(ValueError):

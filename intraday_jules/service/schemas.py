@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from intraday_jules.domain.bars import MAX_PLAUSIBLE_PRICE, MIN_PLAUSIBLE_PRICE
 from intraday_jules.domain.calendar import NEW_YORK, is_session
 from intraday_jules.domain.clock import as_utc
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
@@ -46,11 +47,11 @@ N_ACTIONS = 3 ** len(SERVICE_SYMBOLS)
 MAX_BARS = 2 * 16 * 60
 MAX_OBSERVATIONS = 960
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: Physical bounds. No US equity trades above $1,000,000 a share (the dearest, BRK.A, is
-#: under $1M) or below $0.0001 (the sub-penny tick); no minute bar has 10**12 shares (the
-#: whole US market trades ~10**10 a day); no book holds 10**9 shares of one symbol.
-MAX_PRICE = 1_000_000.0
-MIN_PRICE = 0.0001
+#: Physical bounds: prices as the trading loop judges them (``domain.bars``); no minute bar
+#: has 10**12 shares (the whole US market trades ~10**10 a day); no book holds 10**9 shares
+#: of one symbol.
+MAX_PRICE = float(MAX_PLAUSIBLE_PRICE)
+MIN_PRICE = float(MIN_PLAUSIBLE_PRICE)
 MAX_VOLUME = 10**12
 MAX_SHARES = 10**9
 #: Within one request, every price of a symbol lies within a factor PRICE_BAND of the median

@@ -33,7 +33,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from intraday_jules.domain.bars import PRICE_COLUMNS, Bar
+from intraday_jules.domain.bars import (
+    MAX_PLAUSIBLE_PRICE,
+    MIN_PLAUSIBLE_PRICE,
+    PRICE_COLUMNS,
+    Bar,
+)
 from intraday_jules.ledger.schema import MONEY_PRECISION, MONEY_SCALE, check_money
 from intraday_jules.market_data.store import BarStore
 
@@ -53,8 +58,8 @@ class Implausible:
 class PlausibilityBand:
     """The band's constants (see the module docstring for why these values)."""
 
-    min_price: Decimal = Decimal("0.0001")  # the smallest quote increment of US equities
-    max_price: Decimal = Decimal("1000000")  # above any US share price (BRK.A ~ $700k)
+    min_price: Decimal = MIN_PLAUSIBLE_PRICE  # the smallest quote increment of US equities
+    max_price: Decimal = MAX_PLAUSIBLE_PRICE  # above any US share price (BRK.A ~ $700k)
     max_volume: int = 10_000_000_000  # shares in one minute: far above any session's total
     day_factor: Decimal = Decimal(2)  # vs the previous session's close: -50% .. +100%
     minute_factor: Decimal = Decimal("1.25")  # vs the last accepted close: -20% .. +25%
