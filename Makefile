@@ -42,10 +42,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The instance template lives in local/, not the root: `dagster dev` warns about a dagster.yaml
+# in its working folder that is not DAGSTER_HOME. `dg dev` (which `dagster dev` suggests) needs
+# the separate dagster-dg-cli package; `dagster dev` stays supported until Dagster 2.0, so its
+# one SupersessionWarning is filtered, by its exact message, for this process only.
 ui: $(VENV)/.installed
 	@mkdir -p $(DAGSTER_HOME)
-	@test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -W 'ignore:Function `dev_command` is superseded:FutureWarning' -m dagster dev \
+		-w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check intraday_jules intraday_jules_tests benchmarks

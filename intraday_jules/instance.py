@@ -1,7 +1,8 @@
 """The local Dagster instance: ``DAGSTER_HOME`` under ``$INTRADAY_JULES_HOME/dagster``.
 
-The repository's ``dagster.yaml`` is the same file (a test keeps them identical), for users who
-point ``DAGSTER_HOME`` at a folder of their own.
+The repository's ``local/dagster.yaml`` is the same file (a test keeps them identical), for
+users who point ``DAGSTER_HOME`` at a folder of their own. It is not at the repository's root:
+``dagster dev`` warns about a ``dagster.yaml`` in its working folder that is not DAGSTER_HOME.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -173,3 +174,87 @@ def test_unexpected_error_traceback_when_the_url_carries_secrets_shows_neither(h
     assert "Traceback (most recent call last)" in proc.stderr
     assert "unsupported database mysql://ij:***@db/ij?password=***" in proc.stderr
     assert_no_secret(proc)
+
+
+# --- new-user findings: under --json an error is a JSON object on stdout too ------------------
+def _json_commands() -> list[tuple[str, ...]]:
+    """Every command path that takes --json (``("ledger",)``, ``("risk", "status")``...)."""
+    import typer
+
+    from intraday_jules.cli import app
+
+    def walk(command: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        children = getattr(command, "commands", None)
+        if children:
+            return [p for name, child in sorted(children.items()) for p in walk(child, (*path,
+                                                                                      name))]
+        takes_json = any("--json" in getattr(p, "opts", ()) for p in command.params)
+        return [path] if takes_json else []
+
+    return walk(typer.main.get_command(app), ())
+
+
+JSON_COMMANDS = _json_commands()
+
+
+def main_in_process(args: list[str], monkeypatch: pytest.MonkeyPatch,
+                    capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from intraday_jules.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["intraday-jules", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def test_the_commands_that_take_json_are_found() -> None:
+    assert {("ledger",), ("config",), ("status",), ("risk", "status")} <= set(JSON_COMMANDS)
+
+
+@pytest.mark.parametrize("path", JSON_COMMANDS, ids=" ".join)
+def test_a_usage_error_under_json_prints_error_and_hint_on_stdout(
+        path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = main_in_process([*path, "--json", "--no-such-option"], monkeypatch, capsys)
+    assert code == 2
+    assert json.loads(out) == {"error": "No such option: --no-such-option",
+                               "hint": f"see intraday-jules {' '.join(path)} --help"}
+    assert out.count("\n") == 1  # one object, one line
+    assert "Error: No such option: --no-such-option" in err
+
+
+def test_a_cli_error_under_json_prints_error_and_hint_on_stdout_and_stderr(home):
+    proc = run(["ledger", "--session", "2025-02-01", "--json"], home)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == {
+        "error": "2025-02-01 (Saturday) is not an XNYS session (weekend or holiday)",
+        "hint": "the previous session is 2025-01-31, the next 2025-02-03: e.g. --session "
+                "2025-01-31"}
+    assert proc.stderr.splitlines() == [
+        "error: 2025-02-01 (Saturday) is not an XNYS session (weekend or holiday)",
+        "hint: the previous session is 2025-01-31, the next 2025-02-03: e.g. --session "
+        "2025-01-31"]
+    without = run(["ledger", "--session", "2025-02-01"], home)
+    assert without.returncode == 1 and without.stdout == ""  # human mode: stderr only
+
+
+def test_an_unexpected_error_under_json_is_a_json_object_with_its_secrets_masked(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from intraday_jules.cli import app
+    from intraday_jules.cli._output import JSON_OPTION
+
+    def boom(as_json: bool = JSON_OPTION) -> None:
+        raise RuntimeError(f"lost {with_secrets('postgresql://ij@db:5432/ij')}")
+
+    # a command of our own that fails unexpectedly (restored after the test)
+    monkeypatch.setattr(app, "registered_commands", list(app.registered_commands))
+    app.command("boom")(boom)
+    monkeypatch.delenv("INTRADAY_JULES_LOG_LEVEL", raising=False)
+    code, out, err = main_in_process(["boom", "--json"], monkeypatch, capsys)
+    assert code == 1
+    assert json.loads(out) == {
+        "error": "RuntimeError: lost postgresql://ij:***@db:5432/ij?password=***",
+        "hint": "rerun with INTRADAY_JULES_LOG_LEVEL=DEBUG for details"}
+    assert "error: RuntimeError: lost" in err
+    assert "S3cr3t" not in out + err

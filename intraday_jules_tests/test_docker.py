@@ -193,7 +193,7 @@ def test_webserver_and_daemon_load_the_code_server_the_code_service_runs() -> No
 
 def test_docker_instance_keeps_the_repository_run_queue_policy() -> None:
     docker_cfg = yaml.safe_load((DOCKER / "dagster.yaml").read_text())
-    repo_cfg = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    repo_cfg = yaml.safe_load((REPO / "local" / "dagster.yaml").read_text())
     assert docker_cfg["run_coordinator"] == repo_cfg["run_coordinator"]
     assert docker_cfg["telemetry"] == {"enabled": False}
     db = docker_cfg["storage"]["postgres"]["postgres_db"]

@@ -45,4 +45,4 @@ def test_mypy_strict_on_money_critical_packages():
 def test_repo_dagster_yaml_is_the_instance_config_the_demo_writes():
     from intraday_jules.instance import INSTANCE_YAML
 
-    assert (ROOT / "dagster.yaml").read_text() == INSTANCE_YAML
+    assert (ROOT / "local" / "dagster.yaml").read_text() == INSTANCE_YAML

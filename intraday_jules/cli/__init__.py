@@ -14,7 +14,7 @@ import traceback
 import typer
 from rich.markup import escape
 
-from intraday_jules.cli._output import CliError, err_console, safe_text
+from intraday_jules.cli._output import CliError, err_console, error_json, json_requested, safe_text
 
 app = typer.Typer(
     name="intraday-jules",
@@ -40,17 +40,20 @@ def main() -> None:
     Every error line and hint goes through ``safe_text``: secrets in URLs masked, registered
     secret values redacted, terminal control characters (ESC, CR, bidi overrides) escaped, so
     a hostile input file cannot repaint the terminal. Under INTRADAY_JULES_LOG_LEVEL=DEBUG an
-    unexpected error also prints its traceback (redacted the same way) to stderr.
+    unexpected error also prints its traceback (redacted the same way) to stderr. With
+    ``--json`` every error also prints ``{"error": ..., "hint": ...}`` on stdout.
     """
+    as_json = json_requested(sys.argv[1:])
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code here
         if isinstance(code, int) and code:
             sys.exit(code)
     except CliError as exc:
-        _print_error(exc.message, exc.hint)
+        _print_error(exc.message, exc.hint, as_json)
         sys.exit(exc.code)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
+        _print_json_error("aborted", None, as_json)
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -59,12 +62,16 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: one line, not a traceback wall
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer >= 0.2x parses with its own copy of click: its usage errors are
+        # TyperExceptions, not click's
+        if isinstance(exc, click.exceptions.ClickException | typer.TyperException):
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
                 click.echo(ctx.get_usage(), err=True)
             # usage errors echo what was typed: escaped like every other error line
             click.echo(f"Error: {safe_text(exc.format_message())}", err=True)
+            help_hint = f"see {ctx.command_path} --help" if ctx is not None else None
+            _print_json_error(exc.format_message(), help_hint, as_json)
             sys.exit(exc.exit_code)
         if _debug():
             sys.stderr.write(safe_text("".join(traceback.format_exception(exc)), keep="\n"))
@@ -72,14 +79,22 @@ def main() -> None:
             hint = "the traceback above is from INTRADAY_JULES_LOG_LEVEL=DEBUG"
         else:
             hint = "rerun with INTRADAY_JULES_LOG_LEVEL=DEBUG for details"
-        _print_error(f"{type(exc).__name__}: {exc}", hint)
+        _print_error(f"{type(exc).__name__}: {exc}", hint, as_json)
         sys.exit(1)
 
 
-def _print_error(message: str, hint: str | None) -> None:
+def _print_error(message: str, hint: str | None, as_json: bool = False) -> None:
     err_console.print(f"[bold red]error:[/] {escape(safe_text(message))}", highlight=False)
     if hint:
         err_console.print(f"[dim]hint:[/] {escape(safe_text(hint))}", highlight=False)
+    _print_json_error(message, hint, as_json)
+
+
+def _print_json_error(message: str, hint: str | None, as_json: bool) -> None:
+    """Under ``--json``: the error as the one JSON object on stdout (stderr has it too)."""
+    if as_json:
+        sys.stdout.write(error_json(message, hint) + "\n")
+        sys.stdout.flush()
 
 
 def _debug() -> bool:

@@ -2,7 +2,9 @@
 
 - Human output goes through Rich; ``--json`` prints exactly one JSON object on stdout (and
   nothing else there), so scripts can pipe it.
-- Errors are one clear line plus a hint on stderr, with a non-zero exit code (``CliError``).
+- Errors are one clear line plus a hint on stderr, with a non-zero exit code (``CliError``);
+  under ``--json`` stdout also gets ``{"error": ..., "hint": ...}`` (``error_json``), so a
+  script reading stdout learns why instead of reading nothing.
 - Anything that can take more than a few seconds shows a progress bar (on stderr, hidden
   under ``--json`` output).
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -84,6 +86,20 @@ def _default(value: Any) -> Any:
 
 def to_json(payload: Any) -> str:
     return json.dumps(payload, default=_default, sort_keys=False)
+
+
+def json_requested(args: Sequence[str]) -> bool:
+    """Whether a command line asks for ``--json`` (an option: before a ``--`` that ends the
+    options). Read from the arguments, not the parsed flag, so a usage error that stops the
+    parsing still answers in JSON."""
+    options = args[:list(args).index("--")] if "--" in args else args
+    return "--json" in options
+
+
+def error_json(message: str, hint: str | None) -> str:
+    """The one JSON object an error prints on stdout under ``--json`` (texts ``safe_text``)."""
+    return to_json({"error": safe_text(message),
+                    "hint": safe_text(hint) if hint is not None else None})
 
 
 def emit(payload: Any, as_json: bool, render: Callable[[Console], None]) -> None:

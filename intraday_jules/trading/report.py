@@ -22,9 +22,12 @@ import pandas as pd
 
 from intraday_jules.domain.orders import Side
 from intraday_jules.env.execution_model import ExecutionModel
-from intraday_jules.trading.report_render import equity_png, markdown
+from intraday_jules.ledger.report import group_risk_events
+from intraday_jules.trading.report_render import equity_png, markdown, png_data_uri
 
 MAX_ROWS = 40
+PNG_NAME = "equity.png"
+JSON_NAME = "report.json"
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,12 @@ class FillComparison:
 
 @dataclass(frozen=True)
 class SessionReport:
-    """Everything the session report shows; ``write`` saves Markdown, PNG and JSON."""
+    """Everything the session report shows; ``write`` saves Markdown, PNG and JSON.
+
+    ``markdown`` stands alone (the Dagster UI's metadata): the PNG is embedded as a ``data:``
+    URI and rows a table leaves out point at the ``intraday-jules ledger`` command. The
+    ``report.md`` that ``write`` saves links ``equity.png`` and ``report.json`` beside it.
+    """
 
     session: date
     summary: dict[str, Any]
@@ -65,20 +73,28 @@ class SessionReport:
     risk_events: tuple[dict[str, Any], ...]
     markdown: str
     png: bytes
+    risk_event_groups: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"session": self.session.isoformat(), "summary": self.summary,
                 "fills": [f.to_json() for f in self.fills],
                 "equity": [[ts, _text(value)] for ts, value in self.equity],
-                "risk_events": list(self.risk_events)}
+                "risk_events": list(self.risk_events),
+                "risk_event_groups": list(self.risk_event_groups)}
+
+    def file_markdown(self) -> str:
+        """The Markdown of ``report.md``: links to the files ``write`` puts beside it."""
+        return markdown(self.summary, [f.to_json() for f in self.fills],
+                        list(self.risk_event_groups), MAX_ROWS, image=PNG_NAME,
+                        more=f"all of them in {JSON_NAME}")
 
     def write(self, directory: str | Path) -> dict[str, Path]:
         """``report.md``, ``equity.png`` and ``report.json`` in ``directory``."""
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        paths = {"markdown": folder / "report.md", "png": folder / "equity.png",
-                 "json": folder / "report.json"}
-        paths["markdown"].write_text(self.markdown, encoding="utf-8")
+        paths = {"markdown": folder / "report.md", "png": folder / PNG_NAME,
+                 "json": folder / JSON_NAME}
+        paths["markdown"].write_text(self.file_markdown(), encoding="utf-8")
         paths["png"].write_bytes(self.png)
         paths["json"].write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
         return paths
@@ -113,10 +129,14 @@ def build_session_report(ledger_json: dict[str, list[dict[str, Any]]], bars: pd.
     equity = tuple((d["ts"], Decimal(d["equity"])) for d in ledger_json["decisions"]
                    if d["equity"] is not None)
     events = tuple(ledger_json["risk_events"])
+    groups = tuple(group_risk_events(events))
     summary = _summary(header, ledger_json, fills, equity)
     image = equity_png(session, equity, events)
-    text = markdown(summary, [f.to_json() for f in fills], list(events), MAX_ROWS)
-    return SessionReport(session, summary, fills, equity, events, text, image)
+    text = markdown(summary, [f.to_json() for f in fills], list(groups), MAX_ROWS,
+                    image=png_data_uri(image),
+                    more=f"`intraday-jules ledger --session {session.isoformat()} --all` "
+                         "lists them all")
+    return SessionReport(session, summary, fills, equity, events, text, image, groups)
 
 
 def _summary(header: dict[str, Any], ledger_json: dict[str, list[dict[str, Any]]],

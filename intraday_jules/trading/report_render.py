@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from datetime import date
@@ -52,21 +53,39 @@ def equity_png(session: date, equity: Sequence[tuple[str, Decimal]],
     return buffer.getvalue()
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], limit: int) -> list[str]:
+def png_data_uri(png: bytes) -> str:
+    """The PNG as a ``data:`` URI: an image that travels inside the Markdown (the Dagster UI
+    shows metadata Markdown with no folder next to it, so a relative file link would break)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], limit: int,
+           more: str) -> list[str]:
     if not rows:
         return ["(none)"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows[:limit]:
-        cells = ["" if row.get(c) is None else str(row[c]).replace("|", "/") for c in columns]
+        cells = ["" if row.get(c) is None else _cell(row[c]) for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     if len(rows) > limit:
-        lines.append(f"\n... and {len(rows) - limit} more (see report.json)")
+        lines.append(f"\n... and {len(rows) - limit} more ({more})")
     return lines
 
 
+def _cell(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text.replace("|", "/")
+
+
 def markdown(summary: dict[str, Any], fills: Sequence[dict[str, Any]],
-             events: Sequence[dict[str, Any]], limit: int) -> str:
-    """The report as Markdown: summary, fills vs the execution model, risk events, chart."""
+             event_groups: Sequence[dict[str, Any]], limit: int, *, image: str,
+             more: str) -> str:
+    """The report as Markdown: summary, fills vs the execution model, risk events, chart.
+
+    ``event_groups``: the risk events grouped by kind and reason (``group_risk_events``);
+    ``image``: where the equity PNG is (a ``data:`` URI, or ``equity.png`` in a file written
+    next to it); ``more``: where a reader finds the rows a table leaves out.
+    """
     keys = ("session", "policy", "broker", "state", "start_equity", "end_equity", "pnl",
             "commissions", "orders", "fills", "slippage_vs_model", "risk_events")
     lines = [f"# Trading session {summary.get('session')}", "", "| | |", "|---|---|"]
@@ -78,9 +97,12 @@ def markdown(summary: dict[str, Any], fills: Sequence[dict[str, Any]],
     lines += ["", "## Fills against the execution model", "",
               "Modelled price: the decision bar's next open plus modelled slippage. "
               "slippage_vs_model > 0: the fill cost more than modelled.", ""]
-    lines += _table(fills, ("ts", "client_order_id", "side", "quantity", "price",
-                            "modelled_price", "slippage_vs_model"), limit)
-    lines += ["", "## Risk events", ""]
-    lines += _table(events, ("ts", "kind", "state", "symbol", "reason"), limit)
-    lines += ["", "## Equity", "", "![equity](equity.png)", ""]
+    lines += _table(fills, ("ts", "symbol", "client_order_id", "side", "quantity", "price",
+                            "modelled_price", "slippage_vs_model"), limit, more)
+    lines += ["", "## Risk events", "",
+              "Events of the same kind and reason are one row: how many, first and last time.",
+              ""]
+    lines += _table(event_groups, ("kind", "count", "first", "last", "state", "symbols",
+                                   "reason"), limit, more)
+    lines += ["", "## Equity", "", f"![equity]({image})", ""]
     return "\n".join(lines)

@@ -9,6 +9,10 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import pytest
 
+from intraday_jules.agent import ModelStore
+from intraday_jules.agent.promotion import Criterion, GateReport
+from intraday_jules.agent.registry import MODELS
+from intraday_jules.db.engine import create_db_engine
 from intraday_jules.definitions import build_definitions
 from intraday_jules.defs.trading.jobs import SESSION_TAG, TRADE_JOB_NAME
 from intraday_jules.defs.trading.sensors import evaluate_trading_sensor
@@ -16,6 +20,7 @@ from intraday_jules.ledger import Ledger
 
 SESSION = "2025-02-03"
 QUIET = {"console": {"config": {"log_level": "ERROR"}}}
+DECIDED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -80,6 +85,9 @@ class _Store:
     def champion_id(self):
         return self.champion
 
+    def promotion_history(self):
+        return []
+
 
 def test_sensor_launches_once_per_open_session_when_a_model_is_promoted():
     open_time = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)  # 10:00 ET
@@ -95,6 +103,52 @@ def test_sensor_launches_once_per_open_session_when_a_model_is_promoted():
         holiday = datetime(2025, 12, 25, 15, 0, tzinfo=UTC)
         assert "not an XNYS session" in evaluate_trading_sensor(
             context, _Store("x"), holiday).skip_message
+
+
+class _RealStore:
+    """The model store resource's interface over a real ModelStore (SQLite)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def open(self):
+        return self.store
+
+
+def _registered(store, model_id):
+    """A registry row for ``model_id`` (the gate reads rows; no weights needed here)."""
+    with store.engine.begin() as conn:
+        conn.execute(MODELS.insert().values(
+            id=model_id, kind="dual", parent_id=None, symbols="NVDA,MSFT",
+            window_start=date(2025, 2, 5), window_end=date(2025, 2, 14), seed=0,
+            spec_version="v", status="evaluated", created_at=DECIDED, metrics={},
+            path=str(store.model_dir(model_id))))
+
+
+def test_sensor_skip_reason_names_the_gates_rejection_when_training_ran(tmp_path):
+    store = ModelStore(tmp_path / "models", create_db_engine(f"sqlite:///{tmp_path / 'm.db'}"),
+                       clock=lambda: DECIDED)
+    open_time = datetime(2025, 2, 3, 15, 0, tzinfo=UTC)
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        assert evaluate_trading_sensor(context, _RealStore(store), open_time).skip_message == (
+            "no promoted model: run the training job (models/promoted_model)")
+        _registered(store, "dual-1")
+        gate = GateReport("dual-1", None, False, (
+            Criterion("beats_flat", False, -0.01, 0.0, "total_return > flat's"),
+            Criterion("beats_buy_and_hold", False, -0.01, 0.004, "total_return > best of "
+                      "['buy_and_hold_nvda']"),
+            Criterion("max_drawdown", True, 1.5, 2.0, "max_drawdown_pct <="),
+            Criterion("feature_spec_matches", True, "v", "v", "FeatureSpec hash ==")))
+        store.record_decision("dual-1", "rejected", gate.summary(), gate.to_dict())
+        assert evaluate_trading_sensor(context, _RealStore(store), open_time).skip_message == (
+            "no promoted model: the promotion gate rejected dual-1 (2026-11-26 12:00 UTC): "
+            "beats_flat: FAIL: -0.01 total_return > flat's 0.0; beats_buy_and_hold: FAIL: "
+            "-0.01 total_return > best of ['buy_and_hold_nvda'] 0.004. Nothing trades until "
+            "a model passes the gate (see models/promoted_model's gate metadata)")
+        store.record_decision("dual-1", "promoted", "passed on new data")
+        assert isinstance(evaluate_trading_sensor(context, _RealStore(store), open_time),
+                          dg.RunRequest)
 
 
 def test_sensor_relaunches_a_failed_session_run_but_not_a_running_one(replay_settings):

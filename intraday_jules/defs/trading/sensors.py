@@ -13,7 +13,10 @@ OPEN_LEAD = timedelta(minutes=10)
 
 
 def trading_session_sensor(job: dg.JobDefinition) -> dg.SensorDefinition:
-    @dg.sensor(job=job, name="trading_session_sensor", minimum_interval_seconds=30,
+    # The job by name, not the object: Definitions binds resources to a job object by copying
+    # each sensor that holds it, and that copy passes ``owners`` and trips Dagster 1.13's
+    # BetaWarning on every load (``make ui`` printed it). By name, the sensor is left as is.
+    @dg.sensor(job_name=job.name, name="trading_session_sensor", minimum_interval_seconds=30,
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="Launches trade_session_job once per XNYS session (run_key = "
                            "session date) when a promoted model exists; relaunches a failed "
@@ -25,6 +28,22 @@ def trading_session_sensor(job: dg.JobDefinition) -> dg.SensorDefinition:
     return trading_session_sensor
 
 
+def no_model_reason(store) -> str:  # type: ignore[no-untyped-def]
+    """Why nothing trades: the gate's latest rejection (training ran, the challenger failed
+    criteria) named with its failed criteria, else that no model was trained yet."""
+    from intraday_jules.agent.promotion import Criterion
+
+    rejected = [row for row in store.promotion_history() if row.decision == "rejected"]
+    if not rejected:
+        return "no promoted model: run the training job (models/promoted_model)"
+    row = rejected[-1]
+    failed = [Criterion(**c).line() for c in row.report.get("criteria", []) if not c["passed"]]
+    why = "; ".join(failed) or row.reason
+    return (f"no promoted model: the promotion gate rejected {row.model_id} "
+            f"({row.decided_at:%Y-%m-%d %H:%M} UTC): {why}. Nothing trades until a model "
+            "passes the gate (see models/promoted_model's gate metadata)")
+
+
 def evaluate_trading_sensor(context, model_store, now: datetime):  # type: ignore[no-untyped-def]
     """The sensor's decision, separate so tests can pass their own clock."""
     day = session_date_of(now)
@@ -33,8 +52,9 @@ def evaluate_trading_sensor(context, model_store, now: datetime):  # type: ignor
     window = session_window(day)
     if not (window.open - OPEN_LEAD <= now < window.close):
         return dg.SkipReason(f"session {day} is not open or about to open")
-    if model_store.open().champion_id() is None:
-        return dg.SkipReason("no promoted model: run the training job (models/promoted_model)")
+    store = model_store.open()
+    if store.champion_id() is None:
+        return dg.SkipReason(no_model_reason(store))
     runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=TRADE_JOB_NAME,
                                                            tags={SESSION_TAG: day.isoformat()}))
     if runs and runs[0].status != dg.DagsterRunStatus.FAILURE:
