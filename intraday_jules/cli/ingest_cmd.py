@@ -137,7 +137,11 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     from intraday_jules.domain.calendar import sessions_in_range
     from intraday_jules.market_data.source import SourceError
     from intraday_jules.market_data.store import BarStore
-    from intraday_jules.pipelines.ingest import QualityGate, ingest_partition
+    from intraday_jules.pipelines.ingest import (
+        QualityGate,
+        ingest_partition,
+        push_ingest_metrics,
+    )
     from intraday_jules.url_masking import mask_url
 
     sessions = sessions_in_range(first, last)
@@ -169,6 +173,8 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     finally:
         source.close()
         store.close()
+        # what was stored, even when a later partition was refused (the Pipeline row)
+        push_ingest_metrics(settings.pushgateway_url, settings.deployment, results)
     return {
         "symbols": summarise(results),
         "sessions": [s.isoformat() for s in sessions],

@@ -73,6 +73,7 @@ def run_range_checks(settings: Any, symbols: tuple[str, ...], first: Any, last: 
     from intraday_jules.domain.bars import BarValidationError
     from intraday_jules.domain.calendar import session_window, sessions_in_range
     from intraday_jules.market_data.source import BarRequest, MissingBarsError, SourceError
+    from intraday_jules.pipelines.ingest import push_quality_metrics
     from intraday_jules.quality import run_quality_checks
 
     sessions = sessions_in_range(first, last)
@@ -107,6 +108,7 @@ def run_range_checks(settings: Any, symbols: tuple[str, ...], first: Any, last: 
                                 price_history=_price_history(settings, symbols, sessions[0]))
     if skipped is not None and skipped.count:
         report = replace(report, skipped=skipped.to_json())
+    push_quality_metrics(settings.pushgateway_url, settings.deployment, report, symbols)
     return report
 
 

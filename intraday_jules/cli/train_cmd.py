@@ -136,13 +136,21 @@ def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int,
         train_dual_from_scratch,
         train_foundation,
     )
+    from intraday_jules.pipelines.training import push_training_metrics
+
+    saved: dict[str, Any] = {}
+
+    def save(name: str, bundle: Any) -> None:
+        """Save the model, then push its run's metrics (the dashboard's training panels)."""
+        saved[name] = store.save(bundle)
+        push_training_metrics(settings.pushgateway_url, settings.deployment, name,
+                              saved[name].metrics)
 
     common = {"seed": seed, "tensorboard_dir": settings.tensorboard_dir}
     checkpoints = settings.models_dir / "checkpoints"
     phases = [("foundation", steps[0]), ("dual", steps[1])]
     if compare_scratch:
         phases.append(("scratch", steps[1]))
-    saved: dict[str, Any] = {}
     with progress(show) as bar:
         tasks = {name: bar.add_task(f"train {name}", total=n) for name, n in phases}
 
@@ -152,15 +160,15 @@ def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int,
         foundation = train_foundation(data, TrainingConfig.foundation(
             total_timesteps=steps[0], **common), checkpoint_dir=checkpoints,
             progress=reporter("foundation"))
-        saved["foundation"] = store.save(foundation)
+        save("foundation", foundation)
         dual_config = TrainingConfig.dual(total_timesteps=steps[1], **common)
         dual = train_dual(data, foundation, dual_config, checkpoint_dir=checkpoints,
                           progress=reporter("dual"))
-        saved["dual"] = store.save(dual)
+        save("dual", dual)
         if compare_scratch:
             scratch = train_dual_from_scratch(data, dual_config, checkpoint_dir=checkpoints,
                                               progress=reporter("scratch"))
-            saved["scratch"] = store.save(scratch)
+            save("scratch", scratch)
     return saved
 
 

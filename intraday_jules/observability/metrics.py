@@ -1,12 +1,14 @@
 """Every Prometheus metric of IntradayJules, in one module, pushed to a Pushgateway.
 
 Why this shape:
-- One table (``TRADING_METRICS``, ``PIPELINE_METRICS``) names every metric, so the naming rule
-  (``intraday_jules_<area>_<name>_<unit>``, ``METRIC_NAME_RE``) and the Grafana dashboard can be
-  checked against it by tests, and a metric cannot be born in some other module.
-- Each ``TradingMetrics`` / ``PipelineMetrics`` owns its own ``CollectorRegistry``: never the
-  process-global default, so tests, a restarted session and a Dagster run in the same process
-  do not collide ("Duplicated timeseries") or leak values into each other.
+- One table (``TRADING_METRICS``, ``PIPELINE_METRICS``, ``TRAINING_METRICS``) names every
+  metric, so the naming rule (``intraday_jules_<area>_<name>_<unit>``, ``METRIC_NAME_RE``) and
+  the Grafana dashboard can be checked against it by tests, and a metric cannot be born in
+  some other module.
+- Each ``TradingMetrics`` / ``PipelineMetrics`` / ``TrainingMetrics`` owns its own
+  ``CollectorRegistry``: never the process-global default, so tests, a restarted session and
+  a Dagster run in the same process do not collide ("Duplicated timeseries") or leak values
+  into each other.
 - The trading run and Dagster runs are short-lived or not scrapeable, so values are *pushed*
   (``push``). A push replaces the whole group (job + grouping key): use a stable grouping key
   (e.g. ``{"deployment": "paper"}``) so a new session overwrites yesterday's state instead of
@@ -41,8 +43,8 @@ Number = float | int | Decimal
 MetricKind = Literal["gauge", "counter", "histogram"]
 
 AREAS = ("portfolio", "position", "pnl", "trading", "risk", "decision", "bar", "broker",
-         "policy", "ingest", "quality", "metrics")
-UNITS = ("usd", "shares", "seconds", "timestamp_seconds", "total", "bool", "level")
+         "policy", "ingest", "quality", "training", "metrics")
+UNITS = ("usd", "shares", "seconds", "timestamp_seconds", "total", "bool", "level", "per_second")
 #: ``intraday_jules_<area>_<name>_<unit>``; counters use Prometheus's ``total`` as their unit.
 METRIC_NAME_RE = re.compile(
     rf"^intraday_jules_(?:{'|'.join(AREAS)})_[a-z][a-z0-9_]*?_(?:{'|'.join(UNITS)})$")
@@ -109,8 +111,22 @@ PIPELINE_METRICS: tuple[MetricSpec, ...] = (
     _c("intraday_jules_ingest_rows_total", "Bar rows written by ingestion", "symbol", "source"),
     _g("intraday_jules_ingest_last_success_timestamp_seconds",
        "When ingestion last wrote a partition (unix seconds)", "symbol", "source"),
-    _c("intraday_jules_quality_checks_failed_total", "Data-quality checks that failed",
+    _g("intraday_jules_ingest_newest_bar_timestamp_seconds",
+       "Close time of the newest bar the ingest stored (unix seconds)", "symbol", "source"),
+    _c("intraday_jules_quality_checks_failed_total",
+       "Data-quality checks that failed (0 for each check that ran and passed)",
        "check", "severity"),
+    PUSH_FAILURES,
+)
+TRAINING_METRICS: tuple[MetricSpec, ...] = (
+    _c("intraday_jules_training_steps_total", "Environment steps the training run did", "model"),
+    _g("intraday_jules_training_steps_per_second",
+       "Training throughput: environment steps per wall-clock second", "model"),
+    _g("intraday_jules_training_mean_episode_reward_usd",
+       "Mean reward of the episodes finished in the last rollout ($ net of costs, x reward "
+       "scale)", "model"),
+    _g("intraday_jules_training_last_success_timestamp_seconds",
+       "When the training run finished (unix seconds)", "model"),
     PUSH_FAILURES,
 )
 
@@ -118,7 +134,7 @@ PIPELINE_METRICS: tuple[MetricSpec, ...] = (
 def metric_specs() -> tuple[MetricSpec, ...]:
     """Every metric of the project, each once."""
     seen: dict[str, MetricSpec] = {}
-    for spec in TRADING_METRICS + PIPELINE_METRICS:
+    for spec in TRADING_METRICS + PIPELINE_METRICS + TRAINING_METRICS:
         seen.setdefault(spec.name, spec)
     return tuple(seen.values())
 
@@ -276,22 +292,55 @@ class TradingMetrics(_Metrics):
         self._m["intraday_jules_trading_run_failed_bool"].set(int(failed))
 
 
+def _aware(when: datetime, what: str) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError(f"{what} must be tz-aware UTC, got naive {when.isoformat()}")
+    return when
+
+
 class PipelineMetrics(_Metrics):
     """What ingestion and data-quality runs report; push at the end of each run."""
 
     SPECS = PIPELINE_METRICS
 
     def record_ingest(self, symbol: str, source: str, rows: int,
-                      at: datetime | None = None) -> None:
-        """``rows`` bars written for ``symbol`` from ``source`` (``at`` defaults to now)."""
-        when = at if at is not None else self._clock()
-        if when.tzinfo is None:
-            raise ValueError(f"ingest time must be tz-aware UTC, got naive {when.isoformat()}")
+                      at: datetime | None = None, *, newest_bar: datetime | None = None) -> None:
+        """``rows`` bars written for ``symbol`` from ``source`` (``at`` defaults to now);
+        ``newest_bar``: close time of the newest bar stored (None: none stored, not set)."""
+        when = _aware(at if at is not None else self._clock(), "ingest time")
         self._m["intraday_jules_ingest_rows_total"].labels(symbol, source).inc(rows)
         self._m["intraday_jules_ingest_last_success_timestamp_seconds"].labels(
             symbol, source).set(when.timestamp())
+        if newest_bar is not None:
+            gauge = self._m["intraday_jules_ingest_newest_bar_timestamp_seconds"].labels(
+                symbol, source)
+            # several partitions of one symbol in a run: the newest of them wins
+            gauge.set(max(_aware(newest_bar, "newest bar time").timestamp(),
+                          self.value("intraday_jules_ingest_newest_bar_timestamp_seconds",
+                                     symbol=symbol, source=source) or 0.0))
 
     def count_quality_failure(self, check: str, severity: str, n: int = 1) -> None:
-        """A data-quality check failed; ``severity`` is the contract's (ERROR | WARN)."""
+        """A data-quality check failed ``n`` times; ``severity`` is the contract's
+        (ERROR | WARN). ``n=0`` records that the check ran and passed: the series exists at
+        0, so a dashboard tells "no failure" from "never reported"."""
         self._m["intraday_jules_quality_checks_failed_total"].labels(
             check, severity.upper()).inc(n)
+
+
+class TrainingMetrics(_Metrics):
+    """What one training run (foundation, dual or scratch model) reports when it ends."""
+
+    SPECS = TRAINING_METRICS
+
+    def record_run(self, model: str, *, steps: int, steps_per_s: float | None,
+                   mean_episode_reward: float | None, at: datetime | None = None) -> None:
+        """A finished run of ``model``; None values (unknown) leave their metric unset."""
+        when = _aware(at if at is not None else self._clock(), "training end time")
+        self._m["intraday_jules_training_steps_total"].labels(model).inc(steps)
+        if steps_per_s is not None:
+            self._m["intraday_jules_training_steps_per_second"].labels(model).set(steps_per_s)
+        if mean_episode_reward is not None:
+            self._m["intraday_jules_training_mean_episode_reward_usd"].labels(model).set(
+                mean_episode_reward)
+        self._m["intraday_jules_training_last_success_timestamp_seconds"].labels(model).set(
+            when.timestamp())

@@ -19,7 +19,8 @@ not re-checked until the next full fetch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -37,6 +38,12 @@ from intraday_jules.market_data.failover import Attempt, FailoverSource
 from intraday_jules.market_data.replay import ReplaySource, SkippedRows
 from intraday_jules.market_data.source import BarRequest, BarSource, SourceError
 from intraday_jules.market_data.store import BarStore, UpsertResult
+from intraday_jules.observability.pipeline_push import (
+    CheckOutcome,
+    IngestOutcome,
+    push_ingest,
+    push_quality,
+)
 from intraday_jules.quality import (
     BARS_ASSET_KEY,
     QualityReport,
@@ -45,6 +52,8 @@ from intraday_jules.quality import (
     write_quarantine,
 )
 from intraday_jules.quality.base import PriceReference
+
+BAR_LENGTH = timedelta(minutes=1)
 
 log = logging.getLogger(__name__)
 
@@ -222,3 +231,50 @@ def _other_source_bars(gate: QualityGate, request: BarRequest) -> pd.DataFrame |
         return None
 
 
+
+
+def check_outcomes(report: QualityReport | None) -> list[CheckOutcome]:
+    """(check, severity, passed) of every check of ``report`` (none without a report)."""
+    return [] if report is None else [(c.name, str(c.severity), c.passed) for c in report.checks]
+
+
+def ingest_outcome(result: PartitionIngest) -> IngestOutcome:
+    """What the metrics report of one ingested partition."""
+    return IngestOutcome(
+        symbol=result.symbol, source=",".join(result.sources) or "none",
+        rows_written=result.written,
+        newest_bar=result.last_ts + BAR_LENGTH if result.last_ts is not None else None,
+        checks=tuple(check_outcomes(result.report)))
+
+
+def push_ingest_metrics(gateway_url: str | None, deployment: str,
+                        results: Iterable[PartitionIngest]) -> None:
+    """Push the ingest of each symbol of ``results`` (one partition from the Dagster asset,
+    a range from ``intraday-jules ingest``) to the Pushgateway, one group per symbol.
+    Nothing without a gateway; a failed push is logged, never raised."""
+    by_symbol: dict[str, list[IngestOutcome]] = defaultdict(list)
+    for result in results:
+        by_symbol[result.symbol].append(ingest_outcome(result))
+    for symbol, outcomes in by_symbol.items():
+        push_ingest(gateway_url, deployment=deployment, symbol=symbol, outcomes=outcomes)
+
+
+def symbol_check_outcomes(report: QualityReport, symbol: str) -> list[CheckOutcome]:
+    """The checks of a range report as they concern ``symbol``: a failed check failed for it
+    when one of its kept failures names it or names no symbol (a frame-wide problem), or
+    when it kept none to say."""
+    outcomes = []
+    for check in report.checks:
+        named = {f.symbol for f in check.failures}
+        concerns = not check.failures or symbol in named or None in named
+        outcomes.append((check.name, str(check.severity), check.passed or not concerns))
+    return outcomes
+
+
+def push_quality_metrics(gateway_url: str | None, deployment: str, report: QualityReport,
+                         symbols: Sequence[str]) -> None:
+    """Push a range check (``intraday-jules quality``) to the Pushgateway, one group per
+    symbol. Nothing without a gateway; a failed push is logged, never raised."""
+    for symbol in symbols:
+        push_quality(gateway_url, deployment=deployment, symbol=symbol,
+                     outcomes=symbol_check_outcomes(report, symbol))

@@ -9,7 +9,7 @@ decides on that evaluation at 1x costs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,6 +33,7 @@ from intraday_jules.agent.promotion import GateReport, promote
 from intraday_jules.agent.training import train_dual, train_foundation
 from intraday_jules.domain.calendar import NEW_YORK
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
+from intraday_jules.observability.pipeline_push import push_training
 
 Progress = Callable[[int, int], None]
 
@@ -47,6 +48,8 @@ class TrainedModel:
     steps: int
     wall_s: float | None
     steps_per_s: float | None
+    #: mean reward of the episodes finished in the last rollout (None: none finished)
+    mean_episode_reward: float | None = None
 
     def train_window(self) -> DateWindow:
         return DateWindow.from_dict(self.splits["train"])
@@ -69,34 +72,65 @@ def _prepared(bars: pd.DataFrame, train: DateWindow, blocked: BlockedPredicate |
                         is_partition_blocked=blocked, origin=origin)
 
 
+@dataclass(frozen=True)
+class MetricsTarget:
+    """Where a training run pushes its metrics: ``settings.pushgateway_url`` (None: nowhere)
+    and ``settings.deployment``."""
+
+    gateway_url: str | None = None
+    deployment: str = "local"
+
+
 def train_foundation_step(store: ModelStore, bars: pd.DataFrame, *, steps: int, seed: int,
                           tensorboard_dir: Path | None, blocked: BlockedPredicate | None,
-                          progress: Progress | None = None) -> TrainedModel:
+                          progress: Progress | None = None,
+                          metrics: MetricsTarget = MetricsTarget()) -> TrainedModel:
     splits = training_splits(bars)
     data = _prepared(bars, splits.train, blocked, "the bar store")
     config = TrainingConfig.foundation(total_timesteps=steps, seed=seed,
                                        tensorboard_dir=tensorboard_dir)
     bundle = train_foundation(data, config, checkpoint_dir=store.root / "checkpoints",
                               progress=progress)
-    return _trained(store.save(bundle), "foundation", splits.to_dict(), steps)
+    return _trained(store.save(bundle), "foundation", splits.to_dict(), steps, metrics)
 
 
 def train_dual_step(store: ModelStore, bars: pd.DataFrame, foundation: TrainedModel, *,
                     steps: int, seed: int, tensorboard_dir: Path | None,
                     blocked: BlockedPredicate | None,
-                    progress: Progress | None = None) -> TrainedModel:
+                    progress: Progress | None = None,
+                    metrics: MetricsTarget = MetricsTarget()) -> TrainedModel:
     """Transfer the foundation to NVDA + MSFT on the foundation's own train window."""
     data = _prepared(bars, foundation.train_window(), blocked, "the bar store")
     config = TrainingConfig.dual(total_timesteps=steps, seed=seed,
                                  tensorboard_dir=tensorboard_dir)
     bundle = train_dual(data, store.load(foundation.model_id, live_spec=None), config,
                         checkpoint_dir=store.root / "checkpoints", progress=progress)
-    return _trained(store.save(bundle), "dual", foundation.splits, steps)
+    return _trained(store.save(bundle), "dual", foundation.splits, steps, metrics)
 
 
-def _trained(record: Any, kind: str, splits: dict[str, Any], steps: int) -> TrainedModel:
+def _trained(record: Any, kind: str, splits: dict[str, Any], steps: int,
+             metrics: MetricsTarget) -> TrainedModel:
+    push_training_metrics(metrics.gateway_url, metrics.deployment, kind, record.metrics)
     return TrainedModel(record.id, kind, splits, steps, record.metrics.get("wall_s"),
-                        record.metrics.get("steps_per_s"))
+                        record.metrics.get("steps_per_s"),
+                        last_mean_episode_reward(record.metrics))
+
+
+def last_mean_episode_reward(metrics: Mapping[str, Any]) -> float | None:
+    """The learning curve's last point ([steps, mean episode reward, episodes] per rollout
+    with a finished episode); None when no episode finished."""
+    curve = metrics.get("learning_curve") or []
+    return float(curve[-1][1]) if curve else None
+
+
+def push_training_metrics(gateway_url: str | None, deployment: str, model: str,
+                          metrics: Mapping[str, Any]) -> None:
+    """Push a finished training run of ``model`` (foundation | dual | scratch) from its
+    bundle's ``metrics`` (steps, steps_per_s, learning_curve) to the Pushgateway. Nothing
+    without a gateway; a failed push is logged, never raised."""
+    push_training(gateway_url, deployment=deployment, model=model,
+                  steps=int(metrics.get("steps", 0)), steps_per_s=metrics.get("steps_per_s"),
+                  mean_episode_reward=last_mean_episode_reward(metrics))
 
 
 def evaluate_step(store: ModelStore, bars: pd.DataFrame, model: TrainedModel, *,

@@ -8,8 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 import prometheus_client
 import pytest
@@ -18,46 +17,15 @@ from intraday_jules.observability.metrics import (
     DECISION_LATENCY_BUCKETS,
     METRIC_NAME_RE,
     RISK_STATES,
-    PipelineMetrics,
     TradingMetrics,
     metric_specs,
     public_url,
 )
-
-T0 = datetime(2025, 2, 3, 14, 31, tzinfo=UTC)
-
-
-def populated() -> tuple[TradingMetrics, PipelineMetrics]:
-    """Both metric sets with every labelled metric holding at least one series."""
-    trading = TradingMetrics(clock=lambda: T0)
-    trading.observe_bar("NVDA", "simulated", T0 - timedelta(minutes=2))
-    trading.record_decision_latency(0.012)
-    trading.update_portfolio(cash=Decimal("9000.50"), value=Decimal("10010.25"),
-                             positions={"NVDA": (7, Decimal("955.84"))}, realized=Decimal("3.1"),
-                             unrealized=-1.5, drawdown=4, drawdown_limit=Decimal("100"),
-                             daily_pnl=-2.5, daily_loss_limit=50)
-    trading.count_trade("NVDA", "buy")
-    trading.count_action("NVDA", "BUY")
-    pipeline = PipelineMetrics(clock=lambda: T0)
-    pipeline.record_ingest("NVDA", "simulated", 390)
-    pipeline.count_quality_failure("no_session_gaps", "warn")
-    return trading, pipeline
-
-
-def exposed_names(metrics: TradingMetrics | PipelineMetrics) -> set[str]:
-    """Metric names as exposed, histogram series folded back into their metric's name."""
-    names = set()
-    for family in metrics.registry.collect():
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                continue
-            names.add(family.name if family.type == "histogram" else sample.name)
-    return names
+from intraday_jules_tests.observability.populated import T0, metric_names, populated
 
 
 def test_every_declared_and_exposed_metric_name_follows_the_naming_rule() -> None:
-    trading, pipeline = populated()
-    names = {s.name for s in metric_specs()} | exposed_names(trading) | exposed_names(pipeline)
+    names = {s.name for s in metric_specs()}.union(*(metric_names(m) for m in populated()))
     assert len(names) >= 20
     assert [n for n in names if not METRIC_NAME_RE.match(n)] == []
 
@@ -71,13 +39,12 @@ def test_naming_rule_rejects_names_without_area_name_and_unit(name: str) -> None
 
 
 def test_the_exposition_holds_exactly_the_declared_metrics() -> None:
-    trading, pipeline = populated()
     declared = {s.name for s in metric_specs()}
-    assert exposed_names(trading) | exposed_names(pipeline) == declared
+    assert set().union(*(metric_names(m) for m in populated())) == declared
 
 
 def test_metrics_never_touch_the_global_default_registry() -> None:
-    first, _ = populated()
+    first, _, _ = populated()
     second = TradingMetrics()
     second.set_risk_state("HALTED")
     global_names = {s.name for fam in prometheus_client.REGISTRY.collect() for s in fam.samples}
@@ -96,7 +63,7 @@ def test_promtool_lints_each_exposition_clean() -> None:
 
 
 def test_update_portfolio_reports_the_book_and_zeroes_a_closed_position() -> None:
-    trading, _ = populated()
+    trading, _, _ = populated()
     assert trading.value("intraday_jules_portfolio_cash_usd") == 9000.5
     assert trading.value("intraday_jules_portfolio_value_usd") == 10010.25
     assert trading.value("intraday_jules_position_notional_usd", symbol="NVDA") == 955.84
@@ -179,16 +146,35 @@ def test_counts_normalise_case_and_accept_a_seed_from_the_ledger() -> None:
 
 
 def test_record_ingest_counts_rows_and_stamps_the_time() -> None:
-    _, pipeline = populated()
-    pipeline.record_ingest("NVDA", "simulated", 10, at=T0 + timedelta(hours=1))
+    _, pipeline, _ = populated()  # 390 rows, newest bar T0 - 20 h
+    pipeline.record_ingest("NVDA", "simulated", 10, at=T0 + timedelta(hours=1),
+                           newest_bar=T0 - timedelta(hours=30))  # an older session: kept out
     labels = {"symbol": "NVDA", "source": "simulated"}
     assert pipeline.value("intraday_jules_ingest_rows_total", **labels) == 400
     assert pipeline.value("intraday_jules_ingest_last_success_timestamp_seconds", **labels) == (
         (T0 + timedelta(hours=1)).timestamp())
+    assert pipeline.value("intraday_jules_ingest_newest_bar_timestamp_seconds", **labels) == (
+        (T0 - timedelta(hours=20)).timestamp())
     assert pipeline.value("intraday_jules_quality_checks_failed_total",
                           check="no_session_gaps", severity="WARN") == 1
     with pytest.raises(ValueError, match="tz-aware"):
         pipeline.record_ingest("NVDA", "simulated", 1, at=datetime(2025, 2, 3))  # noqa: DTZ001
+
+
+def test_record_run_reports_steps_speed_reward_and_end_time_per_model() -> None:
+    _, _, training = populated()
+    assert training.value("intraday_jules_training_steps_total", model="foundation") == 2048
+    assert training.value("intraday_jules_training_steps_per_second",
+                          model="foundation") == 812.5
+    assert training.value("intraday_jules_training_mean_episode_reward_usd",
+                          model="foundation") == -3.25
+    assert training.value("intraday_jules_training_last_success_timestamp_seconds",
+                          model="foundation") == T0.timestamp()
+    training.record_run("dual", steps=64, steps_per_s=None, mean_episode_reward=None)
+    assert training.value("intraday_jules_training_steps_total", model="dual") == 64
+    # unknown (no episode finished): no series rather than a made-up 0
+    assert training.value("intraday_jules_training_mean_episode_reward_usd", model="dual") is None
+    assert training.value("intraday_jules_training_steps_per_second", model="dual") is None
 
 
 def test_public_url_strips_credentials_and_adds_a_scheme() -> None:

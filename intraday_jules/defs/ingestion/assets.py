@@ -14,8 +14,12 @@ from intraday_jules.defs.common.partitions import (
 from intraday_jules.defs.common.resources import BarStoreResource, MarketDataResource
 from intraday_jules.defs.ingestion.checks import bars_check_specs, check_result
 from intraday_jules.domain.clock import system_clock
-from intraday_jules.observability.pipeline_push import push_partition_quality
-from intraday_jules.pipelines.ingest import PartitionIngest, QualityGate, ingest_partition
+from intraday_jules.pipelines.ingest import (
+    PartitionIngest,
+    QualityGate,
+    ingest_partition,
+    push_ingest_metrics,
+)
 from intraday_jules.settings import Settings
 
 
@@ -68,10 +72,8 @@ def bars_asset(settings: Settings) -> dg.AssetsDefinition:
             store.close()
             if cross is not None:
                 cross.close()
-        push_partition_quality(  # alert DataQualityErrors (docker/prometheus/alerts.yml)
-            settings.pushgateway_url, deployment=settings.deployment, symbol=symbol,
-            outcomes=[(c.name, c.severity, c.passed) for c in
-                      (result.report.checks if result.report else [])])
+        # the dashboard's Pipeline row and alert DataQualityErrors (docker/prometheus/)
+        push_ingest_metrics(settings.pushgateway_url, settings.deployment, [result])
         if result.skipped_rows:
             context.log.warning("partition %s: %d source row(s) not ingested: %s",
                                 context.partition_key, result.skipped_rows,

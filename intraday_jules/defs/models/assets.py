@@ -17,6 +17,7 @@ import dagster as dg
 from intraday_jules.defs.common.keys import FEATURES_KEY, PROMOTED_KEY
 from intraday_jules.defs.common.resources import ModelStoreResource
 from intraday_jules.defs.models.checks import gate_check_result, gate_check_spec
+from intraday_jules.settings import Settings
 
 FOUNDATION_KEY = dg.AssetKey(["models", "nvda_foundation_model"])
 DUAL_KEY = dg.AssetKey(["models", "dual_ticker_model"])
@@ -26,40 +27,61 @@ EVALUATION_KEY = dg.AssetKey(["models", "model_evaluation"])
 def _trained_metadata(model) -> dict:  # type: ignore[no-untyped-def]
     return {"model_id": model.model_id, "steps": model.steps, "wall_s": model.wall_s,
             "steps_per_s": model.steps_per_s,
+            "mean_episode_reward": model.mean_episode_reward,
             "train_window": f"{model.splits['train']['start']}..{model.splits['train']['end']}",
             "validation_window": f"{model.splits['validation']['start']}.."
                                  f"{model.splits['validation']['end']}"}
 
 
-@dg.asset(key=FOUNDATION_KEY, deps=[FEATURES_KEY], group_name="models", kinds={"pytorch"},
-          description="RecurrentPPO (LSTM) on NVDA alone: 13 observations, Discrete(3).")
-def nvda_foundation_model(context: dg.AssetExecutionContext,
-                          model_store: ModelStoreResource) -> dg.Output:
-    from intraday_jules.pipelines.training import train_foundation_step
+def _metrics_target(settings: Settings):  # type: ignore[no-untyped-def]
+    from intraday_jules.pipelines.training import MetricsTarget
 
-    store = model_store.open()
-    model = train_foundation_step(store, model_store.bars(), steps=model_store.foundation_steps,
-                                  seed=model_store.seed,
-                                  tensorboard_dir=Path(model_store.tensorboard_dir),
-                                  blocked=model_store.blocked(store))
-    context.log.info("foundation %s trained (%s steps/s)", model.model_id, model.steps_per_s)
-    return dg.Output(model, metadata=_trained_metadata(model))
+    return MetricsTarget(settings.pushgateway_url, settings.deployment)
 
 
-@dg.asset(key=DUAL_KEY, ins={"foundation": dg.AssetIn(FOUNDATION_KEY)}, group_name="models",
-          kinds={"pytorch"},
-          description="Transfer of the foundation to NVDA + MSFT: 26 observations, "
-                      "Discrete(9); trained on the foundation's train window.")
-def dual_ticker_model(model_store: ModelStoreResource, foundation) -> dg.Output:  # type: ignore[no-untyped-def]
-    from intraday_jules.pipelines.training import train_dual_step
+def foundation_model_asset(settings: Settings) -> dg.AssetsDefinition:
+    """The foundation asset; its run pushes its training metrics (settings.pushgateway_url)."""
 
-    store = model_store.open()
-    model = train_dual_step(store, model_store.bars(), foundation,
-                            steps=model_store.dual_steps, seed=model_store.seed,
-                            tensorboard_dir=Path(model_store.tensorboard_dir),
-                            blocked=model_store.blocked(store))
-    return dg.Output(model, metadata={**_trained_metadata(model),
-                                      "foundation_id": foundation.model_id})
+    @dg.asset(key=FOUNDATION_KEY, deps=[FEATURES_KEY], group_name="models", kinds={"pytorch"},
+              description="RecurrentPPO (LSTM) on NVDA alone: 13 observations, Discrete(3).")
+    def nvda_foundation_model(context: dg.AssetExecutionContext,
+                              model_store: ModelStoreResource) -> dg.Output:
+        from intraday_jules.pipelines.training import train_foundation_step
+
+        store = model_store.open()
+        model = train_foundation_step(store, model_store.bars(),
+                                      steps=model_store.foundation_steps,
+                                      seed=model_store.seed,
+                                      tensorboard_dir=Path(model_store.tensorboard_dir),
+                                      blocked=model_store.blocked(store),
+                                      metrics=_metrics_target(settings))
+        context.log.info("foundation %s trained (%s steps/s)", model.model_id,
+                         model.steps_per_s)
+        return dg.Output(model, metadata=_trained_metadata(model))
+
+    return nvda_foundation_model
+
+
+def dual_model_asset(settings: Settings) -> dg.AssetsDefinition:
+    """The dual-ticker asset; its run pushes its training metrics (settings.pushgateway_url)."""
+
+    @dg.asset(key=DUAL_KEY, ins={"foundation": dg.AssetIn(FOUNDATION_KEY)},
+              group_name="models", kinds={"pytorch"},
+              description="Transfer of the foundation to NVDA + MSFT: 26 observations, "
+                          "Discrete(9); trained on the foundation's train window.")
+    def dual_ticker_model(model_store: ModelStoreResource, foundation) -> dg.Output:  # type: ignore[no-untyped-def]
+        from intraday_jules.pipelines.training import train_dual_step
+
+        store = model_store.open()
+        model = train_dual_step(store, model_store.bars(), foundation,
+                                steps=model_store.dual_steps, seed=model_store.seed,
+                                tensorboard_dir=Path(model_store.tensorboard_dir),
+                                blocked=model_store.blocked(store),
+                                metrics=_metrics_target(settings))
+        return dg.Output(model, metadata={**_trained_metadata(model),
+                                          "foundation_id": foundation.model_id})
+
+    return dual_ticker_model
 
 
 @dg.asset(key=EVALUATION_KEY, ins={"model": dg.AssetIn(DUAL_KEY)}, group_name="models",

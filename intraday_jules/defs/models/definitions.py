@@ -7,9 +7,9 @@ from __future__ import annotations
 import dagster as dg
 
 from intraday_jules.defs.models.assets import (
-    dual_ticker_model,
+    dual_model_asset,
+    foundation_model_asset,
     model_evaluation,
-    nvda_foundation_model,
     promoted_model,
 )
 from intraday_jules.defs.models.jobs import train_models_job
@@ -17,7 +17,8 @@ from intraday_jules.settings import Settings
 
 
 def build_models_defs(settings: Settings) -> dg.Definitions:
-    """Takes ``settings`` like the other slices, although nothing here depends on it yet."""
+    """The training assets push their metrics where ``settings`` says (pushgateway_url)."""
     return dg.Definitions(
-        assets=[nvda_foundation_model, dual_ticker_model, model_evaluation, promoted_model],
+        assets=[foundation_model_asset(settings), dual_model_asset(settings), model_evaluation,
+                promoted_model],
         jobs=[train_models_job])
