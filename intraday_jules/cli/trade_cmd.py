@@ -1,14 +1,26 @@
 """``intraday-jules trade``: one trading session through the same loop the Dagster job runs.
 
-Replays a recorded (``--source replay``) or simulated session at full speed through
-``intraday_jules.trading.run_session`` with the simulated broker, into the configured database
-(``INTRADAY_JULES_DATABASE_URL``). Running it again for the same session resumes after the
-last decided minute, exactly as a restarted job would; the broker's state is kept in a journal
-next to the database (``--broker-state``).
+``--broker simulated`` (the default) replays a recorded (``--source replay``) or simulated
+session at full speed through ``intraday_jules.trading.run_session`` with the simulated broker;
+its state is kept in a journal next to the database (``--broker-state``).
+
+``--broker ibkr`` trades the session live through Interactive Brokers, as the trading job's
+live feed does (``pipelines.trading.run_configured_session``): bars from IB's live stream on
+the wall clock (or the gateway's, ``--clock gateway``), orders through ``IbkrBroker``. Paper
+unless ``INTRADAY_JULES_DEPLOYMENT=live``, and live only when the ``ib_account`` secret is the
+account the gateway reports (the broker's own guard decides, before any order). Ctrl-C cancels
+the orders still working and disconnects.
+
+Either way the session goes into the configured database (``INTRADAY_JULES_DATABASE_URL``),
+and running it again resumes after the last decided minute, exactly as a restarted job would.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +33,19 @@ from intraday_jules.cli._output import JSON_OPTION, CliError, emit
 from intraday_jules.cli.ledger_cmd import SESSION_OPTION, load_settings, parse_session
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    from intraday_jules.domain.clock import Clock
     from intraday_jules.market_data.source import BarSource
+    from intraday_jules.pipelines.trading_parts import BrokerOptions
     from intraday_jules.risk import RiskLimits
     from intraday_jules.settings import Settings
+    from intraday_jules.trading import SessionConfig, SessionResult
 
 SOURCES = ("replay", "simulated")
-BROKERS = ("simulated",)
+BROKERS = ("simulated", "ibkr")
+CLOCKS = ("wall", "gateway")
+log = logging.getLogger(__name__)
 
 
 def _money(value: str | None, flag: str) -> Decimal | None:
@@ -78,15 +97,45 @@ def default_broker_state(settings: Settings) -> Path:
     return BrokerOptions.from_settings(settings).journal()
 
 
-def _check_choices(broker: str, policy: str) -> None:
+def _check_choices(broker: str, policy: str, clock: str | None = None) -> None:
     from intraday_jules.trading import POLICY_NAMES
 
     if broker not in BROKERS:
         raise CliError(f"--broker {broker!r} is not available", hint="use --broker simulated "
-                       "(the IB broker runs through the Dagster job once it is configured)")
+                       "(replay at full speed) or --broker ibkr (IB, paper unless live)")
     if policy not in POLICY_NAMES:
         raise CliError(f"--policy {policy!r} is unknown", hint="one of "
                        + ", ".join(POLICY_NAMES))
+    if clock is not None and clock not in CLOCKS:
+        raise CliError(f"--clock {clock!r} is unknown", hint="wall | gateway")
+
+
+def _check_flags_fit_broker(broker: str, given: dict[str, bool]) -> None:
+    """Refuse flags that the chosen broker would silently ignore (``given``: flag -> set)."""
+    if broker == "ibkr":
+        ignored = [flag for flag in ("--source", "--replay-path", "--broker-state")
+                   if given[flag]]
+        if ignored:
+            raise CliError(f"{', '.join(ignored)} cannot be used with --broker ibkr",
+                           hint="--broker ibkr trades IB's live bars; --source, --replay-path "
+                           "and --broker-state are for --broker simulated")
+        return
+    ignored = [flag for flag in ("--ib-host", "--ib-port", "--ib-client-id", "--clock")
+               if given[flag]]
+    if ignored:
+        raise CliError(f"{', '.join(ignored)} only apply to --broker ibkr",
+                       hint="add --broker ibkr to trade through Interactive Brokers")
+
+
+def ibkr_options(settings: Settings, host: str | None, port: int | None,
+                 client_id: int | None) -> BrokerOptions:
+    """The configured IB connection (``INTRADAY_JULES_IB_*``) with the command's overrides."""
+    from intraday_jules.pipelines.trading_parts import BrokerOptions
+
+    configured = BrokerOptions.from_settings(settings)
+    return replace(configured, name="ibkr", ib_host=host or configured.ib_host,
+                   ib_port=configured.ib_port if port is None else port,
+                   ib_client_id=configured.ib_client_id if client_id is None else client_id)
 
 
 def _render(console: Console, payload: dict[str, Any]) -> None:
@@ -105,9 +154,12 @@ def _render(console: Console, payload: dict[str, Any]) -> None:
 
 def trade_command(
     session: str = SESSION_OPTION,
-    source: str = typer.Option("replay", "--source", help="replay | simulated"),
+    source: str | None = typer.Option(
+        None, "--source", help="replay | simulated (--broker simulated; default replay)."),
     replay_path: Path | None = typer.Option(None, "--replay-path", help="CSV/Parquet bars."),
-    broker: str = typer.Option("simulated", "--broker", help="simulated"),
+    broker: str = typer.Option(
+        "simulated", "--broker", help="simulated | ibkr (IB paper; live only with "
+        "INTRADAY_JULES_DEPLOYMENT=live and the matching ib_account secret)."),
     policy: str = typer.Option("promoted", "--policy",
                                help="promoted | random | always-buy | always-sell"),
     seed: int = typer.Option(0, "--seed", help="Seed of the random policy."),
@@ -122,21 +174,44 @@ def trade_command(
         "trading, USD (default: INTRADAY_JULES_DRAWDOWN_LIMIT)."),
     broker_state: Path | None = typer.Option(None, "--broker-state",
                                              help="Simulated broker journal (JSON lines)."),
+    ib_host: str | None = typer.Option(
+        None, "--ib-host", help="IB gateway host (--broker ibkr; default: "
+        "INTRADAY_JULES_IB_HOST)."),
+    ib_port: int | None = typer.Option(
+        None, "--ib-port", help="IB gateway port (default: INTRADAY_JULES_IB_PORT; paper "
+        "7497)."),
+    ib_client_id: int | None = typer.Option(
+        None, "--ib-client-id", help="Base IB client id (default: INTRADAY_JULES_IB_CLIENT_ID)"
+        "; the broker uses +1, the live feed +2, the gateway clock +3."),
+    clock: str | None = typer.Option(
+        None, "--clock", help="--broker ibkr: wall (default) | gateway (the gateway's time, "
+        "e.g. a fake TWS replaying a past session)."),
     report_dir: Path | None = typer.Option(None, "--report-dir",
                                            help="Where the session report is written."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Trade one session at replay speed (the job's loop) and print what happened."""
+    """Trade one session (the job's loop): replayed at full speed with the simulated broker,
+    or live through IB with --broker ibkr; print what happened."""
     from intraday_jules.db import DatabaseUnreachable
 
     day = parse_session(session)
     settings = load_settings()
-    _check_choices(broker, policy)
+    _check_choices(broker, policy, clock)
+    _check_flags_fit_broker(broker, {
+        "--source": source is not None, "--replay-path": replay_path is not None,
+        "--broker-state": broker_state is not None, "--ib-host": ib_host is not None,
+        "--ib-port": ib_port is not None, "--ib-client-id": ib_client_id is not None,
+        "--clock": clock is not None})
     limits = _limits(settings, max_position, daily_loss_limit, drawdown_limit)
     try:
-        payload = _run(settings, day, _source(source, replay_path, settings), policy, seed,
-                       limits, broker_state or default_broker_state(settings),
-                       report_dir)
+        if broker == "ibkr":
+            options = ibkr_options(settings, ib_host, ib_port, ib_client_id)
+            payload = _run_ibkr(settings, day, options, clock or "wall", policy, seed, limits,
+                                report_dir)
+        else:
+            payload = _run(settings, day, _source(source or "replay", replay_path, settings),
+                           policy, seed, limits, broker_state or default_broker_state(settings),
+                           report_dir)
     except DatabaseUnreachable as exc:
         raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
     except (ValueError, OSError, RuntimeError) as exc:
@@ -144,21 +219,82 @@ def trade_command(
     emit(payload, as_json, lambda console: _render(console, payload))
 
 
-def _run(settings: Settings, day: Any, source: BarSource, policy: str, seed: int,
-         limits: RiskLimits, journal: Path, report_dir: Path | None) -> dict[str, Any]:
+def _session_config(settings: Settings, day: date) -> SessionConfig:
     from intraday_jules.domain.calendar import is_session
-    from intraday_jules.pipelines.trading import run_replay_session
-    from intraday_jules.pipelines.trading_parts import PushTarget
     from intraday_jules.trading import SessionConfig
 
     if not is_session(day):
         raise CliError(f"{day.isoformat()} is not an XNYS trading session")
-    result = run_replay_session(SessionConfig(day, symbols=settings.symbols),
+    return SessionConfig(day, symbols=settings.symbols)
+
+
+def _run(settings: Settings, day: date, source: BarSource, policy: str, seed: int,
+         limits: RiskLimits, journal: Path, report_dir: Path | None) -> dict[str, Any]:
+    from intraday_jules.pipelines.trading import run_replay_session
+    from intraday_jules.pipelines.trading_parts import PushTarget
+
+    result = run_replay_session(_session_config(settings, day),
                                 database_url=settings.database_url, source=source,
                                 policy=policy, limits=limits, journal=journal,
                                 models_dir=settings.models_dir,
                                 push=PushTarget.from_settings(settings), seed=seed)
     payload = {**result.to_json(), "broker_state": str(journal)}
+    return _with_report(payload, result, settings, day, report_dir)
+
+
+def _run_ibkr(settings: Settings, day: date, options: BrokerOptions, clock_name: str,
+              policy: str, seed: int, limits: RiskLimits,
+              report_dir: Path | None) -> dict[str, Any]:
+    """The trading job's live session through IB (``run_configured_session``, feed "live")."""
+    from intraday_jules.adapters.factory import SourceOptions, build_source
+    from intraday_jules.adapters.ibkr import IbkrConnectError, IbkrError
+    from intraday_jules.adapters.ibkr.execution import LiveTradingRefused
+    from intraday_jules.pipelines.trading import FixedRisk, LedgerAt, run_configured_session
+    from intraday_jules.pipelines.trading_parts import PushTarget
+
+    config = _session_config(settings, day)
+    gateway = f"{options.ib_host}:{options.ib_port}"
+    try:
+        with _session_clock(clock_name, options) as clock:
+            result = run_configured_session(
+                config, feed_kind="live", policy=policy,
+                source=build_source(SourceOptions.from_settings(settings)),
+                ledger=LedgerAt(settings.database_url), risk=FixedRisk(limits),
+                broker=options, models_dir=settings.models_dir,
+                push=PushTarget.from_settings(settings), log=log, clock=clock, seed=seed)
+    except IbkrConnectError as exc:
+        raise CliError(f"cannot reach the IB gateway at {gateway}: {exc}",
+                       hint="start TWS / IB Gateway with the API enabled, or pass --ib-host "
+                       "and --ib-port (paper: 7497)") from None
+    except IbkrError as exc:
+        raise CliError(f"the IB gateway at {gateway}: {exc}") from None
+    except LiveTradingRefused as exc:
+        raise CliError(f"live trading refused: {exc}", hint="paper trading needs a paper "
+                       "port and login; live needs INTRADAY_JULES_DEPLOYMENT=live and the "
+                       "ib_account secret set to the gateway's account") from None
+    return _with_report(result.to_json(), result, settings, day, report_dir)
+
+
+@contextmanager
+def _session_clock(name: str, options: BrokerOptions) -> Iterator[Clock]:
+    """The live session's clock: the wall clock, or the gateway's (its own connection)."""
+    from intraday_jules.adapters.ibkr.clock import GatewayClock
+    from intraday_jules.adapters.ibkr.config import ClientRole
+    from intraday_jules.domain.clock import system_clock
+
+    if name == "wall":
+        yield system_clock
+        return
+    clock = GatewayClock(options.ibkr_config(ClientRole.CLOCK))
+    try:
+        clock.start()
+        yield clock
+    finally:
+        clock.close()
+
+
+def _with_report(payload: dict[str, Any], result: SessionResult, settings: Settings,
+                 day: date, report_dir: Path | None) -> dict[str, Any]:
     if result.report is not None:
         folder = report_dir or settings.home / "reports" / f"session-{day.isoformat()}"
         payload["report"] = {k: str(v) for k, v in result.report.write(folder).items()}

@@ -6,12 +6,14 @@ The callers build the collaborators (the Dagster resources, or the CLI through t
 - ``run_replay_session``: a session at full speed from a source, with the simulated broker
   (journaled, so a restart resumes it).
 - ``run_live_session``: the same ``run_session`` on the wall clock and a live feed.
-- ``run_configured_session``: the trading job's choice between the two.
+- ``run_configured_session``: the trading job's choice between the two (and
+  ``intraday-jules trade --broker ibkr``'s live session, with ``LedgerAt`` and ``FixedRisk``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -61,6 +63,29 @@ class BrokerFactory(Protocol):
     def live_feed(self, source: BarSource, session: date, symbols: Sequence[str]) -> BarFeed: ...
 
 
+@dataclass(frozen=True)
+class LedgerAt:
+    """A ``LedgerFactory`` for a database URL (the CLI's; the job has ``LedgerResource``)."""
+
+    database_url: str
+
+    def open(self) -> Ledger:
+        return Ledger.connect(self.database_url)
+
+
+@dataclass(frozen=True)
+class FixedRisk:
+    """A ``RiskFactory`` of given limits (the CLI's: the settings' with its overrides)."""
+
+    fixed: RiskLimits
+
+    def limits(self) -> RiskLimits:
+        return self.fixed
+
+    def build(self, ledger: Ledger, clock: Clock) -> RiskEngine:
+        return RiskEngine(self.fixed, ledger, clock=clock)
+
+
 def run_replay_session(config: SessionConfig, *, database_url: str, source: BarSource,
                        policy: str, limits: RiskLimits, journal: Path, models_dir: Path,
                        push: PushTarget, seed: int = 0) -> SessionResult:
@@ -92,24 +117,50 @@ def run_live_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, le
 def run_configured_session(config: SessionConfig, *, feed_kind: str, policy: str,
                            source: BarSource, ledger: LedgerFactory, risk: RiskFactory,
                            broker: BrokerFactory, models_dir: Path, push: PushTarget,
-                           log: Log) -> SessionResult:
-    """The trading job's session: ``replay`` (full speed, simulated broker) or ``live`` (wall
-    clock; the IB stream with the ibkr broker, else ``source`` paced)."""
+                           log: Log, clock: Clock = system_clock,
+                           seed: int = 0) -> SessionResult:
+    """The trading job's session: ``replay`` (full speed, simulated broker) or ``live`` (on
+    ``clock``, the wall clock unless told otherwise; the IB stream with the ibkr broker, else
+    ``source`` paced). A live session stopped from outside (Ctrl-C, a terminated run) cancels
+    what still works at the broker before it disconnects; a restart resumes it."""
     if feed_kind == "replay":
         return run_replay_session(config, database_url=ledger.database_url, source=source,
                                   policy=policy, limits=risk.limits(), journal=broker.journal(),
-                                  models_dir=models_dir, push=push)
+                                  models_dir=models_dir, push=push, seed=seed)
     if feed_kind != "live":
         raise ValueError(f"feed {feed_kind!r}: expected replay or live")
     opened = ledger.open()
     try:
-        built = broker.build(system_clock)
+        built = broker.build(clock)
         try:
             return run_live_session(
                 config, feed=broker.live_feed(source, config.session, config.symbols),
-                broker=built, ledger=opened, risk=risk.build(opened, system_clock),
-                policy=policy, models_dir=models_dir, push=push, log=log)
+                broker=built, ledger=opened, risk=risk.build(opened, clock), policy=policy,
+                models_dir=models_dir, push=push, log=log, clock=clock, seed=seed)
+        except Exception:
+            raise  # run_session's last line of defence has already cancelled and flattened
+        except BaseException:
+            cancel_open_orders(built, log)
+            raise
         finally:
             close_broker(built)
     finally:
         opened.engine.dispose()
+
+
+def cancel_open_orders(broker: Broker, log: Log) -> None:
+    """Cancel every order the broker still works (a session stopped from outside). The
+    ledger learns the cancellations from the broker's order states when the session resumes;
+    failures are logged, never raised, so the disconnect still happens."""
+    try:
+        working = broker.open_orders()
+    except Exception as exc:  # a broker that cannot answer now: the restart settles them
+        log.error("stopped: cannot list %s's open orders to cancel them: %s", broker.name, exc)
+        return
+    for order in working:
+        try:
+            broker.cancel(order.client_order_id)
+        except Exception as exc:  # keep cancelling the others
+            log.error("stopped: cancel of %s failed: %s", order.client_order_id, exc)
+        else:
+            log.warning("stopped: cancelled working order %s", order.client_order_id)

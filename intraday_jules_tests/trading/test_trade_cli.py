@@ -71,7 +71,8 @@ def test_human_output_summarises_the_session(tmp_path: Path, morning_file: Path)
 
 @pytest.mark.parametrize(("args", "words"), [
     (["--policy", "yolo"], "--policy 'yolo' is unknown"),
-    (["--broker", "ibkr"], "--broker 'ibkr' is not available"),
+    (["--broker", "alpaca"], "--broker 'alpaca' is not available"),
+    (["--ib-port", "7497"], "--ib-port only apply to --broker ibkr"),
     (["--source", "replay"], "needs a file"),
     (["--replay-path", "/nonexistent.csv"], "does not exist"),
     (["--max-position", "lots"], "not an amount"),

@@ -36,11 +36,13 @@ class ClientRole(IntEnum):
     TWS refuses a second connection with a client id already in use (error 326), and the
     ingestion source, the broker and the trading job's live feed may all be connected at
     once; one base id (``ib_client_id``) plus a fixed offset per role keeps them apart.
+    ``CLOCK`` reads the gateway's time when a session trades on it (``GatewayClock``).
     """
 
     DATA = 0
     BROKER = 1
     LIVE_FEED = 2
+    CLOCK = 3
 
 
 @dataclass(frozen=True, slots=True)
