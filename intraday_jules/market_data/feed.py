@@ -7,11 +7,16 @@ heartbeat ("no new bar yet") so the loop can notice stale data while the market 
 ``after`` is the resume point of a restarted session (the last minute already decided): every
 feed skips bars up to it (a live stream re-sending the last bars after a reconnect is not bad
 input); anything else older than what the loop has seen is refused by the intake.
+
+Provenance: every bar a feed yields was produced by the feed's ``name``, except a
+``SourcedBar``, which names the source that really produced it (a failover feed's fallback,
+``live_failover.py``); ``bar_source`` tells which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -20,6 +25,25 @@ import pandas as pd
 from intraday_jules.domain.bars import BAR, Bar, frame_to_bars
 from intraday_jules.domain.clock import ReplayClock
 from intraday_jules.market_data.source import BarRequest, BarSource
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedBar(Bar):
+    """A bar a feed delivers on behalf of another source (e.g. the fallback of a failover
+    feed), naming that source: the loop stores it with this provenance, not the feed's."""
+
+    source: str
+
+    @classmethod
+    def of(cls, bar: Bar, source: str) -> SourcedBar:
+        return cls(bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume,
+                   source)
+
+
+def bar_source(bar: Bar, feed_name: str) -> str:
+    """The source that produced ``bar``, delivered by the feed named ``feed_name``."""
+    return bar.source if isinstance(bar, SourcedBar) else feed_name
+
 
 FeedItem = Bar | None
 

@@ -21,7 +21,9 @@ from intraday_jules.broker.base import Broker
 from intraday_jules.broker.simulated import SimulatedBroker
 from intraday_jules.domain.clock import Clock
 from intraday_jules.env.execution_model import ExecutionModel
+from intraday_jules.market_data.failover import FailoverSource
 from intraday_jules.market_data.feed import BarFeed
+from intraday_jules.market_data.live_failover import FailoverFeed
 from intraday_jules.market_data.source import BarSource
 from intraday_jules.pipelines.paced_feed import paced_feed
 from intraday_jules.quality.gate import StoredQualityGate
@@ -85,16 +87,41 @@ class BrokerOptions:
                                  account=account_secret(self.home, environ),
                                  live=self.deployment == "live")
 
-    def live_feed(self, source: BarSource, session: date, symbols: Sequence[str]) -> BarFeed:
-        """A live session's feed: IB's stream with the IBKR broker, else ``source`` paced on
-        the wall clock (locally, the simulated market in real time)."""
+    def live_feed(self, source: BarSource, session: date, symbols: Sequence[str], *,
+                  environ: Mapping[str, str] | None = None) -> BarFeed:
+        """A live session's feed: IB's stream with the IBKR broker (failing over to Alpha
+        Vantage while it stalls, when the failover chain ``source`` has it and its key is
+        configured), else ``source`` paced on the wall clock (locally, the simulated market
+        in real time)."""
         if self.name == "ibkr":
             from intraday_jules.adapters.ibkr.data.live_feed import ib_live_feed
 
             ib = self.ibkr_config(ClientRole.LIVE_FEED)
-            return ib_live_feed(host=ib.host, port=ib.port, client_id=ib.client_id,
-                                symbols=symbols, session=session)
+            stream = ib_live_feed(host=ib.host, port=ib.port, client_id=ib.client_id,
+                                  symbols=symbols, session=session)
+            fallback = live_fallback(source, self.home, environ)
+            if fallback is None:
+                return stream
+            return FailoverFeed(stream, fallback, session, symbols, connected=stream.connected)
         return paced_feed(source, session, symbols)
+
+
+def live_fallback(source: BarSource, home: Path,
+                  environ: Mapping[str, str] | None = None) -> BarSource | None:
+    """The live feed's fallback: the failover chain's Alpha Vantage source, if its
+    ``alpha_vantage_key`` secret is set. The chain's other sources cannot stand in for the IB
+    stream: IB's history goes through the same gateway, and the simulated or replayed market
+    is not today's. Its live twin refetches the month while the session runs (a cached month
+    lacks the minutes since) and keeps it out of ingestion's disk cache."""
+    from intraday_jules.adapters.alpha_vantage import AlphaVantageSource
+    from intraday_jules.secrets import SecretStore
+
+    chain = source.sources if isinstance(source, FailoverSource) else [source]
+    vendor = next((s for s in chain if isinstance(s, AlphaVantageSource)), None)
+    if vendor is None:
+        return None
+    store = SecretStore(home, os.environ if environ is None else environ)
+    return vendor.for_live_session() if store.get("alpha_vantage_key") is not None else None
 
 
 def close_broker(broker: Broker) -> None:

@@ -22,7 +22,6 @@ from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.feed import BarFeed, FeedItem
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.risk import RiskEngine, RiskEventKind
-from intraday_jules.trading.bar_writer import write_bars
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import (
     Log,
@@ -42,7 +41,7 @@ from intraday_jules.trading.publish import publish_book, publish_crash, push
 from intraday_jules.trading.recovery import reconcile, recover
 from intraday_jules.trading.result import SessionResult, held_at_end, session_result
 from intraday_jules.trading.state import SessionState
-from intraday_jules.trading.step import process_minute
+from intraday_jules.trading.step import process_minute, store_bars
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ def take(parts: SessionParts, state: SessionState, outcome: Intake, bar: Bar) ->
     if outcome.abandoned:
         parts.log.warning("minute %s abandoned: not every symbol's bar arrived",
                           outcome.abandoned[0].ts)
-        write_bars(parts.store, outcome.abandoned, parts.source)
+        store_bars(parts, outcome.abandoned)
         state.bars.extend(outcome.abandoned)
     if outcome.minute is None:
         return False

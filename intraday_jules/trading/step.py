@@ -10,16 +10,19 @@ broker (or the decision recorded, when nothing is sent).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from intraday_jules.broker.base import MarketDrivenBroker
+from intraday_jules.domain.bars import Bar
 from intraday_jules.domain.orders import OrderIntent
 from intraday_jules.domain.portfolio import Book
 from intraday_jules.env.actions import ACTION_NAMES, HOLD
 from intraday_jules.ledger import DecisionRecord
+from intraday_jules.market_data.feed import bar_source
 from intraday_jules.risk import Approved, RiskEventKind, TradingState, Verdict
 from intraday_jules.trading.bar_writer import write_bars
 from intraday_jules.trading.book import advance_book, describe_actions, policy_intents, price
@@ -68,7 +71,7 @@ def process_minute(parts: SessionParts, state: SessionState, minute: Minute) -> 
                      for intent in intents)
     decision = Decision(phase, actions, tuple(intents), verdicts)
     record = DecisionRecord(minute.ts, _label(parts.config, decision), state.book.equity,
-                            _detail(parts, state.book, decision))
+                            _detail(parts, state.book, decision, failover_sources(parts, minute)))
     results = submit_all(parts, state, record_decision(parts, record, verdicts))
     latency = (parts.clock() - minute.close_time).total_seconds()
     record_submissions(parts, results)
@@ -83,10 +86,26 @@ def process_minute(parts: SessionParts, state: SessionState, minute: Minute) -> 
 
 def store_minute(parts: SessionParts, bars: SessionBars, minute: Minute) -> None:
     """Persist the bars first: a restart rebuilds features and policy state from them."""
-    write_bars(parts.store, minute.bars, parts.source)
+    store_bars(parts, minute.bars)
     bars.extend(minute.bars)
     for bar in minute.bars:
-        parts.metrics.observe_bar(bar.symbol, parts.source, bar.ts)
+        parts.metrics.observe_bar(bar.symbol, bar_source(bar, parts.source), bar.ts)
+
+
+def store_bars(parts: SessionParts, bars: Sequence[Bar]) -> None:
+    """Upsert ``bars``, each with the source that produced it (the feed's, or a failover's)."""
+    by_source: dict[str, list[Bar]] = {}
+    for bar in bars:
+        by_source.setdefault(bar_source(bar, parts.source), []).append(bar)
+    for source, produced in by_source.items():
+        write_bars(parts.store, produced, source)
+
+
+def failover_sources(parts: SessionParts, minute: Minute) -> dict[str, str] | None:
+    """Each symbol's source when any bar of ``minute`` came from a source other than the
+    feed's (a failover), else None: the decision detail's ``bar_sources``."""
+    sources = {bar.symbol: bar_source(bar, parts.source) for bar in minute.bars}
+    return sources if any(s != parts.source for s in sources.values()) else None
 
 
 def settle_market(parts: SessionParts, state: SessionState, minute: Minute) -> None:
@@ -184,19 +203,26 @@ def _label(config: SessionConfig, decision: Decision) -> str:
     return decision.phase.value
 
 
-def _detail(parts: SessionParts, book: Book, decision: Decision) -> dict[str, Any]:
-    """Deterministic JSON (no wall-clock values), so replays give identical ledgers."""
+def _detail(parts: SessionParts, book: Book, decision: Decision,
+            bar_sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """Deterministic JSON (no wall-clock values), so replays give identical ledgers.
+
+    ``bar_sources`` (symbol -> source) is present only on a minute taken at least partly
+    from a failover source, which marks the decisions made on failover bars."""
     risk = parts.risk
     actions = None if decision.actions is None else {
         s: ACTION_NAMES[a] for s, a in zip(parts.config.symbols, decision.actions, strict=True)}
-    return {"phase": decision.phase.value, "state": risk.state.value, "actions": actions,
-            "intents": [{"symbol": i.symbol, "side": i.side.value, "quantity": i.quantity,
-                         "origin": i.origin.value} for i in decision.intents],
-            "verdicts": [_verdict(v) for v in decision.verdicts],
-            # the marks the minute's equity and intents used (never a refused bar's), and the
-            # limits in force (``intraday-jules risk status`` shows the last session's)
-            "marks": {s: str(m) for s, m in sorted(book.marks.items())},
-            "limits": risk.limits.describe()}
+    detail = {"phase": decision.phase.value, "state": risk.state.value, "actions": actions,
+              "intents": [{"symbol": i.symbol, "side": i.side.value, "quantity": i.quantity,
+                           "origin": i.origin.value} for i in decision.intents],
+              "verdicts": [_verdict(v) for v in decision.verdicts],
+              # the marks the minute's equity and intents used (never a refused bar's), and
+              # the limits in force (``intraday-jules risk status`` shows the last session's)
+              "marks": {s: str(m) for s, m in sorted(book.marks.items())},
+              "limits": risk.limits.describe()}
+    if bar_sources is not None:
+        detail["bar_sources"] = bar_sources
+    return detail
 
 
 def _verdict(verdict: Verdict) -> dict[str, Any]:

@@ -4,16 +4,21 @@ client-id scheme, the IBKR broker paper unless the deployment is live, the accou
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from intraday_jules.adapters.factory import SourceOptions
+from intraday_jules.adapters.alpha_vantage import AlphaVantageSource
+from intraday_jules.adapters.factory import SourceOptions, build_source
 from intraday_jules.adapters.ibkr.config import ClientRole
+from intraday_jules.adapters.ibkr.data.live_feed import IbkrBarFeed
 from intraday_jules.adapters.ibkr.execution import IbkrBroker, LiveTradingRefused
 from intraday_jules.adapters.vendors import build_ibkr_source
 from intraday_jules.broker.simulated import SimulatedBroker
 from intraday_jules.domain.clock import system_clock
+from intraday_jules.market_data.failover import FailoverSource
+from intraday_jules.market_data.live_failover import FailoverFeed
 from intraday_jules.pipelines.trading_parts import BrokerOptions
 from intraday_jules.settings import Settings
 
@@ -67,3 +72,30 @@ def test_the_simulated_broker_journals_next_to_its_database(tmp_path: Path) -> N
     assert options.journal().parent == tmp_path / "simulated_broker"
     other = replace(options, database_url="sqlite:///elsewhere.db")
     assert other.journal() != options.journal()
+
+
+def test_the_ib_live_feed_fails_over_to_the_chains_alpha_vantage_when_its_key_is_set(
+        tmp_path: Path) -> None:
+    settings, environ = _settings(tmp_path, INTRADAY_JULES_MARKET_SOURCE="ibkr,alpha_vantage")
+    options, day = BrokerOptions.from_settings(settings), date(2025, 2, 3)
+    chain = build_source(SourceOptions.from_settings(settings))
+    assert isinstance(chain, FailoverSource)
+    with_key = {**environ, "INTRADAY_JULES_ALPHA_VANTAGE_KEY": "AV-KEY"}
+    feed = options.live_feed(chain, day, settings.symbols, environ=with_key)
+    assert isinstance(feed, FailoverFeed) and isinstance(feed.primary, IbkrBarFeed)
+    fallback = feed.fallback
+    assert isinstance(fallback, AlphaVantageSource) and fallback is not chain.sources[1]
+    assert fallback.cache.directory is None  # the live twin: ingestion's disk cache untouched
+    assert feed.primary.source.config.client_id == settings.ib_client_id + 2
+    assert (feed.name, feed.session, feed.symbols) == ("ibkr", day, tuple(settings.symbols))
+    feed.close()
+    alone = options.live_feed(chain, day, settings.symbols, environ=environ)  # no key
+    assert isinstance(alone, IbkrBarFeed)
+    alone.close()
+    only_ib, _ = _settings(tmp_path, INTRADAY_JULES_MARKET_SOURCE="ibkr")
+    ib_source = build_source(SourceOptions.from_settings(only_ib))
+    no_chain = options.live_feed(ib_source, day, settings.symbols, environ=with_key)
+    assert isinstance(no_chain, IbkrBarFeed)
+    no_chain.close()
+    for source in (chain, ib_source):
+        source.close()

@@ -11,6 +11,7 @@ refused rather than shifted by a minute in silence.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -72,6 +73,16 @@ class AlphaVantageSource:
                           **kwargs: Any) -> AlphaVantageSource:
         """A source whose key is ``alpha_vantage_key`` from ``store`` (env override first)."""
         return cls(config, lambda: store.get("alpha_vantage_key"), **kwargs)
+
+    def for_live_session(self) -> AlphaVantageSource:
+        """This source for a live session's failover (``market_data.live_failover``): same
+        endpoint, key and rate limiter (one budget per key), but a month cache of its own in
+        memory only. A month fetched while the session runs is never reused for it (see
+        ``_month``), and one fetched seconds after the close may still lack the vendor's last
+        minutes, so it must not land in the shared disk cache that ingestion reads."""
+        twin = copy.copy(self)
+        twin.cache = MonthCache(self.config.cache_months)
+        return twin
 
     def __repr__(self) -> str:
         return (f"AlphaVantageSource(endpoint={self.client.endpoint!r}, "

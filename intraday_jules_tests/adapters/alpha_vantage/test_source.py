@@ -125,6 +125,20 @@ def test_a_month_fetched_before_a_session_ended_is_fetched_again_for_it(
     assert len(server.requests) == 3
 
 
+def test_the_live_twin_refetches_during_the_session_and_keeps_out_of_the_disk_cache(
+        server: AlphaVantageServer, make_source: MakeSource, tmp_path: Path) -> None:
+    now = {"t": datetime(2025, 2, 3, 18, 0, tzinfo=UTC)}  # 13:00 ET, the session running
+    shared = make_source(cache_dir=tmp_path, clock=lambda: now["t"])
+    live = shared.for_live_session()
+    request = BarRequest("NVDA", date(2025, 2, 3))
+    live.fetch_session(request)
+    now["t"] = datetime(2025, 2, 3, 18, 1, tzinfo=UTC)
+    live.fetch_session(request)
+    assert len(server.requests) == 2  # the minutes since the first fetch exist only now
+    assert list(tmp_path.iterdir()) == [] and len(shared.cache) == 0
+    assert live.client is shared.client  # one rate limiter per key
+
+
 def test_the_disk_cache_lets_another_process_reuse_the_month(
         server: AlphaVantageServer, make_source: MakeSource, tmp_path: Path) -> None:
     first = make_source(cache_dir=tmp_path).fetch_session(BarRequest("MSFT", date(2025, 2, 3)))

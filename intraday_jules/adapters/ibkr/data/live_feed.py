@@ -76,6 +76,12 @@ class IbkrBarFeed:
         self._readers.append(reader)
         return self._deliver(reader, after)
 
+    def connected(self) -> bool:
+        """Whether the market-data connection is up and TWS reaches IB (no 1100 pending): a
+        failover feed (``market_data.live_failover``) takes minutes elsewhere meanwhile."""
+        client = self.source.client
+        return client.is_connected and not client.connectivity.lost
+
     def close(self) -> None:
         """Stop every reader and close its streams (also done when the iteration ends)."""
         for reader in self._readers:
