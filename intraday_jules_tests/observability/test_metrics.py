@@ -71,9 +71,12 @@ def test_naming_rule_rejects_names_without_area_name_and_unit(name: str) -> None
 
 
 def test_the_exposition_holds_exactly_the_declared_metrics() -> None:
+    from intraday_jules_tests.observability.test_targets import populated_targets
+
     trading, pipeline = populated()
     declared = {s.name for s in metric_specs()}
-    assert exposed_names(trading) | exposed_names(pipeline) == declared
+    exposed = exposed_names(trading) | exposed_names(pipeline)
+    assert exposed | exposed_names(populated_targets()) == declared  # type: ignore[arg-type]
 
 
 def test_metrics_never_touch_the_global_default_registry() -> None:
