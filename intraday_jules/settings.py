@@ -116,6 +116,13 @@ def _money(text: str) -> Decimal:
     return value
 
 
+def _percent(text: str) -> Decimal:
+    value = Decimal(text.strip().removesuffix("%"))
+    if not value.is_finite() or not 0 < value <= 100:
+        raise ValueError(f"expected a percentage above 0 and at most 100, got {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting: its env var, how to parse it, its default and what it means."""
@@ -201,6 +208,18 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("INTRADAY_JULES_SERVICE_MAX_QUEUE", "service_max_queue", _non_negative_int,
                 lambda _: 4, "inference service: /predict requests waiting for a slot; more "
                 "are answered 503 with Retry-After"),
+    # The seed's targets (docs/operations.md#the-seeds-targets): status, Grafana, the report.
+    SettingSpec("INTRADAY_JULES_TARGETS_START", "targets_start", date.fromisoformat,
+                lambda _: None, "first session the targets count (cumulative P&L, drawdown, "
+                "uptime), YYYY-MM-DD; unset: the first traded session"),
+    SettingSpec("INTRADAY_JULES_PNL_TARGET", "pnl_target_usd", _money,
+                lambda _: Decimal("1000"), "target: cumulative paper P&L since the start, USD"),
+    SettingSpec("INTRADAY_JULES_DRAWDOWN_TARGET_PCT", "drawdown_target_pct", _percent,
+                lambda _: Decimal("2"), "target: max drawdown of equity from its peak, % (at "
+                "most)"),
+    SettingSpec("INTRADAY_JULES_UPTIME_TARGET_PCT", "uptime_target_pct", _percent,
+                lambda _: Decimal("99"), "target: session minutes with a fresh bar and a live "
+                "loop, % (at least)"),
 )
 
 
@@ -235,6 +254,10 @@ class Settings:
     service_max_body_bytes: int = 1_048_576
     service_max_concurrency: int = 4
     service_max_queue: int = 4
+    targets_start: date | None = None
+    pnl_target_usd: Decimal = Decimal("1000")
+    drawdown_target_pct: Decimal = Decimal("2")
+    uptime_target_pct: Decimal = Decimal("99")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

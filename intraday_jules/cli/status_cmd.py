@@ -18,8 +18,9 @@ STATE_COLOUR = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "bold red"}
 def register(app: typer.Typer) -> None:
     @app.command("status")
     def status(as_json: bool = JSON_OPTION) -> None:
-        """Freshness per symbol/source, last quality result, champion model, risk state,
-        today's P&L and positions, broker connection."""
+        """Freshness per symbol/source (stale bars flagged in trading hours), last quality
+        result, champion model, risk state, today's P&L and positions, the last traded
+        session, the seed's targets, broker connection."""
         from intraday_jules.pipelines.status import collect_status
 
         payload = collect_status(load_settings())
@@ -73,6 +74,43 @@ def _today_text(t: dict[str, Any]) -> str:
            f"positions: {positions}"
 
 
+def _last_session_text(s: dict[str, Any] | None) -> str:
+    if s is None:
+        return "no session traded yet"
+    colour = STATE_COLOUR.get(s["risk_state"], "white")
+    return (f"session {s['session']}: P&L {s['pnl_usd'] or 'n/a'} USD, {s['fills']} fills; "
+            f"ended [{colour}]{s['risk_state']}[/]: {s['risk_reason']}")
+
+
+def _mark(met: bool) -> str:
+    return "[green]met[/]" if met else "[red]not met[/]"
+
+
+def _targets_text(t: dict[str, Any], window: Any) -> str:
+    met = window.get("met", {}) if isinstance(window, dict) else {}
+    since = (f"sessions {window['start']} .. {window['end']} ({window['sessions']})"
+             if isinstance(window, dict) and window.get("start") else "no traded session yet")
+    uptime = "n/a" if t["uptime_pct"] is None else f"{t['uptime_pct']}%"
+    return "\n".join([
+        since,
+        f"cumulative P&L {t['cumulative_pnl_usd']} USD (target {t['pnl_target_usd']}): "
+        f"{_mark(met.get('pnl', False))}",
+        f"max drawdown {t['max_drawdown_pct']}% (target <= {t['drawdown_target_pct']}%): "
+        f"{_mark(met.get('drawdown', False))}",
+        f"uptime {uptime} (target >= {t['uptime_target_pct']}%): "
+        f"{_mark(met.get('uptime', False))}"])
+
+
+def _stale_text(bars: Any) -> str | None:
+    """A warning line when bars are stale in trading hours, else None."""
+    if not isinstance(bars, dict) or not bars.get("stale"):
+        return None
+    age = ("no bar stored" if bars["age_s"] is None
+           else f"newest bar closed {bars['age_s']:.0f} s ago")
+    return (f"[bold red]STALE BARS[/] during trading hours: {age} (limit "
+            f"{bars['stale_after_s']:.0f} s)")
+
+
 def _broker_text(b: dict[str, Any]) -> str:
     up = "[green]connected[/]" if b["connected"] else "[red]unreachable[/]"
     where = f" at {b['host']}:{b['port']}" if "host" in b else ""
@@ -94,13 +132,25 @@ def _render(console: Console, payload: dict[str, Any]) -> None:
     header = (f"{payload['deployment']} | market {market['state']} "
               f"({market.get('session') or market.get('next_session')}) | risk "
               f"[{colour}]{state}[/] | {payload['database']}")
-    parts: list[Any] = [header, Panel(_freshness_table(_section(payload, "freshness")),
-                                      title="data freshness")]
+    parts: list[Any] = [header]
+    stale = _stale_text(payload.get("bars"))
+    if stale:
+        parts.append(stale)
+    parts.append(Panel(_freshness_table(_section(payload, "freshness")), title="data freshness"))
     for name, title in (("quality", "last quality result"), ("model", "champion model"),
-                        ("today", "today"), ("broker", "broker")):
+                        ("today", "today")):
         value = _section(payload, name)
         parts.append(Panel(FORMATTERS[name](value) if isinstance(value, dict) else str(value),
                            title=title))
+    last = _section(payload, "last_session")
+    parts.append(Panel(last if isinstance(last, str) else _last_session_text(last),
+                       title="last traded session"))
+    targets = _section(payload, "targets")
+    parts.append(Panel(_targets_text(targets, payload.get("targets_window"))
+                       if isinstance(targets, dict) else str(targets), title="targets"))
+    broker = _section(payload, "broker")
+    parts.append(Panel(_broker_text(broker) if isinstance(broker, dict) else str(broker),
+                       title="broker"))
     if isinstance(risk, dict):
         hint = "  (intraday-jules risk reset --reason ... to resume)" if state != "ACTIVE" else ""
         parts.append(Panel(f"[{colour}]{state}[/] since {risk['since']}: {risk['reason']}{hint}",

@@ -44,7 +44,8 @@ MetricKind = Literal["gauge", "counter", "histogram"]
 
 AREAS = ("portfolio", "position", "pnl", "trading", "risk", "decision", "bar", "broker",
          "policy", "ingest", "quality", "training", "metrics")
-UNITS = ("usd", "shares", "seconds", "timestamp_seconds", "total", "bool", "level", "per_second")
+UNITS = ("usd", "shares", "seconds", "timestamp_seconds", "total", "bool", "level", "per_second",
+         "ratio")
 #: ``intraday_jules_<area>_<name>_<unit>``; counters use Prometheus's ``total`` as their unit.
 METRIC_NAME_RE = re.compile(
     rf"^intraday_jules_(?:{'|'.join(AREAS)})_[a-z][a-z0-9_]*?_(?:{'|'.join(UNITS)})$")
@@ -54,6 +55,7 @@ DECISION_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.0
                             0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 TRADING_JOB = "intraday_jules_trading"
 PIPELINE_JOB = "intraday_jules_pipeline"
+TARGETS_JOB = "intraday_jules_targets"
 DEFAULT_PUSH_TIMEOUT_S = 1.0
 
 
@@ -129,12 +131,26 @@ TRAINING_METRICS: tuple[MetricSpec, ...] = (
        "When the training run finished (unix seconds)", "model"),
     PUSH_FAILURES,
 )
+#: The seed's targets (``observability/targets.py``), pushed after each session as their own
+#: group, so they never replace the trading loop's. Ratios: 0.02 is 2%.
+TARGET_METRICS: tuple[MetricSpec, ...] = (
+    _g("intraday_jules_pnl_cumulative_usd", "Cumulative paper P&L since the targets' start"),
+    _g("intraday_jules_pnl_target_usd", "Target for the cumulative paper P&L"),
+    _g("intraday_jules_risk_max_drawdown_ratio",
+       "Largest fall of equity from its peak since the targets' start, over the peak"),
+    _g("intraday_jules_risk_drawdown_target_ratio", "Largest max drawdown the target allows"),
+    _g("intraday_jules_trading_uptime_ratio",
+       "Session minutes with a fresh bar and a live loop, over session minutes"),
+    _g("intraday_jules_trading_uptime_target_ratio", "Smallest uptime the target allows"),
+    _g("intraday_jules_trading_target_met_bool", "1 while the target is met", "target"),
+    PUSH_FAILURES,
+)
 
 
 def metric_specs() -> tuple[MetricSpec, ...]:
     """Every metric of the project, each once."""
     seen: dict[str, MetricSpec] = {}
-    for spec in TRADING_METRICS + PIPELINE_METRICS + TRAINING_METRICS:
+    for spec in TRADING_METRICS + PIPELINE_METRICS + TRAINING_METRICS + TARGET_METRICS:
         seen.setdefault(spec.name, spec)
     return tuple(seen.values())
 

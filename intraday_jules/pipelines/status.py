@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from intraday_jules.db.engine import create_db_engine
 from intraday_jules.db.migrate import upgrade_to_head
+from intraday_jules.domain.bars import BAR
 from intraday_jules.domain.calendar import (
     current_or_next_session,
     is_session,
@@ -23,10 +25,17 @@ from intraday_jules.domain.calendar import (
     session_date_of,
     session_window,
 )
+from intraday_jules.ledger import Ledger
+from intraday_jules.pipelines.performance import TrackedTargets, track_targets
 from intraday_jules.settings import Settings
 from intraday_jules.url_masking import mask_url
 
 BROKER_PROBE_TIMEOUT_S = 1.0
+#: During regular hours, bars are stale when a symbol's newest stored bar closed more than this
+#: long ago; from the open + ``STALE_GRACE`` on (before it, yesterday's bar is still the
+#: newest). The same rule as the ``BarsStale`` alert (docker/prometheus/alerts.yml).
+STALE_BARS_AFTER = timedelta(seconds=300)
+STALE_GRACE = timedelta(minutes=5)
 
 
 def collect_status(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
@@ -42,12 +51,17 @@ def collect_status(settings: Settings, now: datetime | None = None) -> dict[str,
         return out
     try:
         upgrade_to_head(engine)
+        tracked = cache(lambda: _tracked(engine, settings, now))
         sections: dict[str, Callable[[], Any]] = {
             "freshness": lambda: _freshness(engine, now),
+            "bars": lambda: _bars(engine, settings, now),
             "quality": lambda: _quality(engine, settings, now),
             "model": lambda: _model(engine, settings),
             "risk": lambda: _risk(engine, now),
             "today": lambda: _today(engine, now),
+            "last_session": lambda: tracked().last_session_json(),
+            "targets": lambda: tracked().targets_json(),
+            "targets_window": lambda: _targets_window(tracked()),
             "broker": lambda: _broker(settings),
         }
         for name, read in sections.items():
@@ -89,6 +103,45 @@ def _freshness(engine: Engine, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def _bars(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Whether the traded symbols' newest stored bars are stale now (see STALE_BARS_AFTER).
+
+    ``age_s``: seconds since the stalest symbol's newest bar closed (None: a symbol has no bar).
+    """
+    from intraday_jules.market_data.store.bar_store import _to_datetime
+
+    query = sa.text("SELECT symbol, max(ts) AS newest FROM market_data GROUP BY symbol")
+    with engine.connect() as conn:
+        newest = {r["symbol"]: _to_datetime(r["newest"]) for r in conn.execute(query).mappings()}
+    ages: dict[str, float | None] = {}
+    for symbol in settings.symbols:
+        bar = newest.get(symbol)
+        ages[symbol] = None if bar is None else round((now - (bar + BAR)).total_seconds(), 1)
+    day = session_date_of(now)
+    window = session_window(day) if is_session(day) else None
+    trading_hours = window is not None and window.open <= now < window.close
+    judged = window is not None and trading_hours and now >= window.open + STALE_GRACE
+    known = [a for a in ages.values() if a is not None]
+    age = None if len(known) < len(ages) else max(known, default=None)
+    stale = judged and (age is None or age > STALE_BARS_AFTER.total_seconds())
+    return {"stale": stale, "age_s": age, "trading_hours": trading_hours,
+            "stale_after_s": STALE_BARS_AFTER.total_seconds(),
+            "symbols": {s: {"newest_bar": b.isoformat() if (b := newest.get(s)) else None,
+                            "age_s": ages[s]} for s in settings.symbols}}
+
+
+def _tracked(engine: Engine, settings: Settings, now: datetime) -> TrackedTargets:
+    return track_targets(Ledger(engine), settings, until=session_date_of(now))
+
+
+def _targets_window(tracked: TrackedTargets) -> dict[str, Any]:
+    """Which sessions the targets count, and whether each target is met."""
+    window = tracked.window
+    return {"start": window.start.isoformat() if window.start else None,
+            "end": window.end.isoformat() if window.end else None,
+            "sessions": len(window.sessions), "met": window.met(tracked.targets)}
+
+
 def _quality(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
     from intraday_jules.domain.calendar import partition_key_for
     from intraday_jules.quality import load_latest_reports
@@ -119,7 +172,6 @@ def _model(engine: Engine, settings: Settings) -> dict[str, Any]:
 
 
 def _risk(engine: Engine, now: datetime) -> dict[str, Any]:
-    from intraday_jules.ledger import Ledger
     from intraday_jules.risk import effective_state
 
     record = effective_state(Ledger(engine).load_trading_state(), now)
@@ -127,8 +179,6 @@ def _risk(engine: Engine, now: datetime) -> dict[str, Any]:
 
 
 def _today(engine: Engine, now: datetime) -> dict[str, Any]:
-    from intraday_jules.ledger import Ledger
-
     ledger = Ledger(engine)
     session: date = session_date_of(now)
     positions = {s: p.quantity for s, p in ledger.positions().items() if p.quantity}

@@ -85,7 +85,7 @@ class BrokerOptions:
 
         return build_ibkr_broker(self.ibkr_config(ClientRole.BROKER),
                                  account=account_secret(self.home, environ),
-                                 live=self.deployment == "live")
+                                 live=self.deployment == "live", clock=clock)
 
     def live_feed(self, source: BarSource, session: date, symbols: Sequence[str], *,
                   environ: Mapping[str, str] | None = None) -> BarFeed:

@@ -25,6 +25,7 @@ GRAPH = {  # asset -> its upstream assets: the lineage the Dagster UI shows
     "models/model_evaluation": ["models/dual_ticker_model"],
     "models/promoted_model": ["models/model_evaluation"],
     "trading/session_report": ["models/promoted_model"],
+    "trading/performance_report": ["trading/session_report"],
 }
 CHECKS = {
     "market_data/bars": ["contract_schema_valid", "newest_bar_fresh", "no_missing_minutes",

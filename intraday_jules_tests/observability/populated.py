@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from intraday_jules.observability.metrics import PipelineMetrics, TradingMetrics, TrainingMetrics
+from intraday_jules.observability.targets import TargetMetrics
 
 T0 = datetime(2025, 2, 3, 14, 31, tzinfo=UTC)
-MetricSet = TradingMetrics | PipelineMetrics | TrainingMetrics
+MetricSet = TradingMetrics | PipelineMetrics | TrainingMetrics | TargetMetrics
 
 
 def populated() -> tuple[TradingMetrics, PipelineMetrics, TrainingMetrics]:
@@ -29,6 +30,20 @@ def populated() -> tuple[TradingMetrics, PipelineMetrics, TrainingMetrics]:
     training = TrainingMetrics(clock=lambda: T0)
     training.record_run("foundation", steps=2048, steps_per_s=812.5, mean_episode_reward=-3.25)
     return trading, pipeline, training
+
+
+def populated_targets() -> TargetMetrics:
+    """Every target gauge holding a value (the hand-built ledger's whole-ledger targets)."""
+    metrics = TargetMetrics()
+    metrics.set_targets(cumulative_pnl_usd=175.25, pnl_target_usd=1000, max_drawdown_pct=2,
+                        drawdown_target_pct=2, uptime_pct=99.4872, uptime_target_pct=99,
+                        met={"pnl": False, "drawdown": True, "uptime": True})
+    return metrics
+
+
+def every_metric_set() -> tuple[MetricSet, ...]:
+    """Every metric set the code pushes, populated: the loop's, the pipelines', the targets'."""
+    return (*populated(), populated_targets())
 
 
 def sample_names(metrics: MetricSet) -> set[str]:
@@ -52,4 +67,4 @@ def metric_names(metrics: MetricSet) -> set[str]:
 
 def emitted_series_names() -> frozenset[str]:
     """Every series name the code's metric sets emit once populated."""
-    return frozenset(name for metrics in populated() for name in sample_names(metrics))
+    return frozenset(name for metrics in every_metric_set() for name in sample_names(metrics))

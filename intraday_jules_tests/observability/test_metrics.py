@@ -21,7 +21,12 @@ from intraday_jules.observability.metrics import (
     metric_specs,
     public_url,
 )
-from intraday_jules_tests.observability.populated import T0, metric_names, populated
+from intraday_jules_tests.observability.populated import (
+    T0,
+    every_metric_set,
+    metric_names,
+    populated,
+)
 
 
 def test_every_declared_and_exposed_metric_name_follows_the_naming_rule() -> None:
@@ -40,7 +45,7 @@ def test_naming_rule_rejects_names_without_area_name_and_unit(name: str) -> None
 
 def test_the_exposition_holds_exactly_the_declared_metrics() -> None:
     declared = {s.name for s in metric_specs()}
-    assert set().union(*(metric_names(m) for m in populated())) == declared
+    assert set().union(*(metric_names(m) for m in every_metric_set())) == declared
 
 
 def test_metrics_never_touch_the_global_default_registry() -> None:

@@ -42,6 +42,7 @@ DEMO_ARGS: tuple[str, ...] = ("--sessions", "8", "--foundation-steps", "256",
 EXPECTED_ASSETS: tuple[str, ...] = (
     "market_data/bars", "quality/bar_quality_report", "features/feature_table",
     "models/model_evaluation", "models/promoted_model", "trading/session_report",
+    "trading/performance_report",
 )
 EXPECTED_METADATA: dict[str, tuple[str, ...]] = {
     "market_data/bars": ("rows_written", "source", "backend"),
@@ -49,6 +50,7 @@ EXPECTED_METADATA: dict[str, tuple[str, ...]] = {
     "models/model_evaluation": ("model_id", "total_return", "sharpe", "max_drawdown_pct"),
     "models/promoted_model": ("champion", "challenger", "promoted", "gate"),
     "trading/session_report": ("report", "equity_png", "summary"),
+    "trading/performance_report": ("report", "equity_png", "targets", "targets_met"),
 }
 # (asset, Markdown metadata label, a text its dialog shows, or None for "shows a loaded image")
 EXPECTED_MARKDOWN: tuple[tuple[str, str, str | None], ...] = (
@@ -57,6 +59,8 @@ EXPECTED_MARKDOWN: tuple[tuple[str, str, str | None], ...] = (
     ("models/model_evaluation", "table", "walk-forward folds"),
     ("models/model_evaluation", "equity_png", None),
     ("trading/session_report", "equity_png", None),
+    ("trading/performance_report", "report", "Targets"),
+    ("trading/performance_report", "equity_png", None),
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

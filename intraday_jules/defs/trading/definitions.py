@@ -2,7 +2,8 @@
 
 - ``trade_session_job`` (``jobs.py``): one op that loops on every completed minute of a
   session (replay at full speed, or live on the wall clock) through ``trading.run_session``,
-  then records the ``trading/session_report`` materialization for that session.
+  then records the ``trading/session_report`` materialization for that session and the
+  ``trading/performance_report`` one (the seed's targets, pushed to Grafana too).
 - ``trading_session_sensor`` (``sensors.py``): launches it once per session when a promoted
   model exists. Stopped by default: live trading is opt-in.
 - ``trading/session_report`` (``assets.py``, partitioned by session) rebuilt from the ledger,
@@ -13,7 +14,7 @@
 
 import dagster as dg
 
-from intraday_jules.defs.trading.assets import session_report_asset
+from intraday_jules.defs.trading.assets import performance_report_asset, session_report_asset
 from intraday_jules.defs.trading.jobs import reconcile_job, report_job, trade_job
 from intraday_jules.defs.trading.resources import trading_resources
 from intraday_jules.defs.trading.schedules import trading_schedules
@@ -23,7 +24,8 @@ from intraday_jules.settings import Settings
 
 def build_trading_defs(settings: Settings) -> dg.Definitions:
     trade, reconcile, report = trade_job(settings), reconcile_job(), report_job()
-    return dg.Definitions(assets=[session_report_asset(settings)],
+    return dg.Definitions(assets=[session_report_asset(settings),
+                                  performance_report_asset(settings)],
                           jobs=[trade, reconcile, report],
                           sensors=[trading_session_sensor(trade)],
                           schedules=trading_schedules(settings, report, reconcile),

@@ -20,7 +20,12 @@ from intraday_jules.defs.common.resources import (
     ModelStoreResource,
     RiskEngineResource,
 )
-from intraday_jules.defs.trading.assets import REPORT_KEY, report_metadata
+from intraday_jules.defs.trading.assets import (
+    PERFORMANCE_KEY,
+    REPORT_KEY,
+    rebuild_performance,
+    report_metadata,
+)
 from intraday_jules.pipelines.trading_parts import PushTarget
 from intraday_jules.settings import Settings
 from intraday_jules.trading.config import SessionConfig
@@ -61,6 +66,13 @@ def _trade_op(settings: Settings) -> dg.OpDefinition:
         if result.report is not None:
             yield dg.AssetMaterialization(asset_key=REPORT_KEY, partition=day.isoformat(),
                                           metadata=report_metadata(result.report, payload))
+        try:
+            performance = rebuild_performance(settings, ledger)
+        except Exception as exc:  # derived from the ledger: rebuild it later, never fail the run
+            context.log.error("performance report not rebuilt after session %s: %s: %s", day,
+                              type(exc).__name__, exc)
+        else:
+            yield dg.AssetMaterialization(asset_key=PERFORMANCE_KEY, metadata=performance)
         yield dg.Output(payload)
 
     return trade_session
