@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from intraday_jules.domain.calendar import session_window
 from intraday_jules.domain.orders import Fill, Order, OrderIntent, Side
@@ -60,3 +61,15 @@ def seed_two_sessions(ledger: Ledger) -> None:
                                           minute_ts(SECOND, 90), RiskEventKind.STALE_DATA))
     ledger.save_trading_state(StateRecord(TradingState.ACTIVE, "reset by ops",
                                           datetime(2025, 2, 5, 13, 0, tzinfo=UTC)))
+
+
+def seeded_cli_env(folder: Path) -> dict[str, str]:
+    """The environment of a command run against a new SQLite ledger holding the two seeded
+    sessions (``seed_two_sessions``)."""
+    url = f"sqlite:///{folder / 'targets.db'}"
+    ledger = Ledger.connect(url)
+    try:
+        seed_two_sessions(ledger)
+    finally:
+        ledger.engine.dispose()
+    return {"INTRADAY_JULES_HOME": str(folder / "home"), "INTRADAY_JULES_DATABASE_URL": url}

@@ -14,18 +14,12 @@ from intraday_jules.cli import app
 from intraday_jules.ledger import Ledger
 from intraday_jules.ledger.performance import load_performance
 from intraday_jules.trading.tearsheet import daily_returns
-from intraday_jules_tests.targets_ledger import seed_two_sessions
+from intraday_jules_tests.targets_ledger import seeded_cli_env
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path / 'report.db'}"
-    ledger = Ledger.connect(url)
-    try:
-        seed_two_sessions(ledger)
-    finally:
-        ledger.engine.dispose()
-    return {"INTRADAY_JULES_HOME": str(tmp_path / "home"), "INTRADAY_JULES_DATABASE_URL": url}
+    return seeded_cli_env(tmp_path)
 
 
 def report(env: dict[str, str], *args: str) -> Result:

@@ -14,12 +14,11 @@ from typer.testing import CliRunner
 
 from intraday_jules.cli import app
 from intraday_jules.cli.status_cmd import _render
-from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.pipelines.status import collect_status
 from intraday_jules.settings import Settings
 from intraday_jules_tests.builders import session_bars
-from intraday_jules_tests.targets_ledger import REDUCING_REASON, seed_two_sessions
+from intraday_jules_tests.targets_ledger import REDUCING_REASON, seeded_cli_env
 
 TARGET_KEYS = {"cumulative_pnl_usd", "pnl_target_usd", "max_drawdown_pct", "drawdown_target_pct",
                "uptime_pct", "uptime_target_pct"}
@@ -30,13 +29,7 @@ THIRD = date(2025, 2, 5)
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    url = f"sqlite:///{tmp_path / 'status.db'}"
-    ledger = Ledger.connect(url)
-    try:
-        seed_two_sessions(ledger)
-    finally:
-        ledger.engine.dispose()
-    return {"INTRADAY_JULES_HOME": str(tmp_path / "home"), "INTRADAY_JULES_DATABASE_URL": url}
+    return seeded_cli_env(tmp_path)
 
 
 def status(env: dict[str, str], now: datetime, **settings: object) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,28 @@ NVDA_CLOSE, MSFT_CLOSE = 136.2, 421.5
 FAST_RECONNECT = Backoff(initial_s=0.05, factor=2.0, max_s=0.5, attempts=4)
 
 BrokerFactory = Callable[..., IbkrBroker]
+
+
+class LiveClock:
+    """The gateway's live time: the loop, the broker, the feeds and the gateway's own
+    executions share it (set ``gateway`` once the gateway exists)."""
+
+    gateway: FakeTwsThread | None = None
+
+    def __call__(self) -> datetime:
+        assert self.gateway is not None
+        return self.gateway.gateway.live.now
+
+
+@contextmanager
+def gateway_on_live_time(frame: pd.DataFrame, start: datetime
+                         ) -> Iterator[tuple[FakeTwsThread, LiveClock]]:
+    """The fake gateway replaying ``frame`` live from ``start``, on its own live clock."""
+    clock = LiveClock()
+    gw = FakeTwsThread(frame, live_time=start, clock=clock)
+    clock.gateway = gw
+    with gw:
+        yield gw, clock
 
 
 @pytest.fixture(scope="module")

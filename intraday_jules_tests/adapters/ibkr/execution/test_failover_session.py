@@ -31,7 +31,11 @@ from intraday_jules.testing.alpha_vantage_server import AlphaVantageServer
 from intraday_jules.testing.fake_tws import FakeTwsThread
 from intraday_jules.trading import Collaborators, SessionConfig, make_policy, run_session
 from intraday_jules_tests.adapters.ibkr.conftest import RECORDED_SESSION, wait_until
-from intraday_jules_tests.adapters.ibkr.execution.conftest import FAST_RECONNECT
+from intraday_jules_tests.adapters.ibkr.execution.conftest import (
+    FAST_RECONNECT,
+    LiveClock,
+    gateway_on_live_time,
+)
 
 START = datetime(2025, 2, 3, 19, 55, tzinfo=UTC)  # 14:55 ET
 CLOSE = datetime(2025, 2, 3, 21, 0, tzinfo=UTC)
@@ -48,15 +52,6 @@ def _m(hhmm: str) -> datetime:
     hours, minutes = hhmm.split(":")
     return START.replace(hour=int(hours), minute=int(minutes))
 
-
-class LiveClock:
-    """The gateway's live time: the loop, the failover feed and the vendor source share it."""
-
-    gateway: FakeTwsThread | None = None
-
-    def __call__(self) -> datetime:
-        assert self.gateway is not None
-        return self.gateway.gateway.live.now
 
 
 @dataclass
@@ -115,10 +110,7 @@ class Market:
 
 @pytest.fixture
 def live_gateway(recorded_session: pd.DataFrame) -> Iterator[tuple[FakeTwsThread, LiveClock]]:
-    clock = LiveClock()
-    gw = FakeTwsThread(recorded_session, live_time=START, clock=clock)
-    clock.gateway = gw
-    with gw:
+    with gateway_on_live_time(recorded_session, START) as (gw, clock):
         yield gw, clock
 
 

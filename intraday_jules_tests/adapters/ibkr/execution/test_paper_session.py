@@ -38,6 +38,8 @@ from intraday_jules_tests.adapters.ibkr.conftest import RECORDED_SESSION, wait_u
 from intraday_jules_tests.adapters.ibkr.execution.conftest import (
     FAST_RECONNECT,
     SESSION,
+    LiveClock,
+    gateway_on_live_time,
     placed_refs,
 )
 
@@ -50,15 +52,6 @@ LAST_BAR = START + 119 * MINUTE  # 15:59 ET
 FIRST_UPDATE = timedelta(seconds=5)
 IDLE_LIMIT = 300  # heartbeats (~9 s) before the driver gives up waiting for a minute: a stall
 
-
-class LiveClock:
-    """The gateway's live time: the loop, the broker and the gateway's executions share it."""
-
-    gateway: FakeTwsThread | None = None
-
-    def __call__(self) -> datetime:
-        assert self.gateway is not None
-        return self.gateway.gateway.live.now
 
 
 @dataclass
@@ -134,10 +127,7 @@ class ReconcileRecorder(IbkrBroker):
 
 @pytest.fixture
 def paper_gateway(recorded_session: pd.DataFrame) -> Iterator[FakeTwsThread]:
-    clock = LiveClock()
-    gw = FakeTwsThread(recorded_session, live_time=START, clock=clock)
-    clock.gateway = gw
-    with gw:
+    with gateway_on_live_time(recorded_session, START) as (gw, _):
         yield gw
 
 

@@ -47,6 +47,7 @@ from intraday_jules_tests.adapters.ibkr.execution.conftest import (
     FAST_RECONNECT,
     SESSION,
     broker_config,
+    gateway_on_live_time,
     order,
     placed_refs,
 )
@@ -60,15 +61,6 @@ FIRST_UPDATE = timedelta(seconds=5)
 SYMBOLS = ("NVDA", "MSFT")
 BASE_CLIENT_ID = 40
 
-
-class LiveClock:
-    """The gateway's live time, for the gateway's own executions."""
-
-    gateway: FakeTwsThread | None = None
-
-    def __call__(self) -> datetime:
-        assert self.gateway is not None
-        return self.gateway.gateway.live.now
 
 
 class StoreDriver(threading.Thread):
@@ -131,10 +123,7 @@ class StoreDriver(threading.Thread):
 
 @pytest.fixture
 def session_gateway(recorded_session: pd.DataFrame) -> Iterator[FakeTwsThread]:
-    clock = LiveClock()
-    gw = FakeTwsThread(recorded_session, live_time=START, clock=clock)
-    clock.gateway = gw
-    with gw:
+    with gateway_on_live_time(recorded_session, START) as (gw, _):
         yield gw
 
 
