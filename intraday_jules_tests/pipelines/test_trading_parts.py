@@ -49,13 +49,14 @@ def test_the_ibkr_broker_is_paper_with_the_broker_client_id_and_the_account_secr
     opted_in.close()  # a live deployment is the explicit opt-in
 
 
-def test_data_broker_and_live_feed_each_get_their_own_client_id(tmp_path: Path) -> None:
+def test_data_broker_live_feed_and_clock_each_get_their_own_client_id(tmp_path: Path) -> None:
     settings, _ = _settings(tmp_path)
     base = settings.ib_client_id
     options = BrokerOptions.from_settings(settings)
     roles = {role: options.ibkr_config(role) for role in ClientRole}
     assert {role: c.client_id for role, c in roles.items()} == {
-        ClientRole.DATA: base, ClientRole.BROKER: base + 1, ClientRole.LIVE_FEED: base + 2}
+        ClientRole.DATA: base, ClientRole.BROKER: base + 1, ClientRole.LIVE_FEED: base + 2,
+        ClientRole.CLOCK: base + 3}
     assert [role for role, c in roles.items() if not c.readonly] == [ClientRole.BROKER]
     source = build_ibkr_source(SourceOptions.from_settings(settings))
     try:
