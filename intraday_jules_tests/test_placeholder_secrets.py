@@ -3,6 +3,7 @@ as a secret (the Python side; docker/refuse-placeholders.sh guards the container
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,9 @@ def test_cli_when_the_database_password_is_the_placeholder_refuses_with_a_clear_
            "INTRADAY_JULES_DATABASE_URL": "postgresql://ij:change-me-db@127.0.0.1:1/ij"}
     proc = subprocess.run([sys.executable, "-m", "intraday_jules.cli", "config", "--json"],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 1
+    answer = json.loads(proc.stdout)  # under --json the error is one JSON object on stdout too
+    assert "INTRADAY_JULES_DATABASE_URL" in answer["error"] and "placeholder" in answer["error"]
+    assert "change-me-db" not in proc.stdout + proc.stderr
     assert "INTRADAY_JULES_DATABASE_URL" in proc.stderr and "placeholder" in proc.stderr
     assert "hint:" in proc.stderr

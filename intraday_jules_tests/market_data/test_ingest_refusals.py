@@ -162,7 +162,10 @@ def test_ingest_when_the_file_has_an_unknown_symbol_fails_naming_it_and_writes_n
     before = _seed_history(db_url, sim_file)
     path = _edited(sim_file, tmp_path, lambda r: _extra(r, symbol, "2025-01-06T15:00:00Z"))
     proc = _cli(db_url, tmp_path, path, "2025-01-06", "2025-01-06", "--json")
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 1
+    answer = json.loads(proc.stdout)  # under --json the error is one JSON object on stdout too
+    assert set(answer) == {"error", "hint"} and repr(symbol) in answer["error"]
+    assert "--ignore-unknown-symbols" in answer["hint"]
     assert repr(symbol) in proc.stderr and "--ignore-unknown-symbols" in proc.stderr
     error = [line for line in proc.stderr.splitlines() if "unknown symbol(s)" in line]
     assert len(error) == 1 and repr(symbol) in error[0] and "nothing was written" in error[0]
