@@ -84,6 +84,10 @@ class StoreDriver(threading.Thread):
             self._drive(self.store, self.ledger)
         except BaseException as exc:  # reported by the test
             self.error = exc
+            # else time no longer moves on and the CLI waits for its next minute forever (a
+            # hung suite under load, 900 s until pytest-timeout): the session's close ends it
+            # (harmless when the CLI is already done; a SIGINT then would stop pytest itself)
+            self._advance(AFTER_CLOSE)
 
     def close(self) -> None:
         self.store.close()
@@ -92,13 +96,13 @@ class StoreDriver(threading.Thread):
     def _drive(self, store: BarStore, ledger: Ledger) -> None:
         latest = [store.latest_ts(s) for s in SYMBOLS]
         target = START if None in latest else min(t for t in latest if t) + MINUTE
-        assert wait_until(lambda: self.gateway.live_subscriptions() >= len(SYMBOLS), 30.0)
+        assert wait_until(lambda: self.gateway.live_subscriptions() >= len(SYMBOLS), 60.0)
         self._advance(target + MINUTE + FIRST_UPDATE)
         while target <= LAST_COMPLETE:
             if not wait_until(partial(self._stored, store, target), 20.0):
                 self.stalls.append(target)
             if target == self.stop_after:
-                assert wait_until(partial(self._decided_and_sent, ledger, target), 20.0)
+                assert wait_until(partial(self._decided_and_sent, ledger, target), 60.0)
                 time.sleep(0.3)  # the loop is back waiting for the next minute
                 os.kill(os.getpid(), signal.SIGINT)
                 return
