@@ -16,7 +16,8 @@ import pytest
 from intraday_jules.adapters.ibkr import Backoff, IbkrConfig
 from intraday_jules.adapters.ibkr.execution import IbkrBroker
 from intraday_jules.broker import BrokerEvent
-from intraday_jules.domain.orders import IntentOrigin, Order, OrderIntent, Side
+from intraday_jules.domain.orders import Fill, IntentOrigin, Order, OrderIntent, Side
+from intraday_jules.ledger import Ledger
 from intraday_jules.testing.fake_tws import FakeTwsThread
 from intraday_jules.testing.fake_tws.incoming import parse_place_order
 
@@ -113,3 +114,20 @@ def placed_refs(gateway: FakeTwsThread) -> list[str]:
     """The orderRef of every placeOrder the gateway received, in order."""
     return [parse_place_order(list(m.fields)).order_ref for m in gateway.messages
             if m.name == "placeOrder"]
+
+
+def assert_each_execution_booked_once(ledger: Ledger, gateway: FakeTwsThread,
+                                      session: date) -> list[Fill]:
+    """The ledger's fills of ``session`` are the gateway's executions, each once, with their
+    order, quantity, price and commission; returns the fills."""
+    executions = {e.exec_id: e for e in gateway.orders.executions()}
+    fills = ledger.fills(session)
+    assert {f.exec_id for f in fills} == set(executions)  # every execution booked once
+    assert len(fills) == len(executions)
+    for fill in fills:
+        execution = executions[fill.exec_id]
+        assert fill.client_order_id == execution.order_ref
+        assert (fill.quantity, fill.price, fill.commission) == (
+            int(execution.shares), Decimal(repr(execution.price)),
+            Decimal(repr(execution.commission)))
+    return fills

@@ -39,6 +39,7 @@ from intraday_jules_tests.adapters.ibkr.execution.conftest import (
     FAST_RECONNECT,
     SESSION,
     LiveClock,
+    assert_each_execution_booked_once,
     gateway_on_live_time,
     placed_refs,
 )
@@ -171,15 +172,7 @@ def test_ib_paper_session_with_a_dropped_socket_and_data_lost_ends_flat_and_matc
     assert summary["decisions"] == decisions and summary["fills"] >= 10
     kinds = {e.kind for e in ledger.risk_events(RECORDED_SESSION)}
     assert RiskEventKind.RECONCILE_MISMATCH not in kinds
-    executions = {e.exec_id: e for e in gw.orders.executions()}
-    fills = ledger.fills(RECORDED_SESSION)
-    assert {f.exec_id for f in fills} == set(executions)  # every execution booked once
-    for fill in fills:
-        execution = executions[fill.exec_id]
-        assert fill.client_order_id == execution.order_ref
-        assert (fill.quantity, fill.price, fill.commission) == (
-            int(execution.shares), Decimal(repr(execution.price)),
-            Decimal(repr(execution.commission)))
+    fills = assert_each_execution_booked_once(ledger, gw, RECORDED_SESSION)
     assert all(quantity == 0 for quantity, _ in gw.orders.positions().values())
     assert all(p.quantity == 0 for p in ledger.positions().values())
     refs = placed_refs(gw)

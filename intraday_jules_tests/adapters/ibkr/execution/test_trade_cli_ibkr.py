@@ -46,6 +46,7 @@ from intraday_jules_tests.adapters.ibkr.conftest import RECORDED_SESSION, wait_u
 from intraday_jules_tests.adapters.ibkr.execution.conftest import (
     FAST_RECONNECT,
     SESSION,
+    assert_each_execution_booked_once,
     broker_config,
     gateway_on_live_time,
     order,
@@ -185,13 +186,8 @@ def test_trade_ibkr_places_the_ledgers_orders_books_commissions_and_resumes_afte
         assert not set(refs[len(first_refs):]) & first_orders  # nothing decided re-sent
         orders = {o.client_order_id for o in ledger.orders(RECORDED_SESSION)}
         assert set(refs) == orders and len(orders) > len(first_orders)
-        executions = {e.exec_id: e for e in gw.orders.executions()}
-        fills = ledger.fills(RECORDED_SESSION)
-        assert {f.exec_id for f in fills} == set(executions)  # every execution booked once
-        for fill in fills:
-            execution = executions[fill.exec_id]
-            assert fill.client_order_id == execution.order_ref
-            assert fill.commission == Decimal(repr(execution.commission)) >= Decimal(1)
+        fills = assert_each_execution_booked_once(ledger, gw, RECORDED_SESSION)
+        assert all(fill.commission >= Decimal(1) for fill in fills)  # IB's minimum
         assert payload["fills"] == len(fills)
         assert all(quantity == 0 for quantity, _ in gw.orders.positions().values())
         assert ledger.decisions(RECORDED_SESSION)[-1].ts < LAST_COMPLETE + MINUTE
