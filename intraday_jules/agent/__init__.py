@@ -3,6 +3,8 @@ the model store and registry, the promotion gate, and the live policy.
 
 - ``data``: bars -> features -> train-window normalisation -> ``MarketArrays``; splits.
 - ``config``: ``TrainingConfig`` (every hyperparameter explained).
+- ``execution_spec``: ``ExecutionSpec``, how a model trades (saved and hashed with it), and
+  ``ExecutionSpecMismatch`` when a session's risk limits cannot honour it.
 - ``training``: ``train_foundation``, ``train_dual`` (transfer), ``train_dual_from_scratch``.
 - ``transfer``: the documented foundation -> dual weight mapping.
 - ``model_store``: ``ModelStore`` (directories + ``models`` registry, append-only promotions).
@@ -35,6 +37,7 @@ from intraday_jules.agent.evaluation import (
     evaluation_data,
     walk_forward_folds,
 )
+from intraday_jules.agent.execution_spec import ExecutionSpec, ExecutionSpecMismatch
 from intraday_jules.agent.live_policy import LiveDecision, LivePolicy
 from intraday_jules.agent.model_store import PROMOTED, ModelStore, ModelStoreError
 from intraday_jules.agent.promotion import GateReport, gate_criteria, promote
@@ -54,6 +57,8 @@ __all__ = [
     "DateWindow",
     "EvaluationReport",
     "EvaluationWindowError",
+    "ExecutionSpec",
+    "ExecutionSpecMismatch",
     "Fold",
     "GateReport",
     "LiveDecision",

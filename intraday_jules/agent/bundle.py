@@ -10,6 +10,7 @@ from sb3_contrib import RecurrentPPO
 
 from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.data import DateWindow
+from intraday_jules.agent.execution_spec import ExecutionSpec
 from intraday_jules.features import FeatureSpec
 from intraday_jules.features.normalize import Normalizer
 
@@ -33,6 +34,10 @@ class ModelBundle:
     metrics: training figures (learning curve, wall time, fps) and later evaluation results.
     parent_id: for a transferred dual model, the foundation it started from.
     model_id: set once the bundle is saved in a ``ModelStore``.
+    execution: how it trades (``ExecutionSpec``: shorts, step, cap, timing, costs, book).
+        None derives it from ``config.env`` and ``symbols`` with the default cost model
+        (what training used); a given spec must agree with ``config.env``, so
+        ``config.env.position_rules()`` and ``execution.position_rules()`` are the same.
     """
 
     model: RecurrentPPO
@@ -46,6 +51,19 @@ class ModelBundle:
     metrics: dict[str, Any] = field(default_factory=dict)
     parent_id: str | None = None
     model_id: str | None = None
+    execution: ExecutionSpec = None  # type: ignore[assignment]  # None: derived, see above
+
+    def __post_init__(self) -> None:
+        if self.execution is None:
+            self.execution = ExecutionSpec.from_training(self.config, self.symbols)
+        elif self.execution.symbols != tuple(self.symbols):
+            raise ModelMismatchError(f"execution spec symbols {self.execution.symbols} differ "
+                                     f"from the model's {tuple(self.symbols)}")
+        else:
+            differ = self.execution.matches_env(self.config.env)
+            if differ:
+                raise ModelMismatchError("execution spec and training env disagree: "
+                                         + "; ".join(differ))
 
     @property
     def obs_shape(self) -> tuple[int, ...]:

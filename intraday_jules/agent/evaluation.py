@@ -7,6 +7,8 @@
   order); ``walk_forward_folds`` builds retrain-per-fold schedules with the same rules.
 - Every policy (agent and baselines) runs through the same env and ``ExecutionModel``; the
   agent's action sequences recorded at the reference cost (1x) are replayed at 0x and 2x.
+  Both come from the model's ``ExecutionSpec`` (shorts, step, cap, timing, evaluation book,
+  cost model), the rules it will trade under, so the gate judges the policy that trades.
 - The agent's LSTM state is zeroed at every session's first decision, as in training
   (session episodes) and in ``LivePolicy``.
 - Seeds: the policy is stochastic; seed s samples its actions with uniforms keyed on
@@ -120,6 +122,7 @@ class EvaluationReport:
     fold_metrics: list[dict[str, Metrics]]
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     actions: dict[str, np.ndarray] = field(default_factory=dict)
+    execution_spec: dict[str, Any] | None = None
 
     def metrics(self, name: str = MODEL, cost: str | None = None) -> Metrics:
         return mean_metrics(self.runs[cost or self.reference][name])
@@ -140,8 +143,11 @@ class EvaluationReport:
         costs: dict[str, Any] = {"reference": self.reference, "levels": list(self.runs),
                                  "execution": self.execution}
         costs.update({level: self._level(level) for level in self.runs})
-        return {"model": ref["model"], "baselines": ref["baselines"], "seeds": self.seeds,
-                "ci95": ref["ci95"], "costs": costs}
+        out = {"model": ref["model"], "baselines": ref["baselines"], "seeds": self.seeds,
+               "ci95": ref["ci95"], "costs": costs}
+        if self.execution_spec is not None:
+            out["execution_spec"] = self.execution_spec
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Compact form for the registry: window, folds and the JSON above."""
@@ -155,14 +161,18 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
              n_folds: int = 3, embargo_sessions: int = 1, action_mode: ActionMode = "sample",
              execution_model: ExecutionModel | None = None) -> EvaluationReport:
     """Evaluate ``bundle`` and the baselines on ``data``'s sessions in ``window`` (default:
-    all), which must be normalised with the model's own statistics (``evaluation_data``)."""
+    all), which must be normalised with the model's own statistics (``evaluation_data``).
+    The env's rules and the cost model are the bundle's ``ExecutionSpec``'s;
+    ``execution_model`` overrides the cost model only (e.g. a stress run)."""
     _check_data(bundle, data)
     sessions = [d for d in data.sessions if window is None or window.contains(d)]
     folds, dropped = evaluation_folds(sessions, bundle.train_window, n_folds=n_folds,
                                       embargo_sessions=embargo_sessions)
     span = DateWindow(folds[0].start, folds[-1].end)
     arrays = data.window(span, bundle.symbols)
-    base = execution_model or ExecutionModel()
+    spec = bundle.execution
+    env_config = spec.env_config(bundle.config.env)
+    base = execution_model or spec.execution_model()
     levels = {f"{m:g}x": m for m in cost_multipliers}
     reference = "1x" if "1x" in levels else next(iter(levels))
     env_cls = SingleTickerTradingEnv if len(bundle.symbols) == 1 else DualTickerTradingEnv
@@ -170,7 +180,7 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
 
     def envs(multiplier: float, batch: int) -> list[PortfolioTradingEnv]:
         model = base.with_cost_multiplier(multiplier)
-        return build_envs(arrays, env_cls, bundle.config.env, model, batch)
+        return build_envs(arrays, env_cls, env_config, model, batch)
 
     probe = envs(levels[reference], 1)[0]
     with torch_threads(bundle.config.torch_threads):
@@ -190,7 +200,8 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
         seeds=seeds, action_mode=action_mode, reference=reference,
         execution=base.config.to_dict(), runs=runs,
         fold_metrics=_per_fold(recorded, folds, arrays.session_dates),
-        curves={n: ts[0].values for n, ts in recorded.items()}, actions=actions)
+        curves={n: ts[0].values for n, ts in recorded.items()}, actions=actions,
+        execution_spec={"version": spec.version, **spec.to_dict()})
 
 
 def _split_agent(agent: list[Trajectory]) -> dict[str, list[Trajectory]]:
@@ -237,5 +248,5 @@ def evaluation_data(bundle: ModelBundle, bars: Any, *, origin: str = "bars") -> 
     from intraday_jules.agent.data import prepare_data
 
     return prepare_data(bars, train_window=None, symbols=bundle.symbols, spec=bundle.spec,
-                        normalizers=bundle.normalizers, lookback=bundle.config.env.lookback,
+                        normalizers=bundle.normalizers, lookback=bundle.execution.lookback,
                         origin=origin)

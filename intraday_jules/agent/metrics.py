@@ -4,6 +4,11 @@ Conventions (docs/training.md):
 - Returns are on the book's equity (``initial_cash``, $10,000 by default), of which at most
   $1,000 per asset is ever exposed. ``total_return`` is a fraction; ``max_drawdown_pct`` is in
   percent (1.5 = 1.5%), the unit of the promotion gate's 2% limit.
+- Live units, for the gate's comparison with the risk engine's halts: ``max_drawdown_usd`` is
+  the largest peak-to-trough fall of the portfolio value in $ (the drawdown halt's unit) and
+  ``worst_daily_pnl_usd`` the most negative session P&L in $ (the daily loss halt's unit;
+  the smallest session P&L, positive if every session made money). A session is one
+  exchange session of the trajectory, as for the daily returns.
 - Sharpe and Sortino use DAILY returns (one per session: session P&L / equity at its start),
   annualised by sqrt(252). The book is flat at every close, so a session's P&L is exactly
   the day's return; per-bar returns (sqrt(252 x 390)) would mostly be zeros of flat bars and
@@ -29,7 +34,7 @@ from intraday_jules.agent.rollout import Trajectory
 TRADING_DAYS = 252
 METRICS: tuple[str, ...] = (
     "total_return", "pnl_usd", "sharpe", "sortino", "max_drawdown_pct", "max_drawdown_usd",
-    "calmar", "turnover", "trades_per_day", "exposure", "hit_rate",
+    "worst_daily_pnl_usd", "calmar", "turnover", "trades_per_day", "exposure", "hit_rate",
 )
 Metrics = dict[str, float | None]
 
@@ -45,16 +50,29 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return 0.0 if numerator == 0 else None
 
 
-def daily_returns(traj: Trajectory, sessions: np.ndarray | None = None) -> np.ndarray:
-    """Per session (in order): P&L over the session / value at its start."""
+def session_values(traj: Trajectory, sessions: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per session (in order): (value at its start, value at its end) in $."""
     keep = np.ones(len(traj.session), bool) if sessions is None else np.isin(traj.session,
                                                                                 sessions)
-    out = []
+    starts, ends = [], []
     for s in np.unique(traj.session[keep]):
         steps = np.flatnonzero(traj.session == s)
-        start, end = traj.values[steps[0]], traj.values[steps[-1] + 1]
-        out.append((end - start) / start)
-    return np.asarray(out, dtype=np.float64)
+        starts.append(traj.values[steps[0]])
+        ends.append(traj.values[steps[-1] + 1])
+    return np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64)
+
+
+def daily_returns(traj: Trajectory, sessions: np.ndarray | None = None) -> np.ndarray:
+    """Per session (in order): P&L over the session / value at its start."""
+    start, end = session_values(traj, sessions)
+    return np.asarray((end - start) / start, dtype=np.float64)
+
+
+def daily_pnl_usd(traj: Trajectory, sessions: np.ndarray | None = None) -> np.ndarray:
+    """Per session (in order): P&L over the session in $."""
+    start, end = session_values(traj, sessions)
+    return np.asarray(end - start, dtype=np.float64)
 
 
 def compute_metrics(traj: Trajectory, sessions: np.ndarray | None = None) -> Metrics:
@@ -63,6 +81,7 @@ def compute_metrics(traj: Trajectory, sessions: np.ndarray | None = None) -> Met
              else np.flatnonzero(np.isin(traj.session, sessions)))
     values = np.concatenate([[traj.values[steps[0]]], traj.values[steps + 1]])
     days = daily_returns(traj, sessions)
+    day_pnl = daily_pnl_usd(traj, sessions)
     n_days = max(len(days), 1)
     start, end = float(values[0]), float(values[-1])
     peak = np.maximum.accumulate(values)
@@ -80,6 +99,7 @@ def compute_metrics(traj: Trajectory, sessions: np.ndarray | None = None) -> Met
         "sortino": None if sortino is None else sortino * annual,
         "max_drawdown_pct": 100.0 * dd_frac,
         "max_drawdown_usd": dd_usd,
+        "worst_daily_pnl_usd": float(day_pnl.min()) if len(day_pnl) else 0.0,
         "calmar": _ratio(mean * TRADING_DAYS, dd_frac),
         "turnover": float(traj.traded[steps].sum()) / (traj.initial * n_days),
         "trades_per_day": float(traj.trades[steps].sum()) / n_days,

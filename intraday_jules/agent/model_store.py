@@ -7,6 +7,8 @@ file                   content
 =====================  ==============================================================
 model.zip              the SB3 RecurrentPPO save (policy weights, spaces, hyperparameters)
 feature_spec.json      the FeatureSpec (full definition) and its version hash
+execution_spec.json    the ExecutionSpec (how it trades: shorts, step, cap, timing,
+                       costs, evaluation book) and its version hash
 normalization.json     per symbol, the normaliser fit on the training window
 config.json            the ``TrainingConfig`` (with the env settings)
 data_hashes.json       training window and per-symbol sha256 of its bars
@@ -16,7 +18,8 @@ manifest.json          id, kind, parent, symbols, observation shape, actions, ve
 
 The registry row (``models``) records id, kind, parent, window, seed, spec version, status
 and metrics; promotion decisions are rows of ``model_promotions`` (append-only). ``load``
-refuses a model whose FeatureSpec hash or observation shape differs from the live one.
+refuses a model whose FeatureSpec hash or observation shape differs from the live one,
+and a model whose ``execution_spec.json`` does not hash to the version its manifest recorded.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from intraday_jules.agent.bundle import ModelBundle, ModelMismatchError
 from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.data import DateWindow
+from intraday_jules.agent.execution_spec import ExecutionSpec
 from intraday_jules.agent.registry import (
     MODELS,
     PROMOTIONS,
@@ -182,13 +186,40 @@ class ModelStore:
             raise ModelMismatchError(
                 f"model {record.id} was trained with FeatureSpec {spec.version}, but the live "
                 f"FeatureSpec is {live_spec.version}; retrain it or run the matching spec")
-        bundle = _bundle_from(folder, record, spec)
+        bundle = _bundle_from(folder, record, spec, self._execution_spec(record))
         if live_spec is not None:
             bundle.check_compatible(live_spec, obs_shape)
         return bundle
 
+    def execution_spec(self, ref: str = PROMOTED) -> ExecutionSpec:
+        """The ``ExecutionSpec`` of model ``ref`` without loading its weights (cheap: a
+        trading session checks it before anything else)."""
+        return self._execution_spec(self.get(self.resolve(ref)))
 
-def _bundle_from(folder: Path, record: ModelRecord, spec: FeatureSpec) -> ModelBundle:
+    def _execution_spec(self, record: ModelRecord) -> ExecutionSpec:
+        """Read and verify ``execution_spec.json``: its spec must hash to the version in the
+        file and in ``manifest.json``. A model saved before execution specs existed has no
+        file: its spec is derived from its saved TrainingConfig (the env's rules) and the
+        default cost model, which is what it was trained and evaluated with."""
+        folder = record.path
+        path = folder / "execution_spec.json"
+        if not path.is_file():
+            config = TrainingConfig.from_dict(_read(folder / "config.json"))
+            return ExecutionSpec.from_training(config, record.symbols)
+        document = _read(path)
+        spec = ExecutionSpec.from_dict(document["spec"])
+        recorded = _read(folder / "manifest.json").get("execution_spec_version")
+        for where, version in (("execution_spec.json", document.get("version")),
+                               ("manifest.json", recorded)):
+            if version != spec.version:
+                raise ModelMismatchError(
+                    f"model {record.id}: execution_spec.json hashes to {spec.version}, "
+                    f"{where} says {version}; the file was changed after the model was saved")
+        return spec
+
+
+def _bundle_from(folder: Path, record: ModelRecord, spec: FeatureSpec,
+                 execution: ExecutionSpec) -> ModelBundle:
     normalizers = {s: Normalizer.from_dict(d)
                    for s, d in _read(folder / "normalization.json").items()}
     for normalizer in normalizers.values():
@@ -199,7 +230,8 @@ def _bundle_from(folder: Path, record: ModelRecord, spec: FeatureSpec) -> ModelB
         model=model, kind=record.kind, symbols=record.symbols, spec=spec,  # type: ignore[arg-type]
         normalizers=normalizers, config=TrainingConfig.from_dict(_read(folder / "config.json")),
         train_window=DateWindow.from_dict(hashes["window"]), data_hashes=hashes["hashes"],
-        metrics=_read(folder / "metrics.json"), parent_id=record.parent_id, model_id=record.id)
+        metrics=_read(folder / "metrics.json"), parent_id=record.parent_id, model_id=record.id,
+        execution=execution)
 
 
 def _write_files(folder: Path, bundle: ModelBundle, model_id: str, created: datetime) -> None:
@@ -210,6 +242,8 @@ def _write_files(folder: Path, bundle: ModelBundle, model_id: str, created: date
     bundle.model.save(folder / "model.zip")
     documents: dict[str, Any] = {
         "feature_spec.json": {"version": bundle.spec.version, "spec": bundle.spec.to_dict()},
+        "execution_spec.json": {"version": bundle.execution.version,
+                                "spec": bundle.execution.to_dict()},
         "normalization.json": {s: n.to_dict() for s, n in bundle.normalizers.items()},
         "config.json": bundle.config.to_dict(),
         "data_hashes.json": {"window": bundle.train_window.to_dict(),
@@ -218,6 +252,7 @@ def _write_files(folder: Path, bundle: ModelBundle, model_id: str, created: date
         "manifest.json": {"id": model_id, "kind": bundle.kind, "parent_id": bundle.parent_id,
                           "symbols": list(bundle.symbols), "obs_shape": list(bundle.obs_shape),
                           "n_actions": bundle.n_actions, "spec_version": bundle.spec.version,
+                          "execution_spec_version": bundle.execution.version,
                           "created_at": created.isoformat(), "seed": bundle.config.seed,
                           "stable_baselines3": stable_baselines3.__version__,
                           "sb3_contrib": sb3_contrib.__version__},

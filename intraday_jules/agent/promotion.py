@@ -4,8 +4,19 @@ On the validation windows, after 1x costs, the challenger must
 1. beat flat (total return strictly above the flat book's, which is 0),
 2. beat buy-and-hold (strictly above the best of the buy-and-hold baselines present:
    each single-asset one and, for two assets, the 50/50 book),
-3. keep its max drawdown <= 2% (the seed's target), and
-4. have the live FeatureSpec hash (a model on other features cannot be served).
+3. keep its max drawdown <= 2% (the seed's target),
+4. keep its max drawdown in $ <= the live drawdown halt (``RiskLimits.drawdown_limit_usd``,
+   $100 by default),
+5. keep its worst session's loss in $ <= the live daily loss halt
+   (``RiskLimits.daily_loss_limit_usd``, $50 by default),
+6. have the live FeatureSpec hash (a model on other features cannot be served), and
+7. have an ExecutionSpec the live risk limits honour (its cap <= the max position per
+   asset, its step <= the max order, shorts only if the limits allow them).
+The percent and dollar figures are both measured by the evaluation, which runs on the
+model's ExecutionSpec: its evaluation book ($10,000 by default) and its position caps, which
+equal the live caps by default ($1,000 per asset = ``RiskLimits.max_position_usd``), so the
+dollar criteria are the halts the model would meet live. The figures are means over the
+evaluation's seeds, as for every other criterion.
 Otherwise the champion stays; the report lists every criterion with its value and threshold,
 and the decision (promoted or rejected) is appended to ``model_promotions``.
 """
@@ -17,8 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from intraday_jules.agent.evaluation import EvaluationReport
+from intraday_jules.agent.execution_spec import ExecutionSpec
 from intraday_jules.agent.model_store import ModelStore
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
+from intraday_jules.risk.limits import RiskLimits
 
 MAX_DRAWDOWN_PCT = 2.0
 GATE_COST = "1x"
@@ -85,8 +98,14 @@ class GateReport:
 def gate_criteria(evaluation: Mapping[str, Any], challenger_spec_version: str,
                   live_spec: FeatureSpec = DEFAULT_SPEC, *,
                   max_drawdown_pct: float = MAX_DRAWDOWN_PCT,
-                  cost: str = GATE_COST) -> tuple[Criterion, ...]:
-    """The four criteria, from an evaluation in its JSON form (``EvaluationReport.to_dict``)."""
+                  cost: str = GATE_COST, limits: RiskLimits | None = None,
+                  execution: ExecutionSpec | None = None) -> tuple[Criterion, ...]:
+    """The seven criteria, from an evaluation in its JSON form (``EvaluationReport.to_dict``).
+
+    ``limits``: the live risk limits (default ``RiskLimits()``: $100 drawdown, $50 daily
+    loss, $1,000 per asset). ``execution``: the challenger's ExecutionSpec (default: the one
+    the evaluation records under "execution_spec")."""
+    limits = limits or RiskLimits()
     level = evaluation["costs"][cost]
     model, baselines = level["model"], level["baselines"]
     ret = model["total_return"]
@@ -102,23 +121,63 @@ def gate_criteria(evaluation: Mapping[str, Any], challenger_spec_version: str,
                   f"total_return > best of {sorted(holds)}"),
         Criterion("max_drawdown", drawdown is not None and drawdown <= max_drawdown_pct,
                   drawdown, max_drawdown_pct, "max_drawdown_pct <="),
+        *_live_unit_criteria(model, limits),
         Criterion("feature_spec_matches", challenger_spec_version == live_spec.version,
                   challenger_spec_version, live_spec.version, "FeatureSpec hash =="),
+        _execution_criterion(execution or _recorded_spec(evaluation), limits),
     )
+
+
+def _live_unit_criteria(model: Mapping[str, Any], limits: RiskLimits) -> tuple[Criterion, ...]:
+    """Drawdown and worst session loss in $, against the live halts."""
+    drawdown_usd = model.get("max_drawdown_usd")
+    worst_pnl = model.get("worst_daily_pnl_usd")
+    worst_loss = None if worst_pnl is None else max(-float(worst_pnl), 0.0)
+    dd_limit, loss_limit = float(limits.drawdown_limit_usd), float(limits.daily_loss_limit_usd)
+    return (
+        Criterion("max_drawdown_usd", drawdown_usd is not None and drawdown_usd <= dd_limit,
+                  drawdown_usd, dd_limit, "max_drawdown_usd <= live drawdown limit"),
+        Criterion("worst_daily_loss_usd", worst_loss is not None and worst_loss <= loss_limit,
+                  worst_loss, loss_limit, "worst_daily_loss_usd <= live daily loss limit"),
+    )
+
+
+def _recorded_spec(evaluation: Mapping[str, Any]) -> ExecutionSpec | None:
+    recorded = evaluation.get("execution_spec")
+    if recorded is None:
+        return None
+    return ExecutionSpec.from_dict({k: v for k, v in recorded.items() if k != "version"})
+
+
+def _execution_criterion(spec: ExecutionSpec | None, limits: RiskLimits) -> Criterion:
+    threshold = (f"max position ${limits.max_position_usd}, max order "
+                 f"${limits.max_order_usd}, shorts {'allowed' if limits.allow_short else 'off'}")
+    if spec is None:
+        return Criterion("execution_spec_honoured", False, None, threshold,
+                         "ExecutionSpec honoured by the live limits")
+    reasons = spec.unhonoured(limits)
+    value = ("; ".join(reasons) if reasons else
+             f"{'long/short' if spec.allow_short else 'long-only'}, step "
+             f"${spec.step_notional:g}, cap ${spec.max_position_notional:g}")
+    return Criterion("execution_spec_honoured", not reasons, value, threshold,
+                     "ExecutionSpec honoured by the live limits")
 
 
 def promote(store: ModelStore, challenger_id: str, evaluation: EvaluationReport, *,
             live_spec: FeatureSpec = DEFAULT_SPEC,
-            max_drawdown_pct: float = MAX_DRAWDOWN_PCT) -> GateReport:
-    """Run the gate on ``challenger_id``'s validation evaluation and record the decision
-    (promoted: it becomes the champion and the old one is retired; rejected: the champion
-    stays). Returns the report that says why."""
+            max_drawdown_pct: float = MAX_DRAWDOWN_PCT,
+            limits: RiskLimits | None = None) -> GateReport:
+    """Run the gate on ``challenger_id``'s validation evaluation against the live ``limits``
+    (default ``RiskLimits()``; pass ``RiskLimits.from_settings(settings)``) and record the
+    decision (promoted: it becomes the champion and the old one is retired; rejected: the
+    champion stays). Returns the report that says why."""
     if evaluation.model_id not in (None, challenger_id):
         raise ValueError(f"the evaluation is of model {evaluation.model_id}, "
                          f"not of the challenger {challenger_id}")
     record = store.get(challenger_id)
     criteria = gate_criteria(evaluation.to_dict(), record.spec_version, live_spec,
-                             max_drawdown_pct=max_drawdown_pct)
+                             max_drawdown_pct=max_drawdown_pct, limits=limits,
+                             execution=store.execution_spec(challenger_id))
     report = GateReport(challenger_id, store.champion_id(),
                         all(c.passed for c in criteria), criteria)
     store.record_decision(challenger_id, "promoted" if report.promoted else "rejected",

@@ -29,8 +29,10 @@ from intraday_jules.agent.bundle import ModelBundle, ModelKind
 from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.data import PreparedData, TrainingDataError
 from intraday_jules.agent.envs import make_training_env
+from intraday_jules.agent.execution_spec import ExecutionSpec
 from intraday_jules.agent.policy import SequenceLstmPolicy
 from intraday_jules.agent.transfer import transfer_weights
+from intraday_jules.env import ExecutionModel
 
 #: ``progress(steps_done, total_steps)``, called as training advances (for a progress bar).
 ProgressFn = Callable[[int, int], None]
@@ -177,7 +179,9 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
         normalizers={s: data.normalizers[s] for s in symbols},
         config=replace(config), train_window=data.train_window,
         data_hashes={s: data.data_hashes[s] for s in symbols}, metrics=metrics,
-        parent_id=parent_id)
+        parent_id=parent_id,
+        # the training envs price fills with the default ExecutionModel (agent/envs.py)
+        execution=ExecutionSpec.from_training(config, symbols, ExecutionModel().config))
 
 
 def _callbacks(curve: _LearningCurve, config: TrainingConfig, kind: str,

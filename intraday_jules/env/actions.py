@@ -69,12 +69,13 @@ class PositionRules:
     step_notional: dollars of exposure one buy adds (or one sell removes). The default equals
         the cap, so from flat one buy goes fully long and, with shorts allowed, positions take
         three levels: -cap, 0, +cap.
-    allow_short: if False a sell never takes the position below zero (long-only).
+    allow_short: if False (the default) a sell never takes the position below zero
+        (long-only, as the live loop and the risk engine's default limits trade).
     """
 
     max_position_notional: float = 1000.0
     step_notional: float = 1000.0
-    allow_short: bool = True
+    allow_short: bool = False
 
     def __post_init__(self) -> None:
         if not self.max_position_notional > 0 or not self.step_notional > 0:

@@ -30,7 +30,9 @@ class TradingEnvConfig:
     lookback: warm-up bars at the start of each session on which no decision is made (the
         features need history; 50 bars = until 10:20 ET).
     episode_length: decision steps per episode; None = to the end of the data (evaluation).
-    max_position_notional, step_notional, allow_short: see ``PositionRules``.
+    max_position_notional, step_notional, allow_short: see ``PositionRules``. Long-only by
+        default, the one choice training, evaluation, the gate and the live loop share
+        (a model's ``ExecutionSpec`` records it; README "Long-only by default").
     flatten_bars_before_close: the book is flat for a session's last N bars; the forced flatten
         fills at the open of the N-th last bar (5 -> 15:55 ET, 12:55 on half days).
     initial_cash: starting cash in $ (portfolio value = cash + shares x close).
@@ -46,7 +48,7 @@ class TradingEnvConfig:
     episode_length: int | None = 1000
     max_position_notional: float = 1000.0
     step_notional: float = 1000.0
-    allow_short: bool = True
+    allow_short: bool = False
     flatten_bars_before_close: int = DEFAULT_FLATTEN_BARS
     initial_cash: float = 10_000.0
     reward_scale: float = 1.0

@@ -58,13 +58,14 @@ _COMMON_SPEC = """
     ## Arguments
     arrays: ``MarketArrays`` holding the symbols (from ``MarketArrays.from_frames``).
     config: ``TradingEnvConfig`` (lookback 50, episode_length 1000, max_position_notional
-        $1,000, step_notional $1,000, allow_short True, flatten_bars_before_close 5,
+        $1,000, step_notional $1,000, allow_short False, flatten_bars_before_close 5,
         initial_cash $10,000, reward_scale 1, penalties 0, observation_clip 10, random_start).
     execution_model: ``ExecutionModel`` (default costs; ``with_cost_multiplier`` for 0x/2x).
     render_mode: None (no rendering).
 
     ## Version History
     v0: first version (NVDA/MSFT, 12 features, three-level positions by default).
+    v1: long-only by default (``allow_short=False``), as the live loop trades.
 """
 
 
@@ -80,7 +81,8 @@ class SingleTickerTradingEnv(PortfolioTradingEnv):
     exposure (sized on the decision bar's close, whole shares, truncated toward zero), never
     past ``max_position_notional``; a sell removes as much, down to -cap (or 0 when
     ``allow_short`` is False); hold trades nothing. A buy never sells, a sell never buys.
-    With the defaults (step = cap = $1,000) the position takes three levels: short, flat, long.
+    With the defaults (step = cap = $1,000, long-only) the position takes two levels: flat and
+    long; with ``allow_short=True`` three: short, flat, long.
 
     ## Observation Space
     ``Box(-10, 10, (13,), float32)`` (bounds = ``observation_clip``):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from intraday_jules.broker.base import Broker
 from intraday_jules.domain.clock import Clock, system_clock
@@ -29,11 +29,19 @@ from intraday_jules.pipelines.trading_parts import PushTarget, close_broker
 from intraday_jules.risk import RiskEngine, RiskLimits
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import Log
-from intraday_jules.trading.policies import make_policy
-from intraday_jules.trading.promoted import promoted_loader
+from intraday_jules.trading.policies import PromotedLoader, make_policy
+from intraday_jules.trading.promoted import (
+    PROMOTED_REF,
+    model_execution_spec,
+    model_session_config,
+    promoted_loader,
+)
 from intraday_jules.trading.replay import build_replay_session
 from intraday_jules.trading.result import SessionResult
 from intraday_jules.trading.session import run_session
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 class LedgerFactory(Protocol):
@@ -86,18 +94,39 @@ class FixedRisk:
         return RiskEngine(self.fixed, ledger, clock=clock)
 
 
+def model_ref(policy: str) -> str | None:
+    """The model a policy name trades ("promoted", or "model:ID"), None for a baseline."""
+    if policy == "promoted":
+        return PROMOTED_REF
+    return policy.removeprefix("model:") if policy.startswith("model:") else None
+
+
+def for_model(config: SessionConfig, policy: str, models_dir: Path, engine: Engine,
+              limits: RiskLimits, seed: int) -> tuple[SessionConfig, PromotedLoader | None]:
+    """The session under the model's ExecutionSpec (position rules, timing, costs) and a
+    loader that refuses a model ``limits`` cannot honour; unchanged for a baseline."""
+    ref = model_ref(policy)
+    if ref is None:
+        return config, None
+    spec = model_execution_spec(models_dir, engine, ref)
+    return model_session_config(config, spec), promoted_loader(
+        models_dir, engine, seed=seed, ref=ref, limits=limits, symbols=config.symbols)
+
+
 def run_replay_session(config: SessionConfig, *, database_url: str, source: BarSource,
                        policy: str, limits: RiskLimits, journal: Path, models_dir: Path,
                        push: PushTarget, seed: int = 0) -> SessionResult:
     """``config.session`` replayed from ``source`` at full speed with the simulated broker
-    journaled at ``journal``; the stored quality gate and ``push`` apply as in a live run."""
+    journaled at ``journal``; the stored quality gate and ``push`` apply as in a live run.
+    A model policy trades under its ExecutionSpec (``for_model``)."""
     gate_ledger = Ledger.connect(database_url)  # migrates, then the gate reads it
     try:
+        config, loader = for_model(config, policy, models_dir, gate_ledger.engine, limits, seed)
         extras = push.extras(gate_ledger.engine, config.session, config.symbols)
         return build_replay_session(config, database_url=database_url, source=source,
                                     policy=policy, seed=seed, limits=limits,
                                     broker_journal=journal, models_dir=models_dir,
-                                    extras=extras).run()
+                                    promoted=loader, extras=extras).run()
     finally:
         gate_ledger.engine.dispose()
 
@@ -105,9 +134,11 @@ def run_replay_session(config: SessionConfig, *, database_url: str, source: BarS
 def run_live_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, ledger: Ledger,
                      risk: RiskEngine, policy: str, models_dir: Path, push: PushTarget,
                      log: Log, clock: Clock = system_clock, seed: int = 0) -> SessionResult:
-    """The live loop: the same ``run_session`` as replays, on a real clock and a live feed."""
-    chosen = make_policy(policy, seed=seed,
-                         loader=promoted_loader(models_dir, ledger.engine, seed=seed))
+    """The live loop: the same ``run_session`` as replays, on a real clock and a live feed;
+    a model policy trades under its ExecutionSpec (``for_model``)."""
+    config, loader = for_model(config, policy, models_dir, ledger.engine, risk.limits, seed)
+    chosen = make_policy(policy, seed=seed, loader=loader or promoted_loader(
+        models_dir, ledger.engine, seed=seed, limits=risk.limits, symbols=config.symbols))
     return run_session(config, feed=feed, broker=broker, policy=chosen, ledger=ledger,
                        risk=risk, store=BarStore(ledger.engine),
                        metrics=TradingMetrics(clock=clock), clock=clock, log=log,

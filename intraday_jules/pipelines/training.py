@@ -34,6 +34,7 @@ from intraday_jules.agent.training import train_dual, train_foundation
 from intraday_jules.domain.calendar import NEW_YORK
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.observability.pipeline_push import push_training
+from intraday_jules.risk.limits import RiskLimits
 
 Progress = Callable[[int, int], None]
 
@@ -145,6 +146,7 @@ def evaluate_step(store: ModelStore, bars: pd.DataFrame, model: TrainedModel, *,
     return report
 
 
-def promotion_step(store: ModelStore, model: TrainedModel,
-                   evaluation: EvaluationReport) -> GateReport:
-    return promote(store, model.model_id, evaluation)
+def promotion_step(store: ModelStore, model: TrainedModel, evaluation: EvaluationReport,
+                   limits: RiskLimits | None = None) -> GateReport:
+    """The gate, in percent and against the live ``limits`` in $ (the settings' limits)."""
+    return promote(store, model.model_id, evaluation, limits=limits)

@@ -6,12 +6,18 @@ actually held before each decision bar. The adapter keeps that book from the obs
 (so risk denials and partial fills are what the model sees, as after a restart), and during
 a restart's warm-up it only records the book: the first live minute's ``decide`` then
 replays every earlier decision bar in one call and reaches the uninterrupted LSTM state.
+
+A model trades under its own ``ExecutionSpec``: ``promoted_loader`` refuses
+(``ExecutionSpecMismatch``, every reason, before the weights are read) a model the session's
+risk limits cannot honour, which the loop records as MODEL_LOAD_FAILED with no order; and
+``model_session_config`` gives the session the model's position rules, timing and costs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,10 +25,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from intraday_jules.env.actions import ACTION_NAMES, HOLD
+from intraday_jules.risk.limits import RiskLimits
+from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.policies import Actions, Observation, Policy
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from intraday_jules.agent.execution_spec import ExecutionSpec
+
+PROMOTED_REF = "promoted"  # agent.model_store.PROMOTED, without importing torch here
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +64,45 @@ class PromotedPolicy:
         return tuple(ACTION_NAMES.index(decision.per_asset[s]) for s in observation.symbols)
 
 
-def promoted_loader(models_dir: Path, engine: Engine, *, seed: int = 0
-                    ) -> Callable[[], Policy]:
-    """A loader of the promoted model from the ``ModelStore`` (imports torch when called)."""
+def promoted_loader(models_dir: Path, engine: Engine, *, seed: int = 0,
+                    ref: str = PROMOTED_REF, limits: RiskLimits | None = None,
+                    symbols: tuple[str, ...] | None = None) -> Callable[[], Policy]:
+    """A loader of model ``ref`` (an id, or "promoted") from the ``ModelStore`` (imports
+    torch when called). Its ExecutionSpec is checked first against ``limits`` (default
+    ``RiskLimits()``) and the session's ``symbols``: ``ExecutionSpecMismatch`` names every
+    reason and both sides, and nothing is loaded."""
 
     def load() -> Policy:
-        from intraday_jules.agent import PROMOTED, LivePolicy, ModelStore
+        from intraday_jules.agent import LivePolicy, ModelStore
 
         store = ModelStore(models_dir, engine, migrate=False)
-        return PromotedPolicy(LivePolicy.from_store(store, PROMOTED, seed=seed))
+        model_id = store.resolve(ref)
+        store.execution_spec(model_id).check_honoured(limits or RiskLimits(), symbols,
+                                                      model=model_id)
+        return PromotedPolicy(LivePolicy.from_store(store, model_id, seed=seed))
 
     return load
+
+
+def model_execution_spec(models_dir: Path, engine: Engine,
+                         ref: str = PROMOTED_REF) -> ExecutionSpec | None:
+    """Model ``ref``'s ExecutionSpec (no weights read), or None when there is no such model
+    or its spec cannot be read (the loader then records why the model failed to load)."""
+    from intraday_jules.agent import ModelStore
+
+    try:
+        return ModelStore(models_dir, engine, migrate=False).execution_spec(ref)
+    except Exception as exc:  # the loader reports the same failure as MODEL_LOAD_FAILED
+        log.warning("no execution spec for model %s: %s: %s", ref, type(exc).__name__, exc)
+        return None
+
+
+def model_session_config(config: SessionConfig, spec: ExecutionSpec | None) -> SessionConfig:
+    """``config`` trading under the model's spec: its position rules, warm-up, flatten time
+    and cost model (the simulated broker's), so the session decides and sizes on exactly
+    the bars and rules the model was evaluated with. None leaves ``config`` as it is."""
+    if spec is None:
+        return config
+    return replace(config, position_rules=spec.position_rules(), lookback=spec.lookback,
+                   flatten_minutes_before_close=spec.flatten_bars_before_close,
+                   execution=spec.execution_config())

@@ -81,7 +81,8 @@ def test_evaluate_an_unseen_replay_file_end_to_end_prints_the_json_shape(
         "--start", "2025-02-20", "--end", "2025-02-24", "--seeds", "2", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert list(out) == ["model", "baselines", "seeds", "ci95", "costs"] and out["seeds"] == 2
+    assert list(out) == ["model", "baselines", "seeds", "ci95", "costs", "execution_spec"]
+    assert out["seeds"] == 2 and out["execution_spec"]["allow_short"] is False
     assert set(METRICS) <= set(out["model"]) and set(METRICS) <= set(out["ci95"])
     assert {"flat", "buy_and_hold_nvda", "buy_and_hold_msft", "fifty_fifty", "random",
             "momentum"} == set(out["baselines"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from intraday_jules.agent import (
 from intraday_jules.agent.data import cut_to_window
 from intraday_jules.agent.report import write_artifacts
 from intraday_jules.agent.rollout import evaluation_env_config
-from intraday_jules.env import DualTickerTradingEnv, ExecutionModel
+from intraday_jules.env import DualTickerTradingEnv, ExecutionConfig, ExecutionModel
 
 METRICS = ("total_return", "pnl_usd", "sharpe", "sortino", "max_drawdown_pct", "calmar",
            "turnover", "trades_per_day")
@@ -39,7 +40,7 @@ def report(dual: ModelBundle, real_data: PreparedData,
 
 def test_evaluation_json_has_exactly_the_cli_shape(report: EvaluationReport) -> None:
     out = report.to_dict()
-    assert list(out) == ["model", "baselines", "seeds", "ci95", "costs"]
+    assert list(out) == ["model", "baselines", "seeds", "ci95", "costs", "execution_spec"]
     assert out["seeds"] == 3 and set(out["baselines"]) == BASELINES
     for metrics in (out["model"], *out["baselines"].values()):
         assert set(METRICS) <= set(metrics)
@@ -48,6 +49,34 @@ def test_evaluation_json_has_exactly_the_cli_shape(report: EvaluationReport) -> 
     assert lo <= out["model"]["total_return"] <= hi
     assert {"0x", "1x", "2x"} <= set(out["costs"]) and out["costs"]["reference"] == "1x"
     assert out["costs"]["1x"]["model"] == out["model"]
+
+
+def test_evaluation_runs_under_the_models_execution_spec(
+        report: EvaluationReport, dual: ModelBundle, real_data: PreparedData,
+        short_validation: DateWindow) -> None:
+    spec = dual.execution
+    out = report.to_dict()
+    assert out["execution_spec"] == {"version": spec.version, **spec.to_dict()}
+    assert out["costs"]["execution"] == spec.costs.to_dict()
+    # the spec's cost model is the one evaluated: dearer costs in the spec, lower 1x P&L
+    dear = replace(spec, costs=ExecutionConfig(half_spread_bps="5"))
+    dearer = evaluate(replace(dual, execution=dear), real_data, window=short_validation,
+                      seeds=1, cost_multipliers=(1.0,))
+    assert dearer.to_dict()["costs"]["execution"]["half_spread_bps"] == "5"
+    buy_hold = report.metrics("buy_and_hold_nvda")["pnl_usd"]
+    assert dearer.metrics("buy_and_hold_nvda")["pnl_usd"] < buy_hold
+
+
+def test_shorts_are_evaluated_only_when_the_spec_allows_them(
+        dual: ModelBundle, real_data: PreparedData, short_validation: DateWindow) -> None:
+    shorting = replace(dual.config, env=replace(dual.config.env, allow_short=True))
+    long_short = evaluate(replace(dual, config=shorting, execution=None), real_data,
+                          window=short_validation, seeds=1, cost_multipliers=(1.0,))
+    long_only = evaluate(dual, real_data, window=short_validation, seeds=1,
+                         cost_multipliers=(1.0,))
+    # the random baseline's sells from flat go short only under a long/short spec
+    assert long_only.metrics("random")["exposure"] < long_short.metrics("random")["exposure"]
+    assert long_short.execution_spec is not None and long_short.execution_spec["allow_short"]
 
 
 @pytest.mark.parametrize("cost", ["0x", "1x", "2x"])

@@ -36,6 +36,7 @@ def test_returns_drawdown_sharpe_sortino_calmar_follow_their_documented_definiti
     downside = math.sqrt(np.mean(np.minimum(days, 0) ** 2))
     assert m["sortino"] == pytest.approx(days.mean() / downside * math.sqrt(252))
     assert m["max_drawdown_usd"] == pytest.approx(50.0)
+    assert m["worst_daily_pnl_usd"] == pytest.approx(-50.0)  # the daily loss halt's unit
     assert m["max_drawdown_pct"] == pytest.approx(100 * 50 / 10_100)
     assert m["calmar"] == pytest.approx(days.mean() * 252 / (50 / 10_100))
     assert m["trades_per_day"] == 0.0 and m["exposure"] == 0.0 and m["hit_rate"] is None
@@ -47,6 +48,16 @@ def test_undefined_ratios_are_zero_for_a_flat_book_and_null_without_downside() -
     rising = compute_metrics(_trajectory([10_000, 10_010, 10_020, 10_040, 10_050],
                                          [0, 0, 1, 1], [0] * 4, [0.0] * 4))
     assert rising["sortino"] is None and rising["calmar"] is None
+
+
+def test_dollar_drawdown_spans_sessions_and_the_worst_day_is_the_smallest_session_pnl() -> None:
+    # two losing sessions (-$10, -$40): the fall from the $10,020 peak is $70, no day lost $50
+    traj = _trajectory(values=[10_000, 10_020, 9_990, 9_970, 9_950, 9_990, 10_010],
+                       session=[0, 0, 1, 1, 2, 2], shares=[0] * 6, flows=[0.0] * 6)
+    m = compute_metrics(traj)
+    assert m["max_drawdown_usd"] == pytest.approx(70.0)
+    assert m["worst_daily_pnl_usd"] == pytest.approx(-40.0)
+    assert compute_metrics(traj, np.array([2]))["worst_daily_pnl_usd"] == pytest.approx(60.0)
 
 
 def test_hit_rate_counts_round_trips_including_one_through_a_sign_flip() -> None:

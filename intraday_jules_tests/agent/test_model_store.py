@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from intraday_jules.agent import ModelBundle, ModelMismatchError, ModelStore, ModelStoreError
+from intraday_jules.agent import (
+    ExecutionSpec,
+    ModelBundle,
+    ModelMismatchError,
+    ModelStore,
+    ModelStoreError,
+)
 from intraday_jules.agent.policy import PolicyStepper
 from intraday_jules.db.engine import create_db_engine
+from intraday_jules.env import ExecutionModel
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -38,11 +45,14 @@ def test_save_then_load_round_trips_weights_normalisation_config_and_actions(
     assert saved_dual.model_id == d_record.id and d_record.parent_id == f_record.id == "f-1"
     folder = d_record.path
     assert sorted(p.name for p in folder.iterdir()) == [
-        "config.json", "data_hashes.json", "feature_spec.json", "manifest.json",
-        "metrics.json", "model.zip", "normalization.json"]
+        "config.json", "data_hashes.json", "execution_spec.json", "feature_spec.json",
+        "manifest.json", "metrics.json", "model.zip", "normalization.json"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["obs_shape"] == [26] and manifest["n_actions"] == 9
+    assert manifest["execution_spec_version"] == dual.execution.version
     loaded = store.load(d_record.id)
+    assert loaded.execution == dual.execution
+    assert loaded.execution.position_rules() == loaded.config.env.position_rules()
     np.testing.assert_array_equal(_probabilities(loaded), _probabilities(dual))
     assert loaded.config == dual.config and loaded.train_window == dual.train_window
     assert dict(loaded.data_hashes) == dict(dual.data_hashes)
@@ -122,3 +132,45 @@ def test_promotion_history_refuses_updates_and_deletes(store: ModelStore,
                 store.engine.begin() as conn:
             conn.execute(sa.text(statement))
     assert [r.reason for r in store.promotion_history()] == ["no"]
+
+
+def test_the_execution_spec_is_saved_hashed_and_read_back_without_the_weights(
+        store: ModelStore, dual: ModelBundle) -> None:
+    record = store.save(replace(dual), model_id="d-8")
+    document = json.loads((record.path / "execution_spec.json").read_text())
+    assert document["version"] == dual.execution.version
+    assert ExecutionSpec.from_dict(document["spec"]) == dual.execution
+    assert document["spec"]["symbols"] == ["NVDA", "MSFT"]
+    assert document["spec"]["allow_short"] is False  # the one default, end to end
+    assert document["spec"]["costs"] == ExecutionModel().config.to_dict()
+    assert store.execution_spec("d-8") == dual.execution
+
+
+def test_load_refuses_an_execution_spec_edited_after_saving(
+        store: ModelStore, dual: ModelBundle) -> None:
+    record = store.save(replace(dual), model_id="d-9")
+    path = record.path / "execution_spec.json"
+    document = json.loads(path.read_text())
+    document["spec"]["allow_short"] = True  # the version no longer matches the content
+    path.write_text(json.dumps(document))
+    edited = ExecutionSpec.from_dict(document["spec"]).version
+    with pytest.raises(ModelMismatchError, match=r"execution_spec\.json hashes to") as caught:
+        store.load("d-9")
+    assert edited in str(caught.value) and dual.execution.version in str(caught.value)
+    document["version"] = edited  # rewriting the file's own hash is caught by the manifest
+    path.write_text(json.dumps(document))
+    with pytest.raises(ModelMismatchError, match=r"manifest\.json says"):
+        store.execution_spec("d-9")
+
+
+def test_a_model_saved_before_execution_specs_loads_with_the_spec_of_its_config(
+        store: ModelStore, dual: ModelBundle) -> None:
+    shorting = replace(dual.config, env=replace(dual.config.env, allow_short=True))
+    record = store.save(replace(dual, config=shorting, execution=None), model_id="d-10")
+    (record.path / "execution_spec.json").unlink()
+    manifest = json.loads((record.path / "manifest.json").read_text())
+    del manifest["execution_spec_version"]
+    (record.path / "manifest.json").write_text(json.dumps(manifest))
+    loaded = store.load("d-10")
+    assert loaded.execution.allow_short is True and loaded.execution.symbols == ("NVDA", "MSFT")
+    assert loaded.execution == ExecutionSpec.from_training(shorting, ("NVDA", "MSFT"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,24 +14,29 @@ from intraday_jules.agent import (
     EvaluationReport,
     ModelBundle,
     ModelStore,
+    gate_criteria,
     promote,
 )
 from intraday_jules.agent.metrics import METRICS
 from intraday_jules.db.engine import create_db_engine
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
+from intraday_jules.risk import RiskLimits
 
 GOOD = {"model": (0.010, 1.0), "flat": (0.0, 0.0), "buy_and_hold_nvda": (0.004, 0.8),
         "buy_and_hold_msft": (-0.002, 0.9), "fifty_fifty": (0.001, 0.5), "random": (-0.2, 20.0)}
 
 
-def _report(model_id: str, returns: dict[str, tuple[float, float]]) -> EvaluationReport:
+def _report(model_id: str, returns: dict[str, tuple[float, float]],
+            **model_metrics: float) -> EvaluationReport:
     def metrics(total_return: float, drawdown: float) -> dict[str, float | None]:
         out: dict[str, float | None] = dict.fromkeys(METRICS, 0.0)
         out.update(total_return=total_return, pnl_usd=10_000 * total_return,
-                   max_drawdown_pct=drawdown)
+                   max_drawdown_pct=drawdown, max_drawdown_usd=60.0,
+                   worst_daily_pnl_usd=-20.0)
         return out
 
     runs = {name: [metrics(*values)] for name, values in returns.items()}
+    runs["model"][0].update(model_metrics)
     runs["model_argmax"] = runs["model"]
     return EvaluationReport(
         model_id=model_id, kind="dual", window=DateWindow(date(2025, 2, 5), date(2025, 2, 14)),
@@ -55,8 +61,13 @@ def test_a_challenger_that_passes_every_criterion_is_promoted(store: ModelStore)
     report = promote(store, "challenger", _report("challenger", GOOD))
     assert report.promoted and report.reasons == []
     assert store.champion_id() == "challenger" and store.get("champion").status == "retired"
-    assert [c.name for c in report.criteria] == ["beats_flat", "beats_buy_and_hold",
-                                                 "max_drawdown", "feature_spec_matches"]
+    assert [c.name for c in report.criteria] == [
+        "beats_flat", "beats_buy_and_hold", "max_drawdown", "max_drawdown_usd",
+        "worst_daily_loss_usd", "feature_spec_matches", "execution_spec_honoured"]
+    live = {c.name: (c.value, c.threshold) for c in report.criteria}
+    assert live["max_drawdown_usd"] == (60.0, 100.0)  # $ against RiskLimits() defaults
+    assert live["worst_daily_loss_usd"] == (20.0, 50.0)
+    assert live["execution_spec_honoured"][0] == "long-only, step $1000, cap $1000"
     last = store.promotion_history()[-1]
     assert (last.model_id, last.decision, last.previous_champion_id) == (
         "challenger", "promoted", "champion")
@@ -81,6 +92,61 @@ def test_a_challenger_failing_one_criterion_stays_unpromoted_with_the_reason(
     assert criterion in report.summary() and "champion stays champion" in report.summary()
     assert store.get("challenger").status == "rejected"
     assert store.promotion_history()[-1].decision == "rejected"
+
+
+@pytest.mark.parametrize(("model_metrics", "criterion", "value", "threshold"), [
+    ({"max_drawdown_usd": 120.0}, "max_drawdown_usd", 120.0, 100.0),
+    ({"worst_daily_pnl_usd": -60.0}, "worst_daily_loss_usd", 60.0, 50.0),
+])
+def test_a_challenger_past_a_live_halt_in_dollars_is_rejected_though_within_two_percent(
+        store: ModelStore, model_metrics: dict[str, float], criterion: str, value: float,
+        threshold: float) -> None:
+    # 1% drawdown passes the percent criterion; the dollars would halt the live loop
+    report = promote(store, "challenger", _report("challenger", GOOD, **model_metrics))
+    assert not report.promoted and store.champion_id() == "champion"
+    failed = [c for c in report.criteria if not c.passed]
+    assert [(c.name, c.value, c.threshold) for c in failed] == [(criterion, value, threshold)]
+    assert criterion in report.summary()
+
+
+def test_the_dollar_thresholds_are_the_live_limits_passed_to_the_gate(
+        store: ModelStore) -> None:
+    limits = RiskLimits(drawdown_limit_usd=Decimal("150"), daily_loss_limit_usd=Decimal("70"))
+    report = promote(store, "challenger", _report("challenger", GOOD, max_drawdown_usd=120.0,
+                                                  worst_daily_pnl_usd=-60.0), limits=limits)
+    assert report.promoted
+    live = {c.name: (c.value, c.threshold) for c in report.criteria}
+    assert live["max_drawdown_usd"] == (120.0, 150.0)
+    assert live["worst_daily_loss_usd"] == (60.0, 70.0)
+
+
+def test_a_challenger_whose_execution_spec_the_live_limits_cannot_honour_is_rejected(
+        store: ModelStore, dual: ModelBundle) -> None:
+    env = replace(dual.config.env, allow_short=True, max_position_notional=2000.0)
+    store.save(replace(dual, config=replace(dual.config, env=env), execution=None),
+               model_id="shorting")
+    report = promote(store, "shorting", _report("shorting", GOOD))
+    assert not report.promoted and store.champion_id() == "champion"
+    failed = [c for c in report.criteria if not c.passed]
+    assert [c.name for c in failed] == ["execution_spec_honoured"]
+    reason = str(failed[0].value)
+    assert "allow_short=True" in reason and "forbid shorts (allow_short=False)" in reason
+    assert "$2000.0" in reason and "max position per asset $1000" in reason
+    assert failed[0].threshold == "max position $1000, max order $1000, shorts off"
+    shorts_allowed = RiskLimits(allow_short=True, max_position_usd=Decimal("2000"),
+                                max_order_usd=Decimal("1000"))
+    criteria = gate_criteria(_report("shorting", GOOD).to_dict(), DEFAULT_SPEC.version,
+                             limits=shorts_allowed, execution=store.execution_spec("shorting"))
+    assert all(c.passed for c in criteria)
+
+
+def test_gate_criteria_read_the_spec_the_evaluation_recorded(store: ModelStore) -> None:
+    evaluation = _report("challenger", GOOD)
+    without = gate_criteria(evaluation.to_dict(), DEFAULT_SPEC.version)
+    assert [c.name for c in without if not c.passed] == ["execution_spec_honoured"]
+    spec = store.execution_spec("challenger")
+    evaluation.execution_spec = {"version": spec.version, **spec.to_dict()}
+    assert all(c.passed for c in gate_criteria(evaluation.to_dict(), DEFAULT_SPEC.version))
 
 
 def test_a_challenger_on_another_feature_spec_is_not_promoted(store: ModelStore) -> None:

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from intraday_jules.domain.calendar import session_window
-from intraday_jules.env import DualTickerTradingEnv, SingleTickerTradingEnv, TradingEnvConfig
+from intraday_jules.env import (
+    DualTickerTradingEnv,
+    PositionRules,
+    SingleTickerTradingEnv,
+    TradingEnvConfig,
+)
 from intraday_jules.env.data import MarketArrays
 from intraday_jules.env.portfolio_env import PortfolioTradingEnv
 from intraday_jules.env.synthetic import synthetic_market_arrays
@@ -67,29 +72,33 @@ def test_forced_flatten_on_a_half_day_fills_at_1255_et() -> None:
 
 @pytest.mark.parametrize("config", [
     TradingEnvConfig(episode_length=None),
-    TradingEnvConfig(episode_length=None, step_notional=250.0),
+    TradingEnvConfig(episode_length=None, allow_short=True),
+    TradingEnvConfig(episode_length=None, allow_short=True, step_notional=250.0),
     TradingEnvConfig(episode_length=None, allow_short=False, step_notional=400.0),
-    TradingEnvConfig(episode_length=None, max_position_notional=300.0, step_notional=130.0),
+    TradingEnvConfig(episode_length=None, allow_short=True, max_position_notional=300.0,
+                     step_notional=130.0),
 ])
 def test_no_order_takes_a_position_past_the_cap(arrays: MarketArrays,
                                                 config: TradingEnvConfig) -> None:
     env = DualTickerTradingEnv(arrays, config)
     actions = np.random.default_rng(2).integers(0, 9, size=env.n_decisions).tolist()
-    filled = 0
+    filled, shorted = 0, False
     for info in _whole_window(env, actions):
         decision_close = env.arrays.close[info["bar_index"]]
         for i, price in enumerate(info["fill_prices"]):
             if price and not info["forced_flatten"]:
                 filled += 1
                 assert abs(info["shares"][i]) * decision_close[i] <= config.max_position_notional
+            shorted = shorted or info["shares"][i] < 0
             if not config.allow_short:
                 assert info["shares"][i] >= 0
     assert filled > 100
+    assert shorted == config.allow_short  # shorting stays supported, when asked for
 
 
-def test_long_only_single_env_never_shorts(arrays: MarketArrays) -> None:
-    env = SingleTickerTradingEnv(arrays, TradingEnvConfig(episode_length=None,
-                                                          allow_short=False))
+def test_long_only_is_the_default_and_a_single_env_never_shorts(arrays: MarketArrays) -> None:
+    assert TradingEnvConfig().allow_short is False and PositionRules().allow_short is False
+    env = SingleTickerTradingEnv(arrays, TradingEnvConfig(episode_length=None))
     infos = _whole_window(env, [0] * env.n_decisions)  # sell, sell, sell...
     assert all(i["shares"] == (0,) for i in infos)
     assert all(i["trades"] == 0 for i in infos)

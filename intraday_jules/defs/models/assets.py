@@ -17,6 +17,7 @@ import dagster as dg
 from intraday_jules.defs.common.keys import FEATURES_KEY, PROMOTED_KEY
 from intraday_jules.defs.common.resources import ModelStoreResource
 from intraday_jules.defs.models.checks import gate_check_result, gate_check_spec
+from intraday_jules.risk import RiskLimits
 from intraday_jules.settings import Settings
 
 FOUNDATION_KEY = dg.AssetKey(["models", "nvda_foundation_model"])
@@ -109,16 +110,23 @@ def model_evaluation(model_store: ModelStoreResource, model) -> dg.Output:  # ty
     })
 
 
-@dg.asset(key=PROMOTED_KEY, ins={"evaluated": dg.AssetIn(EVALUATION_KEY)}, group_name="models",
-          kinds={"python"}, check_specs=[gate_check_spec],
-          description="The champion the trading job and the inference service load; changes "
-                      "only when a challenger passes the gate.")
-def promoted_model(model_store: ModelStoreResource, evaluated) -> dg.MaterializeResult:  # type: ignore[no-untyped-def]
-    from intraday_jules.pipelines.training import promotion_step
+def promoted_model_asset(settings: Settings) -> dg.AssetsDefinition:
+    """The gate runs against the live risk limits of ``settings`` (drawdown and daily loss
+    halts in $, max position per asset, shorts)."""
+    limits = RiskLimits.from_settings(settings)
 
-    model, report = evaluated
-    gate = promotion_step(model_store.open(), model, report)
-    return dg.MaterializeResult(
-        metadata={"champion": gate.champion_after or "none", "challenger": model.model_id,
-                  "promoted": gate.promoted, "gate": dg.MetadataValue.md(gate.markdown())},
-        check_results=[gate_check_result(gate)])
+    @dg.asset(key=PROMOTED_KEY, ins={"evaluated": dg.AssetIn(EVALUATION_KEY)},
+              group_name="models", kinds={"python"}, check_specs=[gate_check_spec],
+              description="The champion the trading job and the inference service load; "
+                          "changes only when a challenger passes the gate.")
+    def promoted_model(model_store: ModelStoreResource, evaluated) -> dg.MaterializeResult:  # type: ignore[no-untyped-def]
+        from intraday_jules.pipelines.training import promotion_step
+
+        model, report = evaluated
+        gate = promotion_step(model_store.open(), model, report, limits)
+        return dg.MaterializeResult(
+            metadata={"champion": gate.champion_after or "none", "challenger": model.model_id,
+                      "promoted": gate.promoted, "gate": dg.MetadataValue.md(gate.markdown())},
+            check_results=[gate_check_result(gate)])
+
+    return promoted_model

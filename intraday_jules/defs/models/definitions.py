@@ -10,7 +10,7 @@ from intraday_jules.defs.models.assets import (
     dual_model_asset,
     foundation_model_asset,
     model_evaluation,
-    promoted_model,
+    promoted_model_asset,
 )
 from intraday_jules.defs.models.jobs import train_models_job
 from intraday_jules.settings import Settings
@@ -20,5 +20,5 @@ def build_models_defs(settings: Settings) -> dg.Definitions:
     """The training assets push their metrics where ``settings`` says (pushgateway_url)."""
     return dg.Definitions(
         assets=[foundation_model_asset(settings), dual_model_asset(settings), model_evaluation,
-                promoted_model],
+                promoted_model_asset(settings)],
         jobs=[train_models_job])
