@@ -3,7 +3,9 @@
 ``python -m intraday_jules.ci_smoke --print-plan DIR`` prints one step per line, in dependency
 order, for the last completed session S (and the sessions before it, which training needs):
 
-    ingest FIRST LAST                          `intraday-jules ingest` of the earlier sessions
+    ingest FIRST LAST                          `intraday-jules ingest --features` of the
+                                               earlier sessions (bars and their feature rows,
+                                               which the model assets read)
     asset SELECTION PARTITION|-                `dagster asset materialize`
     job NAME CONFIG_FILE                       `dagster job execute` (config written into DIR)
 

@@ -1,12 +1,15 @@
 """From bars to the arrays a model trains or is judged on, without leaking the future.
 
-``prepare_data`` builds the features (the one ``build_features``), fits normalisation on the
-TRAIN window only (per symbol, so NVDA and MSFT each come out on a common scale, which is what
-lets the foundation's weights serve MSFT in the transfer), and returns ``MarketArrays`` for
-every session of the bars. Windows are whole sessions (``DateWindow``); splits put an embargo
-of whole sessions between train, validation and test, so no feature or reward window spans two
-splits. Training is refused on partitions that failed blocking data-quality checks
-(``is_partition_blocked``), and a window too short for the lookback is a clear error.
+``prepare_data`` builds the features (the one ``build_features``), or takes the rows the
+``features/feature_table`` asset stored (``features=``, read with
+``features.store.read_feature_frame``: the same values, bit for bit, checked to cover every
+bar), fits normalisation on the TRAIN window only (per symbol, so NVDA and MSFT each come out
+on a common scale, which is what lets the foundation's weights serve MSFT in the transfer), and
+returns ``MarketArrays`` for every session of the bars. Windows are whole sessions
+(``DateWindow``); splits put an embargo of whole sessions between train, validation and test,
+so no feature or reward window spans two splits. Training is refused on partitions that failed
+blocking data-quality checks (``is_partition_blocked``), and a window too short for the
+lookback is a clear error.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.env import MarketArrays, WindowTooShortError
 from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec, build_features
+from intraday_jules.features.coverage import checked_feature_frame
 from intraday_jules.features.normalize import Normalizer
 
 #: ``is_partition_blocked(symbol, session)``: True when that ingestion partition failed a
@@ -132,6 +136,7 @@ class PreparedData:
     arrays: all symbols and sessions (features normalised with ``normalizers``).
     normalizers: per symbol, fit on ``train_window`` only (or carried from a model).
     data_hashes: per symbol, sha256 of the train window's bars (identity of the training data).
+    features_from: "bars" (built by ``build_features``) or "stored rows" (the features table).
     """
 
     arrays: MarketArrays
@@ -141,6 +146,7 @@ class PreparedData:
     data_hashes: Mapping[str, str]
     origin: str
     lookback: int = DEFAULT_LOOKBACK
+    features_from: str = "bars"
 
     @property
     def sessions(self) -> tuple[date, ...]:
@@ -164,10 +170,14 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
                  symbols: Sequence[str] = DEFAULT_SYMBOLS, spec: FeatureSpec | None = None,
                  normalizers: Mapping[str, Normalizer] | None = None,
                  is_partition_blocked: BlockedPredicate | None = None,
-                 lookback: int = DEFAULT_LOOKBACK, origin: str = "bars") -> PreparedData:
+                 lookback: int = DEFAULT_LOOKBACK, origin: str = "bars",
+                 features: pd.DataFrame | None = None) -> PreparedData:
     """Features -> per-symbol normalisation (fit on ``train_window`` only, unless carried in
     ``normalizers``) -> ``MarketArrays``.
 
+    ``features``: stored rows in ``build_features``' layout (``read_feature_frame``) used
+    instead of building them from ``bars`` (still needed for prices); refused unless built
+    with ``spec`` and covering every bar (``MissingFeaturesError`` names the partitions).
     Raises ``BlockedPartitionError`` if ``is_partition_blocked`` flags any (symbol, session)
     of the train window, ``WindowTooShortError`` if no session (or no train session) outlasts
     the lookback, ``TrainingDataError`` for a missing symbol or normaliser."""
@@ -177,8 +187,9 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
     if missing:
         raise TrainingDataError(f"{origin}: no bars for symbol(s) {missing}")
     if train_window is not None and is_partition_blocked is not None:
-        _refuse_blocked(bars, symbols, train_window, is_partition_blocked, origin)
-    features = build_features(bars[bars["symbol"].isin(symbols)], spec, origin=origin)
+        refuse_blocked(bars, symbols, train_window, is_partition_blocked, origin)
+    features_from = "bars" if features is None else "stored rows"
+    features = _features(bars, features, spec, symbols, origin)
     _check_long_enough(features, train_window, lookback, origin)
     fitted = _normalizers(features, spec, symbols, train_window, normalizers or {}, origin)
     normalised = pd.concat([fitted[s].apply(features.loc[[s]]) for s in symbols])
@@ -188,10 +199,19 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
     except WindowTooShortError as exc:
         raise WindowTooShortError(f"{origin}: {exc}") from None
     data = PreparedData(arrays, spec, fitted, train_window,
-                        bars_hashes(bars, symbols, train_window), origin, lookback)
+                        bars_hashes(bars, symbols, train_window), origin, lookback,
+                        features_from)
     if train_window is not None:
         data.window(train_window)  # the train window itself must outlast the lookback
     return data
+
+
+def _features(bars: pd.DataFrame, stored: pd.DataFrame | None, spec: FeatureSpec,
+              symbols: tuple[str, ...], origin: str) -> pd.DataFrame:
+    """Built from the bars, or the stored rows once checked to be exactly those."""
+    if stored is None:
+        return build_features(bars[bars["symbol"].isin(symbols)], spec, origin=origin)
+    return checked_feature_frame(stored, bars, spec, symbols, origin=origin)
 
 
 def _check_long_enough(features: pd.DataFrame, window: DateWindow | None, lookback: int,
@@ -234,8 +254,10 @@ def _normalizers(features: pd.DataFrame, spec: FeatureSpec, symbols: tuple[str, 
     return out
 
 
-def _refuse_blocked(bars: pd.DataFrame, symbols: tuple[str, ...], window: DateWindow,
-                    is_blocked: BlockedPredicate, origin: str) -> None:
+def refuse_blocked(bars: pd.DataFrame, symbols: Sequence[str], window: DateWindow,
+                   is_blocked: BlockedPredicate, origin: str) -> None:
+    """``BlockedPartitionError`` if any (symbol, session) of ``window`` in the bars is
+    flagged by ``is_blocked`` (checked before anything is read or built)."""
     days = bars["ts"].dt.tz_convert(NEW_YORK).dt.date
     present = bars.loc[bars["symbol"].isin(symbols), ["symbol"]].assign(day=days)
     pairs = sorted({(str(s), d) for s, d in present.itertuples(index=False, name=None)

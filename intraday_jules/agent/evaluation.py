@@ -243,10 +243,12 @@ def _check_data(bundle: ModelBundle, data: PreparedData) -> None:
                 "build the data with evaluation_data(bundle, bars)")
 
 
-def evaluation_data(bundle: ModelBundle, bars: Any, *, origin: str = "bars") -> PreparedData:
-    """Features built on the fly from ``bars``, normalised with the MODEL's statistics."""
+def evaluation_data(bundle: ModelBundle, bars: Any, *, origin: str = "bars",
+                    features: Any = None) -> PreparedData:
+    """Features built on the fly from ``bars`` (or the stored rows ``features``, see
+    ``prepare_data``), normalised with the MODEL's statistics."""
     from intraday_jules.agent.data import prepare_data
 
     return prepare_data(bars, train_window=None, symbols=bundle.symbols, spec=bundle.spec,
                         normalizers=bundle.normalizers, lookback=bundle.execution.lookback,
-                        origin=origin)
+                        origin=origin, features=features)

@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         extended_hours: bool | None = typer.Option(None, "--extended-hours/--regular-hours",
                                                    help="Override INTRADAY_JULES_EXTENDED_HOURS."),
         ignore_unknown_symbols: bool = IGNORE_UNKNOWN_OPTION,
+        features: bool = typer.Option(
+            False, "--features", help="Also build and store each partition's features (what "
+            "ingest_bars_job's features/feature_table does), skipping blocked partitions."),
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Ingest bars for every (session, symbol) in a range into the configured database."""
@@ -95,7 +98,7 @@ def register(app: typer.Typer) -> None:
         first, last = parse_day(start, "--start"), parse_day(end, "--end")
         payload = run_ingest(settings, wanted, first, last,
                              source_options(settings, source, replay_path), show=not as_json,
-                             ignore_unknown=ignore_unknown_symbols)
+                             ignore_unknown=ignore_unknown_symbols, features=features)
         emit(payload, as_json, lambda console: _render(console, payload))
 
 
@@ -130,7 +133,8 @@ def _replay_files(source: Any) -> list[Any]:
 
 
 def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: date,
-               options: Any, show: bool, *, ignore_unknown: bool = False) -> dict[str, Any]:
+               options: Any, show: bool, *, ignore_unknown: bool = False,
+               features: bool = False) -> dict[str, Any]:
     from intraday_jules.adapters.factory import build_source
     from intraday_jules.db.engine import DatabaseUnreachable
     from intraday_jules.domain.bars import BarValidationError
@@ -155,7 +159,8 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
     source = build_source(options)
     gate = QualityGate(clock=system_clock,
                        known_symbols=tuple(dict.fromkeys((*settings.symbols, *symbols))))
-    results = []
+    results: list[Any] = []
+    feature_rows: list[Any] = []
     try:
         skipped = source_skipped_rows(source, settings, symbols, first, last,
                                       settings.extended_hours, ignore_unknown)
@@ -166,6 +171,8 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
                     bar.update(task, description=f"{symbol} {session}")
                     results.append(ingest_partition(source, store, symbol, session,
                                                     settings.extended_hours, gate=gate))
+                    if features and results[-1].rows and not results[-1].blocking_failed:
+                        feature_rows.append(_store_features(store, session, symbol))
                     bar.advance(task)
     except (BarValidationError, SourceError) as exc:
         raise CliError(str(exc), hint="nothing of the refused batch was written; earlier "
@@ -182,7 +189,24 @@ def run_ingest(settings: Settings, symbols: tuple[str, ...], first: date, last: 
         "backend": store.backend,
         "database": mask_url(settings.database_url),
         "skipped": skipped.to_json(),
+        **({"features": {"partitions": len(feature_rows),
+                         "rows": sum(f.rows for f in feature_rows),
+                         "spec_version": feature_rows[0].spec_version if feature_rows else None}}
+           if features else {}),
     }
+
+
+def _store_features(store: Any, session: date, symbol: str) -> Any:
+    """The partition's features, as features/feature_table stores them; a refusal (features
+    failing their contract) is a CliError naming the partition."""
+    from intraday_jules.domain.calendar import partition_key_for
+    from intraday_jules.pipelines.features import PartitionBlocked, store_partition_features
+
+    try:
+        return store_partition_features(store, session, symbol,
+                                        partition_key_for(session, symbol))
+    except PartitionBlocked as exc:
+        raise CliError(str(exc)) from None
 
 
 def _render(console: Console, payload: dict[str, Any]) -> None:

@@ -1,9 +1,12 @@
 """``intraday-jules train``: the NVDA foundation model, then its transfer to NVDA + MSFT.
 
 Bars come from a replay file (``--source replay --replay-path FILE``) or from the database's
-ingested bars (``--source store``, the default). Sessions are split chronologically into
-train / validation / test with one-session embargoes; both models train on the train window
-only and are saved in the model store (``$INTRADAY_JULES_HOME/models``) and its registry.
+ingested bars (``--source store``, the default). With ``--source store`` the features are the
+rows ``features/feature_table`` stored for the train window when every (session, symbol) of it
+has them, else they are built from the bars; the output's ``features`` says which, and why.
+Sessions are split chronologically into train / validation / test with one-session embargoes;
+both models train on the train window only and are saved in the model store
+(``$INTRADAY_JULES_HOME/models``) and its registry.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from intraday_jules.cli.ingest_cmd import parse_day
 from intraday_jules.settings import Settings
 
 SOURCES = ("store", "replay")
+STORE_ORIGIN = "the bar store"
 
 
 def load_bars(settings: Settings, source: str, replay_path: Path | None,
@@ -65,7 +69,7 @@ def _read_source(settings: Settings, source: str, replay_path: Path | None
     except DatabaseUnreachable as exc:
         raise CliError(str(exc), hint="check INTRADAY_JULES_DATABASE_URL") from None
     try:
-        return store.read(list(settings.symbols)), "the bar store"
+        return store.read(list(settings.symbols)), STORE_ORIGIN
     finally:
         store.close()
 
@@ -115,16 +119,40 @@ def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, i
                  seed: int, compare_scratch: bool, show: bool) -> dict[str, Any]:
     """Split, prepare, train (foundation, dual, optionally scratch), save; the summary."""
     from intraday_jules.agent import prepare_data, split_sessions
+    from intraday_jules.agent.data import cut_to_window
 
     store = open_model_store(settings)
     try:
         sessions = sorted(set(bars["ts"].dt.tz_convert("America/New_York").dt.date))
         splits = split_sessions(sessions)
-        data = prepare_data(bars, train_window=splits.train, origin=origin)
+        bars = cut_to_window(bars, splits.train)  # training reads the train window only
+        rows, features = (stored_rows(store.engine, bars, origin) if origin == STORE_ORIGIN
+                          else (None, f"built from the bars of {origin}"))
+        data = prepare_data(bars, train_window=splits.train, origin=origin, features=rows)
     except ValueError as exc:
         raise CliError(str(exc), hint="use a longer window (--start/--end)") from None
     saved = _train_and_save(settings, store, data, steps, seed, compare_scratch, show)
-    return _summary(saved, splits, origin, steps, compare_scratch)
+    return {**_summary(saved, splits, origin, steps, compare_scratch), "features": features}
+
+
+def stored_rows(engine: Any, bars: Any, origin: str, spec: Any = None,
+                symbols: Any = None) -> tuple[Any, str]:
+    """(the stored feature rows of ``bars``, "stored rows ...") when the features table covers
+    every (session, symbol) of them, else (None, "built from the bars: <why>")."""
+    from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
+    from intraday_jules.features import DEFAULT_SPEC
+    from intraday_jules.features.coverage import MissingFeaturesError
+    from intraday_jules.features.store import read_feature_frame
+
+    spec = spec or DEFAULT_SPEC
+    try:
+        rows = read_feature_frame(engine, spec, bars, symbols=symbols or DEFAULT_SYMBOLS,
+                                  origin=origin)
+    except MissingFeaturesError as exc:
+        example = f", e.g. {exc.partitions[0]}" if exc.partitions else ""
+        return None, (f"built from the bars ({len(exc.partitions)} partition(s) have no "
+                      f"stored rows of spec {spec.version[:12]}{example})")
+    return rows, f"stored rows of the features table (spec {spec.version[:12]})"
 
 
 def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int, int],
@@ -192,7 +220,8 @@ def _summary(saved: dict[str, Any], splits: Any, origin: str, steps: tuple[int, 
 
 def _render(console: Console, payload: dict[str, Any]) -> None:
     console.print(f"[bold]Trained on[/] {payload['source']}: train "
-                  f"{payload['splits']['train']['start']}..{payload['splits']['train']['end']}")
+                  f"{payload['splits']['train']['start']}..{payload['splits']['train']['end']}"
+                  f"; features {payload['features']}")
     for name, model in payload["models"].items():
         console.print(f"  {name}: [bold]{model['id']}[/] ({model['wall_s']} s, "
                       f"{model['steps_per_s']} steps/s) -> {model['path']}")

@@ -24,8 +24,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from intraday_jules.db.types import portable_json
+from intraday_jules.db.types import format_sqlite_ts, portable_json
 from intraday_jules.features import _store_io as io
+from intraday_jules.features.coverage import (
+    MissingFeaturesError,
+    checked_feature_frame,
+    feature_rows_of_bars,
+)
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 
 #: The float columns of the ``features`` table (migration 0003), in order.
@@ -82,10 +87,56 @@ def read_features(engine: Engine, spec_version: str, *, symbols: Sequence[str] |
     return frame
 
 
-def _where(spec_version: str, symbols: Sequence[str] | None, start: Any, end: Any,
+def read_feature_frame(engine: Engine, spec: FeatureSpec, bars: pd.DataFrame, *,
+                       symbols: Sequence[str], origin: str = "bars") -> pd.DataFrame:
+    """The stored rows of ``spec`` for exactly the bars of ``symbols``: what
+    ``build_features`` would return for them, bit for bit (the ``features/feature_table``
+    asset's rows, read instead of recomputed).
+
+    Raises ``MissingFeaturesError`` naming every (session, symbol) partition with no rows of
+    ``spec`` (or rows of other minutes), and the spec versions stored there instead, if any;
+    ``ValueError`` for a spec whose feature names the table cannot hold."""
+    if tuple(spec.names) != FEATURE_COLUMNS:
+        raise ValueError(f"{origin}: spec {spec.version[:12]} has features {list(spec.names)};"
+                         f" the features table stores {list(FEATURE_COLUMNS)}")
+    wanted = feature_rows_of_bars(bars, spec, symbols)
+    if wanted.empty:
+        raise MissingFeaturesError(origin, spec.version, ())
+    first, last = (pd.Timestamp(int(t), unit="us", tz="UTC") for t in
+                   (wanted["ts"].min(), wanted["ts"].max() + 1))
+    rows = read_features(engine, spec.version, symbols=list(symbols), start=first, end=last)
+    try:
+        return checked_feature_frame(rows, bars, spec, symbols, origin=origin)
+    except MissingFeaturesError as exc:
+        others = stored_versions(engine, symbols=list(symbols), start=first, end=last)
+        raise MissingFeaturesError(origin, spec.version, exc.missing, exc.mismatched,
+                                   [v for v in others if v != spec.version]) from None
+
+
+def stored_versions(engine: Engine, *, symbols: Sequence[str], start: Any,
+                    end: Any) -> list[str]:
+    """The spec versions with rows for ``symbols`` in [start, end), sorted."""
+    with engine.connect() as conn:
+        is_pg = conn.dialect.name == "postgresql"
+        where, params = _where(None, symbols, start, end,
+                               (lambda k: f"%({k})s") if is_pg else (lambda k: f":{k}"))
+        if not is_pg:
+            params = {k: format_sqlite_ts(v) if hasattr(v, "tzinfo") else v
+                      for k, v in params.items()}
+        raw = conn.exec_driver_sql(
+            f"SELECT DISTINCT spec_version FROM features WHERE {where}", params)
+        return sorted(str(v) for (v,) in raw)
+
+
+def _where(spec_version: str | None, symbols: Sequence[str] | None, start: Any, end: Any,
            mark: Callable[[str], str]) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause and its parameters, with the driver's placeholder style."""
-    clauses, params = [f"spec_version = {mark('v')}"], {"v": spec_version}
+    """The WHERE clause and its parameters, with the driver's placeholder style (every
+    spec version when ``spec_version`` is None)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if spec_version is not None:
+        clauses.append(f"spec_version = {mark('v')}")
+        params["v"] = spec_version
     if symbols is not None:
         names = [f"s{i}" for i in range(len(symbols))]
         clauses.append(f"symbol IN ({', '.join(mark(n) for n in names) or 'NULL'})")
@@ -94,7 +145,7 @@ def _where(spec_version: str, symbols: Sequence[str] | None, start: Any, end: An
         if value is not None:
             clauses.append(f"ts {op_} {mark(key)}")
             params[key] = pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
-    return " AND ".join(clauses), params
+    return " AND ".join(clauses) or "TRUE", params
 
 
 _SPECS = sa.table("feature_specs", sa.column("spec_version", sa.String(64)),

@@ -18,6 +18,7 @@ from intraday_jules.domain.calendar import session_window
 from intraday_jules.features.build import build_features
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.store import write_features
+from intraday_jules.market_data.store import BarStore
 from intraday_jules.quality import (
     BARS_ASSET_KEY,
     QualityReport,
@@ -70,3 +71,17 @@ def session_bars_window(session: date, extended: bool) -> tuple[pd.Timestamp, pd
     if extended:
         return pd.Timestamp(window.extended_open), pd.Timestamp(window.extended_close)
     return pd.Timestamp(window.open), pd.Timestamp(window.close)
+
+
+def store_partition_features(store: BarStore, session: date, symbol: str, partition_key: str,
+                             spec: FeatureSpec = DEFAULT_SPEC) -> FeaturePartition:
+    """Read the partition's stored bars (the spec's hours) and build, check and write its
+    features: the ``features/feature_table`` asset and ``ingest --features`` both call this.
+    ``PartitionBlocked`` if no bars are stored or they failed blocking checks."""
+    start, end = session_bars_window(session, spec.hours == "extended")
+    bars = store.read([symbol], start.to_pydatetime(), end.to_pydatetime())
+    if bars.empty:
+        raise PartitionBlocked(f"partition {partition_key}: no bars stored; materialize "
+                               "market_data/bars")
+    return build_partition_features(store.engine, bars, session=session, symbol=symbol,
+                                    partition_key=partition_key, spec=spec)

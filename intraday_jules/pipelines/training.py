@@ -1,10 +1,13 @@
 """The training pipeline's steps as plain functions (what the ``models/*`` assets call).
 
-Data: the ingested NVDA + MSFT bars of the bar store. Sessions are split chronologically into
-train / validation / test with one-session embargoes; the foundation and the dual model train
-on the train window only (refusing any (symbol, session) whose bars failed a blocking
-data-quality check), the evaluation runs walk-forward on the validation window, and the gate
-decides on that evaluation at 1x costs.
+Data: the ingested NVDA + MSFT bars of the bar store and the feature rows that
+``features/feature_table`` stored for them (read, not recomputed: the asset graph's edge from
+the features to the models is the data flow; a (session, symbol) partition without rows is
+refused by name). Sessions are split chronologically into train / validation / test with
+one-session embargoes; the foundation and the dual model train on the train window only
+(refusing any (symbol, session) whose bars failed a blocking data-quality check), the
+evaluation runs walk-forward on the validation window, and the gate decides on that
+evaluation at 1x costs. Only the windows used are read: the test window needs no features.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from intraday_jules.agent.data import (
     Splits,
     cut_to_window,
     prepare_data,
+    refuse_blocked,
     split_sessions,
 )
 from intraday_jules.agent.evaluation import EvaluationReport, evaluate, evaluation_data
@@ -33,6 +37,8 @@ from intraday_jules.agent.promotion import GateReport, promote
 from intraday_jules.agent.training import train_dual, train_foundation
 from intraday_jules.domain.calendar import NEW_YORK
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
+from intraday_jules.features import DEFAULT_SPEC
+from intraday_jules.features.store import read_feature_frame
 from intraday_jules.observability.pipeline_push import push_training
 from intraday_jules.risk.limits import RiskLimits
 
@@ -67,10 +73,17 @@ def training_splits(bars: pd.DataFrame) -> Splits:
     return split_sessions(sessions_of(bars))
 
 
-def _prepared(bars: pd.DataFrame, train: DateWindow, blocked: BlockedPredicate | None,
-              origin: str) -> PreparedData:
-    return prepare_data(bars, train_window=train, symbols=DEFAULT_SYMBOLS,
-                        is_partition_blocked=blocked, origin=origin)
+def _prepared(store: ModelStore, bars: pd.DataFrame, train: DateWindow,
+              blocked: BlockedPredicate | None, origin: str) -> PreparedData:
+    """The train window's bars with their stored feature rows (blocked partitions are refused
+    first: they have no rows, and the quality verdict is the clearer message)."""
+    bars = cut_to_window(bars, train)
+    if blocked is not None:
+        refuse_blocked(bars, DEFAULT_SYMBOLS, train, blocked, origin)
+    rows = read_feature_frame(store.engine, DEFAULT_SPEC, bars, symbols=DEFAULT_SYMBOLS,
+                              origin=origin)
+    return prepare_data(bars, train_window=train, symbols=DEFAULT_SYMBOLS, features=rows,
+                        origin=origin)
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ def train_foundation_step(store: ModelStore, bars: pd.DataFrame, *, steps: int, 
                           progress: Progress | None = None,
                           metrics: MetricsTarget = MetricsTarget()) -> TrainedModel:
     splits = training_splits(bars)
-    data = _prepared(bars, splits.train, blocked, "the bar store")
+    data = _prepared(store, bars, splits.train, blocked, "the bar store")
     config = TrainingConfig.foundation(total_timesteps=steps, seed=seed,
                                        tensorboard_dir=tensorboard_dir)
     bundle = train_foundation(data, config, checkpoint_dir=store.root / "checkpoints",
@@ -101,7 +114,7 @@ def train_dual_step(store: ModelStore, bars: pd.DataFrame, foundation: TrainedMo
                     progress: Progress | None = None,
                     metrics: MetricsTarget = MetricsTarget()) -> TrainedModel:
     """Transfer the foundation to NVDA + MSFT on the foundation's own train window."""
-    data = _prepared(bars, foundation.train_window(), blocked, "the bar store")
+    data = _prepared(store, bars, foundation.train_window(), blocked, "the bar store")
     config = TrainingConfig.dual(total_timesteps=steps, seed=seed,
                                  tensorboard_dir=tensorboard_dir)
     bundle = train_dual(data, store.load(foundation.model_id, live_spec=None), config,
@@ -137,10 +150,14 @@ def push_training_metrics(gateway_url: str | None, deployment: str, model: str,
 def evaluate_step(store: ModelStore, bars: pd.DataFrame, model: TrainedModel, *,
                   seeds: int = 3) -> EvaluationReport:
     """Walk-forward evaluation of ``model`` on its validation window (never seen in training),
-    baselines and costs included; recorded in the registry."""
+    on the feature rows stored for the model's spec, baselines and costs included; recorded
+    in the registry."""
     bundle = store.load(model.model_id)
     window = model.validation_window()
-    data = evaluation_data(bundle, cut_to_window(bars, window), origin="validation window")
+    held_out = cut_to_window(bars, window)
+    rows = read_feature_frame(store.engine, bundle.spec, held_out, symbols=bundle.symbols,
+                              origin="validation window")
+    data = evaluation_data(bundle, held_out, origin="validation window", features=rows)
     report = evaluate(bundle, data, window=window, seeds=seeds)
     store.record_evaluation(model.model_id, report.summary())
     return report

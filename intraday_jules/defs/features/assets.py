@@ -14,11 +14,7 @@ from intraday_jules.defs.common.partitions import (
 from intraday_jules.defs.common.resources import BarStoreResource
 from intraday_jules.defs.features.checks import feature_check_result, feature_check_specs
 from intraday_jules.features import DEFAULT_SPEC
-from intraday_jules.pipelines.features import (
-    PartitionBlocked,
-    build_partition_features,
-    session_bars_window,
-)
+from intraday_jules.pipelines.features import PartitionBlocked, store_partition_features
 from intraday_jules.settings import Settings
 
 
@@ -35,12 +31,7 @@ def feature_table_asset(settings: Settings) -> dg.AssetsDefinition:
         key = str(context.partition_key)
         store = bar_store.open()
         try:
-            start, end = session_bars_window(session, DEFAULT_SPEC.hours == "extended")
-            bars = store.read([symbol], start.to_pydatetime(), end.to_pydatetime())
-            if bars.empty:
-                raise dg.Failure(f"partition {key}: no bars stored; materialize market_data/bars")
-            result = build_partition_features(store.engine, bars, session=session,
-                                              symbol=symbol, partition_key=key)
+            result = store_partition_features(store, session, symbol, key)
         except PartitionBlocked as exc:
             raise dg.Failure(description=str(exc)) from None
         finally:

@@ -1,15 +1,18 @@
 """``models/*``: NVDA foundation -> dual-ticker transfer -> honest evaluation -> promotion gate.
 
-Each model asset trains on the ingested bars of the bar store (train window only; partitions
-that failed blocking checks are refused), saves into the ModelStore and passes a small
-``TrainedModel`` record downstream. The promotion asset records the gate's verdict either way;
-its check ``challenger_passed_gate`` is a WARN so a rejection is visible, not a failed run.
-The training code imports torch, so each asset imports it when it runs, not when the code
-location loads.
+Each model asset trains on the ingested bars of the bar store and the feature rows
+``features/feature_table`` stored for them (train window only; partitions that failed blocking
+checks, or have no stored rows, are refused by name), saves into the ModelStore and passes a
+small ``TrainedModel`` record downstream; the evaluation reads the validation window's rows.
+The promotion asset records the gate's verdict either way; its check ``challenger_passed_gate``
+is a WARN so a rejection is visible, not a failed run. The training code imports torch, so each
+asset imports it when it runs, not when the code location loads.
 """
 
 import base64
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -34,6 +37,19 @@ def _trained_metadata(model) -> dict:  # type: ignore[no-untyped-def]
                                  f"{model.splits['validation']['end']}"}
 
 
+@contextmanager
+def _data_refusals() -> Iterator[None]:
+    """Data the step refuses (features not stored for a partition, blocked partitions, a
+    window too short) fails the step with that message alone, not a traceback."""
+    from intraday_jules.agent.data import TrainingDataError
+    from intraday_jules.features.coverage import MissingFeaturesError
+
+    try:
+        yield
+    except (MissingFeaturesError, TrainingDataError) as exc:
+        raise dg.Failure(description=str(exc)) from None
+
+
 def _metrics_target(settings: Settings):  # type: ignore[no-untyped-def]
     from intraday_jules.pipelines.training import MetricsTarget
 
@@ -50,12 +66,13 @@ def foundation_model_asset(settings: Settings) -> dg.AssetsDefinition:
         from intraday_jules.pipelines.training import train_foundation_step
 
         store = model_store.open()
-        model = train_foundation_step(store, model_store.bars(),
-                                      steps=model_store.foundation_steps,
-                                      seed=model_store.seed,
-                                      tensorboard_dir=Path(model_store.tensorboard_dir),
-                                      blocked=model_store.blocked(store),
-                                      metrics=_metrics_target(settings))
+        with _data_refusals():
+            model = train_foundation_step(store, model_store.bars(),
+                                          steps=model_store.foundation_steps,
+                                          seed=model_store.seed,
+                                          tensorboard_dir=Path(model_store.tensorboard_dir),
+                                          blocked=model_store.blocked(store),
+                                          metrics=_metrics_target(settings))
         context.log.info("foundation %s trained (%s steps/s)", model.model_id,
                          model.steps_per_s)
         return dg.Output(model, metadata=_trained_metadata(model))
@@ -67,26 +84,27 @@ def dual_model_asset(settings: Settings) -> dg.AssetsDefinition:
     """The dual-ticker asset; its run pushes its training metrics (settings.pushgateway_url)."""
 
     @dg.asset(key=DUAL_KEY, ins={"foundation": dg.AssetIn(FOUNDATION_KEY)},
-              group_name="models", kinds={"pytorch"},
+              deps=[FEATURES_KEY], group_name="models", kinds={"pytorch"},
               description="Transfer of the foundation to NVDA + MSFT: 26 observations, "
                           "Discrete(9); trained on the foundation's train window.")
     def dual_ticker_model(model_store: ModelStoreResource, foundation) -> dg.Output:  # type: ignore[no-untyped-def]
         from intraday_jules.pipelines.training import train_dual_step
 
         store = model_store.open()
-        model = train_dual_step(store, model_store.bars(), foundation,
-                                steps=model_store.dual_steps, seed=model_store.seed,
-                                tensorboard_dir=Path(model_store.tensorboard_dir),
-                                blocked=model_store.blocked(store),
-                                metrics=_metrics_target(settings))
+        with _data_refusals():
+            model = train_dual_step(store, model_store.bars(), foundation,
+                                    steps=model_store.dual_steps, seed=model_store.seed,
+                                    tensorboard_dir=Path(model_store.tensorboard_dir),
+                                    blocked=model_store.blocked(store),
+                                    metrics=_metrics_target(settings))
         return dg.Output(model, metadata={**_trained_metadata(model),
                                           "foundation_id": foundation.model_id})
 
     return dual_ticker_model
 
 
-@dg.asset(key=EVALUATION_KEY, ins={"model": dg.AssetIn(DUAL_KEY)}, group_name="models",
-          kinds={"python"},
+@dg.asset(key=EVALUATION_KEY, ins={"model": dg.AssetIn(DUAL_KEY)}, deps=[FEATURES_KEY],
+          group_name="models", kinds={"python"},
           description="Walk-forward evaluation on the validation window vs flat, buy-and-hold, "
                       "50/50, random and momentum, at 0x/1x/2x costs over seeds (95% CIs).")
 def model_evaluation(model_store: ModelStoreResource, model) -> dg.Output:  # type: ignore[no-untyped-def]
@@ -94,7 +112,9 @@ def model_evaluation(model_store: ModelStoreResource, model) -> dg.Output:  # ty
     from intraday_jules.pipelines.training import evaluate_step
 
     store = model_store.open()
-    report = evaluate_step(store, model_store.bars(), model, seeds=model_store.evaluation_seeds)
+    with _data_refusals():
+        report = evaluate_step(store, model_store.bars(), model,
+                               seeds=model_store.evaluation_seeds)
     with tempfile.TemporaryDirectory() as tmp:
         png = base64.b64encode(equity_plot(report, Path(tmp) / "equity.png").read_bytes())
     payload = report.to_dict()
