@@ -3,11 +3,12 @@
 ``LivePolicy`` is handed the session's bars so far on every bar. Rebuilding features,
 normalisation and ``MarketArrays`` from all of them costs tens of milliseconds; the stream
 instead keeps, per symbol, the bars it has consumed and the running state of every feature
-(``feature_steps.SegmentFeatures``), and on each call computes feature rows for the new bars
-only. It then does what ``MarketArrays.from_frames`` does to the full build, row by row:
-keeps the timestamps every symbol has (inside regular hours), marks a row warm-up when any
-symbol is, normalises with each symbol's ``Normalizer`` and casts to float32. The rows it
-returns are those of the full rebuild, bit for bit (tested over whole real sessions).
+(``features.SegmentFeatures``, the streaming form of the one formula), and on each call
+computes feature rows for the new bars only. It then does what ``MarketArrays.from_frames``
+does to the full build, row by row: keeps the timestamps every symbol has (inside regular
+hours), marks a row warm-up when any symbol is, and normalises (``ModelInputs``: each symbol's
+``Normalizer``, float32, NaN as 0; the trading loop's rows go through the same). The rows it
+returns are those of the full rebuild, bit for bit (tested over whole sessions).
 
 Input is expected to grow by appending: each call's bars are the previous call's plus newer
 bars. A call whose bars do not start with exactly the bars already consumed (a corrected or
@@ -25,11 +26,10 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from intraday_jules.agent.feature_steps import SegmentFeatures
 from intraday_jules.agent.live_input import SymbolBars, check_new_bars, read_symbols
 from intraday_jules.env import MarketArrays
 from intraday_jules.env.data import MarketArraysError
-from intraday_jules.features import FeatureInputError, FeatureSpec
+from intraday_jules.features import FeatureInputError, FeatureSpec, SegmentFeatures
 from intraday_jules.features.normalize import Normalizer
 from intraday_jules.features.sessions import new_york_day, session_bounds
 
@@ -66,6 +66,32 @@ class LiveRows:
                    arrays.ts[-1] if arrays.n_bars else None)
 
 
+class ModelInputs:
+    """Raw feature rows -> the model's inputs, exactly as ``Normalizer.apply`` followed by
+    ``MarketArrays.from_frames``: per symbol (center, scale, clip), a non-finite value outside
+    warm-up refused naming feature, symbol and bar, then float32 with NaN as 0."""
+
+    def __init__(self, spec: FeatureSpec, symbols: Sequence[str],
+                 normalizers: Mapping[str, Normalizer]) -> None:
+        self.spec, self.symbols = spec, tuple(symbols)
+        self._center = np.array([normalizers[s].center for s in self.symbols])
+        self._scale = np.array([normalizers[s].scale for s in self.symbols])
+        self._clip = np.array([normalizers[s].clip for s in self.symbols])[:, None]
+
+    def apply(self, raw: np.ndarray, warmup: np.ndarray, stamps: Sequence[int]) -> np.ndarray:
+        """float32 [k, n, F] from float64 ``raw`` [k, n, F]; ``warmup`` [k] bool; ``stamps``
+        the rows' bar starts (epoch us), for the error."""
+        z = np.clip((raw - self._center) / self._scale, -self._clip, self._clip)
+        bad = ~np.isfinite(z) & ~warmup[:, None, None]
+        if bad.any():
+            row, symbol, col = (int(i[0]) for i in np.nonzero(bad))
+            when = pd.Timestamp(stamps[row], unit="us", tz="UTC").isoformat()
+            raise MarketArraysError(f"feature {self.spec.names[col]} is not finite for "
+                                    f"{self.symbols[symbol]} at {when} outside warm-up")
+        out: np.ndarray = np.nan_to_num(z.astype(np.float32))
+        return out
+
+
 @dataclass
 class _Track:
     """One symbol: the bars consumed (sorted), its feature state, and the feature rows not yet
@@ -88,9 +114,7 @@ class SessionFeatureStream:
                  normalizers: Mapping[str, Normalizer], *,
                  origin: str = "live session bars") -> None:
         self.spec, self.symbols, self.origin = spec, tuple(symbols), origin
-        self._center = np.array([normalizers[s].center for s in self.symbols])
-        self._scale = np.array([normalizers[s].scale for s in self.symbols])
-        self._clip = np.array([normalizers[s].clip for s in self.symbols])[:, None]
+        self.inputs = ModelInputs(spec, symbols, normalizers)
         self.rows_computed = 0
         self.reset()
 
@@ -186,26 +210,18 @@ class SessionFeatureStream:
 
     def _rows_of(self, stamps: list[int], entries: list[list[tuple[np.ndarray, float, int]]]
                  ) -> LiveRows:
-        """``MarketArrays``' view of aligned rows: normalised as ``Normalizer.apply``, a
-        non-finite value outside warm-up refused, float32 with NaN as 0."""
+        """``MarketArrays``' view of aligned rows (normalised by ``ModelInputs``)."""
         k, n, width = len(stamps), len(self.symbols), len(self.spec.features)
         raw = np.array([[e[0] for e in row] for row in entries]).reshape(k, n, width)
         close = np.array([[e[1] for e in row] for row in entries],
                          dtype=np.float64).reshape(k, n)
         warm = np.array([any(e[2] < self.spec.lookback for e in row) for row in entries],
                         dtype=bool)
-        z = np.clip((raw - self._center) / self._scale, -self._clip, self._clip)
-        bad = ~np.isfinite(z) & ~warm[:, None, None]
-        if bad.any():
-            row, symbol, col = (int(i[0]) for i in np.nonzero(bad))
-            when = pd.Timestamp(stamps[row], unit="us", tz="UTC").isoformat()
-            raise MarketArraysError(f"feature {self.spec.names[col]} is not finite for "
-                                    f"{self.symbols[symbol]} at {when} outside warm-up")
+        features = self.inputs.apply(raw, warm, stamps)
         index = np.arange(self._rows, self._rows + k, dtype=np.int64)
         self._rows += k
         ts = np.array(stamps, dtype=np.int64).view("datetime64[us]")
         if k:
             self._last_ts = ts[-1]
         assert self.session is not None
-        return LiveRows(self.session, ts, np.nan_to_num(z.astype(np.float32)), close, index,
-                        warm, self._last_ts)
+        return LiveRows(self.session, ts, features, close, index, warm, self._last_ts)

@@ -5,9 +5,15 @@ Each call gets the session's bars so far. Features are rebuilt from them with th
 with the model's own statistics. The LSTM starts each session from zero, as in training and
 evaluation, and steps once per decision bar in order; a restarted process therefore replays
 the session's decision bars and reaches exactly the state (and actions) of a process that
-ran all session. Decision bars are those of the env: after the ``lookback`` warm-up bars,
-up to the forced-flatten bar (``flatten_bars_before_close + 1`` minutes before the XNYS
-close, from the calendar, half days included); later bars get no decision.
+ran all session. Decision bars are those of the one schedule (``env.schedule``, which the env
+and the trading loop use too): after the ``lookback`` warm-up bars, up to the forced-flatten
+bar (``flatten_bars_before_close + 1`` minutes before the XNYS close, from the calendar, half
+days included); later bars get no decision.
+
+Two entry points share one pipeline: ``decide(session_bars)`` streams the new bars' features
+(``SessionFeatureStream``) and ``decide_features(ts, raw, ...)`` takes one minute's raw
+feature rows as the trading loop computes them (``features.SessionStreams``); both normalise
+with ``ModelInputs`` and step the LSTM through the same ``_step``.
 
 Positions in the observation are the book the policy intended (its own actions under the
 env's ``PositionRules``, flat at the session start) unless ``book`` gives the actual shares
@@ -30,20 +36,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
 from intraday_jules.agent.bundle import ModelBundle
-from intraday_jules.agent.feature_steps import streams
-from intraday_jules.agent.live_features import LiveRows, NotStreamable, SessionFeatureStream
+from intraday_jules.agent.live_features import (
+    LiveRows,
+    ModelInputs,
+    NotStreamable,
+    SessionFeatureStream,
+)
 from intraday_jules.agent.model_store import PROMOTED, ModelStore
 from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
-from intraday_jules.domain.calendar import session_window
+from intraday_jules.domain.calendar import session_date_of
 from intraday_jules.env import MarketArrays
 from intraday_jules.env.actions import ACTION_NAMES, decode_action
-from intraday_jules.features import DEFAULT_SPEC, FeatureSpec, build_features
+from intraday_jules.env.schedule import SessionSchedule
+from intraday_jules.features import DEFAULT_SPEC, FeatureSpec, build_features, streams
 
 Book = Mapping[pd.Timestamp, Sequence[int]]
 
@@ -75,7 +86,9 @@ class LivePolicy:
         self._stepper = PolicyStepper(bundle.model.policy, batch=1)
         self.stream = (SessionFeatureStream(bundle.spec, self.symbols, bundle.normalizers)
                        if incremental and streams(bundle.spec) else None)
+        self.inputs = ModelInputs(bundle.spec, self.symbols, bundle.normalizers)
         self._session: date | None = None
+        self._schedule: SessionSchedule | None = None
         self._flatten: pd.Timestamp | None = None
         self.history: list[LiveDecision] = []
         self._done: set[pd.Timestamp] = set()
@@ -106,16 +119,42 @@ class LivePolicy:
         if rows.session != self._session:
             self._start_session(rows.session)
         latest: LiveDecision | None = None
+        held = book or {}
         for k in np.flatnonzero(self._decision_rows(rows)):
             ts = pd.Timestamp(rows.ts[k]).tz_localize("UTC")
             if ts not in self._done:
-                latest = self._step(rows, int(k), ts, book or {})
+                shares = tuple(int(s) for s in held.get(ts, self._shares))
+                latest = self._step(ts, rows.features[k], rows.close[k], shares)
         last_ts = pd.Timestamp(rows.last_ts).tz_localize("UTC")
         return latest if latest is not None and latest.ts == last_ts else None
 
+    def decide_features(self, ts: datetime, raw: np.ndarray, closes: Sequence[float], *,
+                        warm: bool, row: int, shares: Sequence[int] | None = None
+                        ) -> LiveDecision | None:
+        """The decision on one minute from its raw feature rows, as the trading loop computes
+        them: ``raw`` float64 [n_symbols, n_features] in ``symbols`` and spec order (not
+        normalised), ``closes`` the bars' closes, ``warm`` every symbol past feature warm-up,
+        ``row`` the minute's aligned row in the session, ``shares`` held before it (default:
+        the policy's intended book). None when the minute is no decision bar (or was decided
+        already). Minutes must come in time order, every decision bar of the session."""
+        when = pd.Timestamp(ts).tz_convert("UTC")
+        session = session_date_of(when.to_pydatetime())
+        if session != self._session:
+            self._start_session(session)
+        assert self._schedule is not None
+        ts_us = when.value // 1000
+        if when in self._done or not self._schedule.is_decision(row, warm, ts_us):
+            return None
+        features = self.inputs.apply(np.asarray(raw, dtype=np.float64)[None],
+                                     np.array([not warm]), [ts_us])[0]
+        held = self._shares if shares is None else tuple(int(s) for s in shares)
+        return self._step(when, features, np.asarray(closes, dtype=np.float64), held)
+
     def _start_session(self, session: date) -> None:
         self._session = session
-        self._flatten = self._flatten_ts(session)
+        self._schedule = SessionSchedule(session, self.config.lookback,
+                                         self.config.flatten_bars_before_close)
+        self._flatten = pd.Timestamp(self._schedule.flatten_at).tz_convert("UTC")
         self._stepper.reset()
         self.history = []
         self._done = set()
@@ -151,33 +190,27 @@ class LivePolicy:
         return arrays
 
     def _decision_rows(self, rows: LiveRows) -> np.ndarray:
-        """Rows after the warm-up (the lookback and any feature warm-up row) up to the flatten
-        bar. Warm-up rows are a prefix of the session (each symbol's bar count only grows), so
-        a row past both is a decision row whatever rows follow."""
-        assert self._flatten is not None
-        last = self._flatten.tz_convert(None).to_datetime64().astype("datetime64[us]")
-        decide: np.ndarray = ((rows.index >= self.config.lookback) & ~rows.warmup
-                              & (rows.ts <= last))
-        return decide
+        """The schedule's decision rows among ``rows``. Warm-up rows are a prefix of the
+        session (each symbol's bar count only grows), so a row past both warm-ups is a
+        decision row whatever rows follow."""
+        assert self._schedule is not None
+        ts_us = rows.ts.astype("datetime64[us]").view(np.int64)
+        return self._schedule.decision_rows(rows.index, rows.warmup, ts_us)
 
-    def _flatten_ts(self, session: date) -> pd.Timestamp:
-        close = pd.Timestamp(session_window(session).close).tz_convert("UTC")
-        return close - timedelta(minutes=self.config.flatten_bars_before_close + 1)
-
-    def _step(self, rows: LiveRows, k: int, ts: pd.Timestamp, book: Book) -> LiveDecision:
-        shares = tuple(int(s) for s in book.get(ts, self._shares))
-        close = rows.close[k]
-        obs = self._observation(rows.features[k], close, shares)
+    def _step(self, ts: pd.Timestamp, features: np.ndarray, close: np.ndarray,
+              shares: tuple[int, ...]) -> LiveDecision:
+        """One LSTM step on decision bar ``ts``: ``features`` float32 [n, F] normalised."""
+        obs = self._observation(features, close, shares)
         probs = self._stepper.step(obs[None, :], np.array([not self.history]))[0]
-        ts_us = int(np.datetime64(rows.ts[k], "us").astype(np.int64))
-        action = int(choose_actions(probs[None, :], self.mode, [self.seed], ts_us)[0])
+        action = int(choose_actions(probs[None, :], self.mode, [self.seed], ts.value // 1000)[0])
         forced = ts == self._flatten
         per_asset = decode_action(action, len(self.symbols))
         self._shares = (0,) * len(shares) if forced else tuple(
             s + self.rules.order_quantity(a, s, float(c))
             for s, a, c in zip(shares, per_asset, close, strict=True))
+        assert self._session is not None
         decision = LiveDecision(
-            ts=ts, session=rows.session, action=action,
+            ts=ts, session=self._session, action=action,
             per_asset={s: ACTION_NAMES[a] for s, a in zip(self.symbols, per_asset, strict=True)},
             probabilities=tuple(float(p) for p in probs),
             per_asset_probabilities=_marginals(probs, self.symbols), shares_before=shares,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from intraday_jules.domain.bars import validate_bars
 from intraday_jules.domain.calendar import NEW_YORK, is_session, session_window
+from intraday_jules.env.schedule import decision_mask, flatten_bar_us
 
 DEFAULT_LOOKBACK = 50
 DEFAULT_FLATTEN_BARS = 5
@@ -130,25 +131,38 @@ class MarketArrays:
 
     def decision_schedule(self, lookback: int = DEFAULT_LOOKBACK,
                           flatten_bars: int = DEFAULT_FLATTEN_BARS) -> DecisionSchedule:
-        """Decision bars: per session, from the first bar after both the ``lookback`` warm-up
-        and any warm-up rows, up to ``flatten_bars + 1`` bars before its last bar (that bar's
-        decision is a forced flatten that fills at the open of the ``flatten_bars``-th last
-        bar, so no position is ever held into the close). Contiguous within a session."""
+        """Decision bars: per session, the rows ``env.schedule`` decides on (past the
+        ``lookback`` and any warm-up rows, up to the forced-flatten bar), the flatten bar
+        being at most ``flatten_bars + 1`` bars before the session's last bar (its decision
+        fills at the open of the ``flatten_bars``-th last bar, so no position is ever held
+        into the close). Contiguous within a session (warm-up rows are a prefix)."""
         if lookback < 0 or flatten_bars < 1:
             raise ValueError(f"need lookback >= 0 and flatten_bars >= 1, got {lookback}, "
                              f"{flatten_bars}")
         bars, flatten = [], []
-        for start, stop in zip(*self.session_bounds(), strict=True):
-            last = int(stop - start) - 1 - flatten_bars
-            warm = np.flatnonzero(self.warmup[start:start + last + 1])
-            first = max(lookback, int(warm[-1]) + 1 if warm.size else 0)
-            if first > last:
+        for i, (start, stop) in enumerate(zip(*self.session_bounds(), strict=True)):
+            rows = np.arange(int(stop - start), dtype=np.int64)
+            ts_us = self.ts[start:stop].astype("datetime64[us]").view(np.int64)
+            mask = decision_mask(rows, self.warmup[start:stop], ts_us, lookback,
+                                 self._flatten_us(i, ts_us, flatten_bars))
+            chosen = np.flatnonzero(mask)
+            if not chosen.size:
                 continue
-            bars.append(np.arange(start + first, start + last + 1, dtype=np.int64))
-            flatten.append(np.arange(first, last + 1) == last)
+            bars.append(start + chosen)
+            flatten.append(chosen == chosen[-1])
         if not bars:
             raise WindowTooShortError(self._too_short_message(lookback, flatten_bars))
         return DecisionSchedule(np.concatenate(bars), np.concatenate(flatten))
+
+    def _flatten_us(self, session: int, ts_us: np.ndarray, flatten_bars: int) -> int:
+        """The session's flatten bar (``env.schedule``), never later than ``flatten_bars + 1``
+        rows before its last row: a session whose data ends early still has the rows its
+        flatten fills on (in full sessions both are the same bar)."""
+        positional = int(ts_us[-1 - flatten_bars]) if len(ts_us) > flatten_bars else -1
+        day = self.session_dates[session]
+        if not is_session(day):
+            return positional
+        return min(positional, flatten_bar_us(day, flatten_bars))
 
     def _too_short_message(self, lookback: int, flatten_bars: int) -> str:
         if self.n_bars == 0:

@@ -1,7 +1,10 @@
 """Causal features per (symbol, bar): the spec, the one build, normalisation, storage, audit.
 
-``build_features`` is the single implementation used by training, evaluation and live
-trading; ``FeatureSpec.version`` (a content hash) identifies the exact features a model uses.
+``build_features`` (vectorised) and ``streaming.SegmentFeatures`` (one bar at a time) are the
+one formula of each feature in its batch and streaming form, proven bit-identical by test;
+training and evaluation build in batch, the trading loop and ``LivePolicy`` stream
+(``SessionStreams``). ``FeatureSpec.version`` (a content hash) identifies the exact features a
+model uses.
 """
 
 from intraday_jules.features.build import FeatureInputError, build_features
@@ -12,13 +15,25 @@ from intraday_jules.features.spec import (
     FeatureSpecError,
     default_spec,
 )
+from intraday_jules.features.streaming import (
+    MIRRORED_IMPLEMENTATION,
+    OutOfOrder,
+    SegmentFeatures,
+    SessionStreams,
+    streams,
+)
 
 __all__ = [
     "DEFAULT_SPEC",
+    "MIRRORED_IMPLEMENTATION",
     "FeatureDef",
     "FeatureInputError",
     "FeatureSpec",
     "FeatureSpecError",
+    "OutOfOrder",
+    "SegmentFeatures",
+    "SessionStreams",
     "build_features",
     "default_spec",
+    "streams",
 ]

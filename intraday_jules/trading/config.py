@@ -1,17 +1,18 @@
 """What one trading session is: its date, symbols, money, timing rules and cost model.
 
-The timing rules mirror the env's, so a live session decides on exactly the bars a backtest
-decides on: no decision during the first ``lookback`` complete minutes (feature warm-up), and a
-forced flatten decided on the bar that closes at ``flatten_minutes_before_close`` before the
-session close (15:54 ET bar -> fills at the 15:55 open; 12:54/12:55 on half days, from the
-XNYS calendar). After that bar nothing new is opened.
+The timing rules are the env's (``env.schedule``: one rule for the env, the model and the
+loop), so a live session decides on exactly the bars a backtest decides on: no decision during
+the first ``lookback`` complete minutes (feature warm-up), and a forced flatten decided on the
+bar that closes at ``flatten_minutes_before_close`` before the session close (15:54 ET bar ->
+fills at the 15:55 open; 12:54/12:55 on half days, from the XNYS calendar). After that bar
+nothing new is opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -22,8 +23,11 @@ from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, validate_symbol
 from intraday_jules.env.actions import PositionRules
 from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.env.execution_model import ExecutionConfig
+from intraday_jules.env.schedule import SessionSchedule
 from intraday_jules.features.spec import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.trading.plausibility import PlausibilityBand
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Phase(StrEnum):
@@ -81,7 +85,12 @@ class SessionConfig:
     @cached_property
     def flatten_at(self) -> datetime:
         """The instant by which positions are closed: the flatten decision's bar closes then."""
-        return self.window.close - self.flatten_minutes_before_close * BAR
+        return self.schedule.flatten_at + BAR
+
+    @cached_property
+    def schedule(self) -> SessionSchedule:
+        """The session's decision-bar schedule (``env.schedule``: the env's and the model's)."""
+        return SessionSchedule(self.session, self.lookback, self.flatten_minutes_before_close)
 
     def rules(self, max_position_usd: Decimal) -> PositionRules:
         """The sizing rules: explicit ones, else step = cap = the risk limit (the seed's)."""
@@ -93,27 +102,31 @@ class SessionConfig:
 
 def minute_phase(config: SessionConfig, ts: datetime, minutes_before: int,
                  previous_ts: datetime | None, features_warm: Callable[[], bool]) -> Phase:
-    """The phase of the complete minute ``ts``.
-
-    ``minutes_before``: complete minutes of the session already processed; ``previous_ts``:
-    the last of them; ``features_warm``: whether every symbol's features are past warm-up
-    (asked only when it matters, since features cost time). Pure, so a restart recomputes the
-    same phases from the stored bars.
-    """
-    if ts + BAR >= config.flatten_at:
-        first_past = previous_ts is None or previous_ts + BAR < config.flatten_at
-        return Phase.FLATTEN if first_past else Phase.CLOSED
-    if minutes_before < config.lookback or not features_warm():
+    """The phase of the complete minute ``ts``: ``env.schedule``'s role of aligned row
+    ``minutes_before`` (complete minutes of the session already processed; ``previous_ts``:
+    the last of them). ``features_warm``: whether every symbol's features are past warm-up
+    (asked only when it matters). Pure, so a restart recomputes the same phases."""
+    schedule = config.schedule
+    ts_us = micros(ts)
+    if ts_us < schedule.flatten_us and minutes_before < config.lookback:
         return Phase.WARMUP
-    return Phase.DECIDE
+    warm = ts_us >= schedule.flatten_us or features_warm()
+    previous = None if previous_ts is None else micros(previous_ts)
+    return Phase(schedule.role(minutes_before, warm, ts_us, previous).value)
 
 
 def needs_features(config: SessionConfig, ts: datetime, minutes_before: int) -> bool:
-    """Whether minute ``ts`` can be a decision (so its features must be built)."""
-    return minutes_before >= config.lookback or ts + BAR >= config.flatten_at
+    """Whether minute ``ts`` can be a decision (so its features must be looked up)."""
+    return minutes_before >= config.lookback or micros(ts) >= config.schedule.flatten_us
 
 
 def consults(phase: Phase, features_warm: bool) -> bool:
     """The policy sees a minute when it decides, and at the flatten once warm (the env's
     forced flatten is a step the model observes too, so its state sees the same bars)."""
     return features_warm and phase in (Phase.DECIDE, Phase.FLATTEN)
+
+
+def micros(ts: datetime) -> int:
+    """Epoch microseconds of a tz-aware ``ts`` (exact: no float on the way)."""
+    delta = ts - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
 
 from intraday_jules.env.actions import BUY, HOLD, SELL
 
@@ -38,10 +37,11 @@ class Observation:
     positions: shares held per symbol (fills up to this bar's open), as the env's ``shares``.
     position_fractions: shares x close / max position notional, the env's position observation.
     step: index of this decision in the session (0: the first, an LSTM's episode start).
-    session_bars: the session's bars up to this minute, as a bars frame (built on demand:
-        only a policy that rebuilds its own features, like ``LivePolicy``, pays for it).
     replaying: True while a restarted run replays stored minutes (warm-up): the action is
-        discarded, so a policy may defer its work to the next live minute.
+        discarded (a stateful policy still steps, so its state is the uninterrupted one's).
+    warm: every symbol's features are past their warm-up (``FeatureSpec.lookback``).
+    row: the minute's aligned row in the session (complete minutes before it), which with
+        ``warm`` places it in the decision schedule (``env.schedule``).
     """
 
     session: date
@@ -53,8 +53,9 @@ class Observation:
     closes: tuple[float, ...]
     positions: tuple[int, ...]
     position_fractions: tuple[float, ...]
-    session_bars: Callable[[], pd.DataFrame] = field(default=lambda: pd.DataFrame())
     replaying: bool = False
+    warm: bool = True
+    row: int = 0
 
 
 class Policy(Protocol):

@@ -1,11 +1,12 @@
 """The promoted model behind the ``Policy`` protocol: an adapter over ``agent.LivePolicy``.
 
-``LivePolicy.decide(session_bars, book=...)`` computes the new bars' features incrementally
-and steps its LSTM once per decision bar it has not seen, in order; ``book`` gives the shares
-actually held before each decision bar. The adapter keeps that book from the observations
-(so risk denials and partial fills are what the model sees, as after a restart), and during
-a restart's warm-up it only records the book: the first live minute's ``decide`` then
-replays every earlier decision bar in one call and reaches the uninterrupted LSTM state.
+The loop computes each minute's raw feature rows once (``observe.SessionBars``) and hands them
+over in the observation; the adapter passes them, with the minute's aligned row, warm flag,
+closes and the shares actually held (so risk denials and partial fills are what the model
+sees), to ``LivePolicy.decide_features``, which normalises them with the model's statistics
+and steps its LSTM on the schedule's decision bars. During a restart's warm-up (replayed
+stored minutes) it steps the same way and discards the action, so the LSTM state after a
+restart equals an uninterrupted run's.
 
 A model trades under its own ``ExecutionSpec``: ``promoted_loader`` refuses
 (``ExecutionSpecMismatch``, every reason, before the weights are read) a model the session's
@@ -22,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from intraday_jules.env.actions import ACTION_NAMES, HOLD
@@ -40,23 +42,24 @@ log = logging.getLogger(__name__)
 
 
 class PromotedPolicy:
-    """``Policy`` over a ``LivePolicy`` (anything with ``symbols`` and ``decide``)."""
+    """``Policy`` over a ``LivePolicy`` (anything with ``symbols`` and ``decide_features``)."""
 
     def __init__(self, live: Any, name: str = "promoted") -> None:
         self.live = live
         self.name = name
-        self._book: dict[pd.Timestamp, tuple[int, ...]] = {}
 
     def reset(self, session: date) -> None:
-        self._book = {}
+        """Nothing to do: ``LivePolicy`` starts its state at each new session's first bar."""
 
     def act(self, observation: Observation) -> Actions:
-        held = dict(zip(observation.symbols, observation.positions, strict=True))
-        ts = pd.Timestamp(observation.ts)
-        self._book[ts] = tuple(held.get(s, 0) for s in self.live.symbols)
+        order = [observation.symbols.index(s) for s in self.live.symbols]
+        decision = self.live.decide_features(
+            observation.ts, np.asarray(observation.features)[order],
+            [observation.closes[i] for i in order], warm=observation.warm,
+            row=observation.row, shares=[observation.positions[i] for i in order])
         if observation.replaying:
             return (HOLD,) * len(observation.symbols)
-        decision = self.live.decide(observation.session_bars(), book=self._book)
+        ts = pd.Timestamp(observation.ts)
         if decision is None or decision.ts != ts:
             log.warning("promoted model made no decision on %s (its decision bars differ "
                         "from the session's): holding", ts)

@@ -40,7 +40,7 @@ from intraday_jules.trading.execution import (
     unknown_message,
 )
 from intraday_jules.trading.intake import Minute
-from intraday_jules.trading.observe import FeatureRows, SessionBars, observation
+from intraday_jules.trading.observe import SessionBars, observation
 from intraday_jules.trading.state import SessionState, Working
 
 WORKING_STATES = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
@@ -194,18 +194,18 @@ def warm_up(parts: SessionParts, state: SessionState, minutes: list[Minute]) -> 
     if not minutes:
         return
     config = parts.config
-    features = FeatureRows.build(state.bars, config.feature_spec, f"warm-up {config.session}")
     fills = parts.ledger.fills()
     previous: datetime | None = None
     for done, minute in enumerate(minutes):
-        matrix, warm = features.at(minute.ts, config.symbols)
+        matrix, warm = state.bars.features_at(minute.ts, config.feature_spec, config.symbols,
+                                              f"warm-up {config.session}")
         phase = minute_phase(config, minute.ts, done, previous, _constant(warm))
         if consults(phase, warm):
             held = Book(config.starting_cash, positions_from_fills(
                 f for f in fills if f.ts <= minute.ts))
             parts.policy.act(observation(config, minute, matrix, held, state.decisions,
-                                         parts.rules.max_position_notional, state.bars,
-                                         replaying=True))
+                                         parts.rules.max_position_notional, row=done,
+                                         warm=warm, replaying=True))
             state.decisions += 1
         previous = minute.ts
     state.minutes_done = state.warmup_minutes = len(minutes)

@@ -42,7 +42,7 @@ from intraday_jules.trading.execution import (
     submit_all,
 )
 from intraday_jules.trading.intake import Minute
-from intraday_jules.trading.observe import FeatureRows, SessionBars, observation
+from intraday_jules.trading.observe import SessionBars, observation
 from intraday_jules.trading.policies import Actions
 from intraday_jules.trading.publish import publish_minute
 from intraday_jules.trading.state import SessionState
@@ -134,12 +134,12 @@ Rows = tuple[np.ndarray, bool]
 
 def classify(config: SessionConfig, state: SessionState,
              minute: Minute) -> tuple[Phase, Rows | None]:
-    """The minute's phase and feature rows (built only when a decision may need them)."""
+    """The minute's phase and raw feature rows (looked up only when a decision may need them;
+    the session's streaming feature state steps each bar once)."""
     if not needs_features(config, minute.ts, state.minutes_done):
         return Phase.WARMUP, None
-    features = FeatureRows.build(state.bars, config.feature_spec,
-                                 f"trading session {config.session}")
-    matrix, warm = features.at(minute.ts, config.symbols)
+    matrix, warm = state.bars.features_at(minute.ts, config.feature_spec, config.symbols,
+                                          f"trading session {config.session}")
     phase = minute_phase(config, minute.ts, state.minutes_done, state.last_minute,
                          lambda: warm)
     return phase, (matrix, warm)
@@ -151,9 +151,9 @@ def consult_policy(parts: SessionParts, state: SessionState, minute: Minute, pha
     if rows is None or not consults(phase, rows[1]):
         return None
     config, policy = parts.config, parts.policy
-    matrix = rows[0]
+    matrix, warm = rows
     obs = observation(config, minute, matrix, state.book, state.decisions,
-                      parts.rules.max_position_notional, state.bars)
+                      parts.rules.max_position_notional, row=state.minutes_done, warm=warm)
     state.decisions += 1
     try:
         actions = tuple(int(a) for a in policy.act(obs))

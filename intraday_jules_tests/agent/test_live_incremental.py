@@ -20,11 +20,10 @@ import pytest
 
 from intraday_jules.agent import DateWindow, LivePolicy, ModelBundle, PreparedData, Splits
 from intraday_jules.agent.data import cut_to_window
-from intraday_jules.agent.feature_steps import SegmentFeatures
 from intraday_jules.agent.policy import PolicyStepper
 from intraday_jules.domain.bars import BarValidationError
 from intraday_jules.domain.calendar import session_window
-from intraday_jules.features import DEFAULT_SPEC, FeatureInputError, build_features
+from intraday_jules.features import FeatureInputError, SessionStreams
 
 SESSION = date(2025, 2, 20)  # in the test split: never seen in training
 NEXT_SESSION = date(2025, 2, 21)
@@ -106,26 +105,35 @@ def assert_same_runs(a: RecordingStepper, b: RecordingStepper) -> None:
         assert x.tobytes() == y.tobytes()
 
 
-def test_features_one_bar_at_a_time_equal_build_features_bit_for_bit_on_every_real_session(
-        real_bars: pd.DataFrame) -> None:
-    full = build_features(real_bars, DEFAULT_SPEC)
-    names = list(DEFAULT_SPEC.names)
-    ts = full.index.get_level_values("ts")
-    days = ts.tz_convert("America/New_York").date
-    bars = real_bars.set_index(["symbol", "ts"])[["open", "high", "low", "close", "volume"]]
-    segments = 0
-    for key in sorted(set(zip(full.index.get_level_values("symbol"), days, strict=True))):
-        rows = full[(full.index.get_level_values("symbol") == key[0]) & (days == key[1])]
-        window = session_window(key[1])
-        segment = SegmentFeatures(DEFAULT_SPEC, pd.Timestamp(window.open).value // 1000,
-                                  pd.Timestamp(window.close).value // 1000)
-        ohlcv = bars.loc[rows.index].to_numpy(np.float64)
-        stamps = rows.index.get_level_values("ts").as_unit("us").asi8
-        stepped = np.array([segment.step(int(t), *map(float, bar))
-                            for t, bar in zip(stamps, ohlcv, strict=True)])
-        assert stepped.tobytes() == rows[names].to_numpy(np.float64).tobytes(), key
-        segments += 1
-    assert segments == 2 * 39
+@pytest.mark.parametrize("model", ["fresh", "dual"])
+def test_the_loops_entry_point_decides_as_decide_on_the_same_bars_bit_for_bit(
+        model: str, request: pytest.FixtureRequest, real_bars: pd.DataFrame) -> None:
+    """``decide_features`` fed the trading loop's feature rows (``SessionStreams``, each bar
+    stepped once in arrival order, pre-market included) = ``decide`` on the bars so far."""
+    bundle: ModelBundle = request.getfixturevalue(model)
+    bars = day_bars(real_bars, SESSION)
+    book = held(bars)
+    reference, reference_spy = recording(bundle, seed=5)
+    reference.decide(bars, book=book)
+    loop, loop_spy = recording(bundle, seed=5)
+    stream = SessionStreams(bundle.spec, bundle.symbols)
+    for bar in bars.itertuples():  # in arrival order; out-of-hours bars are skipped
+        stream.add(bar.symbol, bar.ts.value // 1000, bar.open, bar.high, bar.low, bar.close,
+                   float(bar.volume))
+    rows = 0
+    for ts in sorted(bars["ts"].unique()):
+        window = session_window(SESSION)
+        if not pd.Timestamp(window.open) <= ts < pd.Timestamp(window.close):
+            continue
+        raw, warm = stream.at(pd.Timestamp(ts).value // 1000)
+        closes = [float(bars.loc[(bars["ts"] == ts) & (bars["symbol"] == s), "close"].iloc[0])
+                  for s in bundle.symbols]
+        loop.decide_features(pd.Timestamp(ts), raw, closes, warm=warm, row=rows,
+                             shares=book.get(pd.Timestamp(ts)))
+        rows += 1
+    assert rows == 390 and len(loop.history) == 390 - 50 - 5
+    assert loop.history == reference.history
+    assert_same_runs(loop_spy, reference_spy)
 
 
 @pytest.mark.parametrize("model", ["fresh", "dual"])

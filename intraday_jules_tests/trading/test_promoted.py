@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,18 +40,19 @@ class FakeLive:
     symbols = ("MSFT", "NVDA")  # the model's order may differ from the session's
 
     def __init__(self) -> None:
-        self.calls: list[dict[pd.Timestamp, Sequence[int]]] = []
+        self.calls: list[dict[str, Any]] = []
 
-    def decide(self, bars: pd.DataFrame, *, book: Mapping[pd.Timestamp, Sequence[int]]
-               ) -> FakeDecision:
-        self.calls.append(dict(book))
-        return FakeDecision(max(book), {"NVDA": "buy", "MSFT": "sell"})
+    def decide_features(self, ts: Any, raw: np.ndarray, closes: Sequence[float], *,
+                        warm: bool, row: int, shares: Sequence[int]) -> FakeDecision:
+        self.calls.append({"ts": ts, "raw": raw.tolist(), "closes": list(closes),
+                           "warm": warm, "row": row, "shares": list(shares)})
+        return FakeDecision(pd.Timestamp(ts), {"NVDA": "buy", "MSFT": "sell"})
 
 
 def observe(n: int, positions: tuple[int, int], replaying: bool = False) -> Observation:
-    return Observation(SESSION, minute(n), n, ("NVDA", "MSFT"), ("f",), np.zeros((2, 1)),
-                       (100.0, 400.0), positions, (0.0, 0.0), lambda: pd.DataFrame(),
-                       replaying)
+    return Observation(SESSION, minute(n), n, ("NVDA", "MSFT"), ("f",),
+                       np.array([[1.0], [2.0]]), (100.0, 400.0), positions, (0.0, 0.0),
+                       replaying, True, n)
 
 
 def test_adapter_maps_the_models_per_asset_actions_to_the_sessions_symbols() -> None:
@@ -59,17 +60,18 @@ def test_adapter_maps_the_models_per_asset_actions_to_the_sessions_symbols() -> 
     assert policy.act(observe(50, (3, 0))) == (BUY, SELL)
 
 
-def test_adapter_defers_warm_up_and_gives_the_model_the_shares_actually_held() -> None:
+def test_adapter_steps_the_model_during_warm_up_on_the_shares_actually_held() -> None:
     live = FakeLive()
     policy = PromotedPolicy(live)
     policy.reset(SESSION)
     assert policy.act(observe(50, (0, 0), replaying=True)) == (HOLD, HOLD)
     assert policy.act(observe(51, (8, 2), replaying=True)) == (HOLD, HOLD)
-    assert live.calls == []
-    policy.act(observe(52, (8, 0)))
-    [book] = live.calls
-    assert book == {pd.Timestamp(minute(50)): (0, 0), pd.Timestamp(minute(51)): (2, 8),
-                    pd.Timestamp(minute(52)): (0, 8)}
+    assert policy.act(observe(52, (8, 0))) == (BUY, SELL)
+    # the minute's own rows, closes and positions, in the model's symbol order (MSFT first)
+    assert live.calls == [
+        {"ts": minute(n), "raw": [[2.0], [1.0]], "closes": [400.0, 100.0], "warm": True,
+         "row": n, "shares": list(shares)}
+        for n, shares in ((50, (0, 0)), (51, (2, 8)), (52, (0, 8)))]
 
 
 def untrained_live_policy(source: ReplaySource) -> Any:

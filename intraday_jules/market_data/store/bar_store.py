@@ -115,9 +115,11 @@ class BarStore:
             raise ValueError(f"duplicate (symbol, ts) among {len(bars)} bars; nothing written")
         if not bars:
             return
+        if self.backend == "sqlite":  # straight to the upsert: no frame, no counting
+            sqlite_backend.upsert_bars(self.engine, bars, source, self.clock())
+            return
         frame = bars_to_frame(list(bars), source=source)
-        backend = sqlite_backend if self.backend == "sqlite" else pg_backend
-        backend.upsert(self.engine, frame, self.clock())
+        pg_backend.upsert(self.engine, frame, self.clock())
 
     def read(self, symbols: Sequence[str] | None = None, start: datetime | None = None,
              end: datetime | None = None, *, with_meta: bool = False) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from intraday_jules.db.types import format_sqlite_ts
+from intraday_jules.domain.bars import Bar
 from intraday_jules.market_data.store.frames import typed_bars
 
 _UPSERT = (
@@ -69,6 +70,17 @@ def upsert(engine: Engine, frame: pd.DataFrame, ingested_at: datetime) -> tuple[
         changed = raw.total_changes - changes_before
         inserted = _count_range(raw, symbols, lo, hi) - before
     return inserted, changed - inserted
+
+
+def upsert_bars(engine: Engine, bars: Sequence[Bar], source: str,
+                ingested_at: datetime) -> None:
+    """``upsert`` of already-validated ``Bar`` records, in one transaction, without a frame
+    or the inserted/updated counts (the trading loop's latency path)."""
+    stamp = format_ts(ingested_at)
+    rows = [(b.symbol, format_ts(b.ts), float(b.open), float(b.high), float(b.low),
+             float(b.close), int(b.volume), source, stamp) for b in bars]
+    with engine.begin() as conn:
+        conn.connection.driver_connection.executemany(_UPSERT, rows)
 
 
 def _count_range(raw: object, symbols: list[str], lo: str, hi: str) -> int:

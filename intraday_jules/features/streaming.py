@@ -1,4 +1,4 @@
-"""The features of one (symbol, session) one bar at a time, bit for bit ``build_features``.
+"""Streaming features: one (symbol, session) one bar at a time, bit for bit ``build_features``.
 
 ``build_features`` recomputes a whole session per call; live, only the newest bar's row is
 new. Its features cannot come from a bounded tail of bars: running sums (rolling windows are
@@ -14,8 +14,13 @@ always taken through numpy on arrays long enough to take the same SIMD path as t
 
 ``MIRRORED_IMPLEMENTATION`` is the ``FeatureSpec.implementation`` these formulas mirror; a spec
 of another implementation (the kind code changed) is not streamed (``streams``).
-The equality with ``build_features`` over whole real sessions is a test
-(``intraday_jules_tests/agent/test_live_incremental.py``).
+``build_features`` (vectorised, for months of bars) and ``SegmentFeatures`` are one formula per
+feature in two forms; their equality, bit for bit, over whole simulated sessions (and the
+recorded ones) is a test (``intraday_jules_tests/features/test_streaming.py``).
+
+``SessionStreams`` steps one session's bars of several symbols, each bar once, and answers a
+minute's raw feature matrix and warm flag as ``build_features`` over the bars so far would:
+the trading loop's feature pipeline, and the input of ``agent.LivePolicy``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from intraday_jules.features import FeatureDef, FeatureSpec
+from intraday_jules.features.build import FeatureInputError
+from intraday_jules.features.sessions import new_york_day, session_bounds
+from intraday_jules.features.spec import FeatureDef, FeatureSpec
 
 MIRRORED_IMPLEMENTATION = 1
 _SIMD_MIN = 8  # 8 float64 = 64 bytes: input and output buffers never closer than numpy's gate
@@ -163,3 +170,91 @@ class _Bar:
                  vwap_distance: float, log_v: float) -> None:
         self.p, self.ts_us, self.log_c = p, ts_us, log_c
         self.hl_range, self.vwap_distance, self.log_v = hl_range, vwap_distance, log_v
+
+
+class OutOfOrder(ValueError):
+    """A symbol's bar not newer than the last one stepped: the stream cannot take it."""
+
+
+class SessionStreams:
+    """Raw feature rows of one session's ``symbols``, each bar stepped once (``add``).
+
+    The rows are those ``build_features`` gives over the bars added so far, bit for bit: bars
+    outside the spec's hours are skipped (the build drops them), every symbol's position in its
+    segment counts all its in-hours bars (also those of minutes the other symbols lack), and a
+    row is warm-up while that position is below ``spec.lookback``. Each symbol's bars must come
+    in time order (``OutOfOrder`` otherwise: rebuild from the sorted bars); in-hours bars of a
+    second session, or a bar ``build_features`` would refuse, raise ``FeatureInputError``.
+    Bars of other symbols are ignored.
+    """
+
+    def __init__(self, spec: FeatureSpec, symbols: Sequence[str], *,
+                 origin: str = "session bars") -> None:
+        self.spec, self.symbols, self.origin = spec, tuple(symbols), origin
+        self._slot = {s: i for i, s in enumerate(self.symbols)}
+        self._segments: list[SegmentFeatures | None] = [None] * len(self.symbols)
+        self._rows: list[dict[int, tuple[np.ndarray, int]]] = [{} for _ in self.symbols]
+        self._last = [-1] * len(self.symbols)
+        self.day: int | None = None  # the session: days since 1970-01-01 (New York date)
+        self._bounds = (0, 0, 0, 0)  # regular open, close, extended open, close (epoch us)
+        self.rows_computed = 0
+
+    def add(self, symbol: str, ts_us: int, o: float, h: float, low: float, c: float,
+            v: float) -> bool:
+        """Step ``symbol``'s bar at ``ts_us`` (epoch us, bar start); False if not used (another
+        symbol, or outside the spec's hours)."""
+        i = self._slot.get(symbol)
+        if i is None or not self._inside(ts_us, symbol):
+            return False
+        if ts_us <= self._last[i]:
+            raise OutOfOrder(f"{self.origin}: bar {symbol} at {ts_us} us is not after the "
+                             f"last one stepped ({self._last[i]} us)")
+        _check_bar(self.origin, symbol, ts_us, (o, h, low, c, v))
+        segment = self._segments[i]
+        if segment is None:
+            segment = self._segments[i] = SegmentFeatures(self.spec, *self._bounds[:2])
+        pos = segment.bars
+        self._rows[i][ts_us] = (segment.step(ts_us, o, h, low, c, v), pos)
+        self._last[i] = ts_us
+        self.rows_computed += 1
+        return True
+
+    def at(self, ts_us: int) -> tuple[np.ndarray, bool]:
+        """([n_symbols, n_features] float64 raw rows, every symbol past warm-up) at the bar
+        starting ``ts_us``. KeyError naming the symbols without a row there."""
+        found = [rows.get(ts_us) for rows in self._rows]
+        missing = [s for s, f in zip(self.symbols, found, strict=True) if f is None]
+        if missing:
+            raise KeyError(f"no feature row for {missing} at {ts_us} us")
+        rows = [f for f in found if f is not None]
+        matrix = np.stack([row for row, _ in rows])
+        return matrix, all(pos >= self.spec.lookback for _, pos in rows)
+
+    def _inside(self, ts_us: int, symbol: str) -> bool:
+        """Whether the bar is inside the spec's hours of the stream's session (opened by the
+        first in-hours bar); an in-hours bar of another session is refused."""
+        regular = self.spec.hours == "regular"
+        if self.day is not None and self._bounds[2] <= ts_us < self._bounds[3]:
+            lo, hi = self._bounds[:2] if regular else self._bounds[2:]
+            return lo <= ts_us < hi
+        day = new_york_day(np.array([ts_us], dtype=np.int64))
+        bounds = tuple(int(b) for b in session_bounds(day)[:, 0])
+        lo, hi = bounds[:2] if regular else bounds[2:]
+        if not lo <= ts_us < hi:
+            return False
+        if self.day is not None:
+            raise FeatureInputError(self.origin, f"bars of two sessions (days {self.day} and "
+                                    f"{int(day[0])} since 1970-01-01) in one stream",
+                                    symbol=symbol, ts=ts_us, field="ts")
+        self.day, self._bounds = int(day[0]), bounds  # type: ignore[assignment]
+        return True
+
+
+def _check_bar(origin: str, symbol: str, ts_us: int, values: tuple[float, ...]) -> None:
+    """``build_features``' refusal: NaN/inf anywhere, a price <= 0 or a volume < 0."""
+    for name, x in zip(("open", "high", "low", "close", "volume"), values, strict=True):
+        ok = x >= 0.0 if name == "volume" else x > 0.0
+        if not (math.isfinite(x) and ok):
+            rule = "finite and >= 0" if name == "volume" else "a finite price > 0"
+            raise FeatureInputError(origin, f"{name} must be {rule}, got {x}", symbol=symbol,
+                                    ts=ts_us, field=name)
