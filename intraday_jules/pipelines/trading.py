@@ -29,7 +29,7 @@ from intraday_jules.pipelines.trading_parts import PushTarget, close_broker
 from intraday_jules.risk import RiskEngine, RiskLimits
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import Log
-from intraday_jules.trading.policies import make_policy
+from intraday_jules.trading.policies import make_policy, model_ref
 from intraday_jules.trading.promoted import promoted_loader
 from intraday_jules.trading.replay import build_replay_session
 from intraday_jules.trading.result import SessionResult
@@ -105,9 +105,14 @@ def run_replay_session(config: SessionConfig, *, database_url: str, source: BarS
 def run_live_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, ledger: Ledger,
                      risk: RiskEngine, policy: str, models_dir: Path, push: PushTarget,
                      log: Log, clock: Clock = system_clock, seed: int = 0) -> SessionResult:
-    """The live loop: the same ``run_session`` as replays, on a real clock and a live feed."""
-    chosen = make_policy(policy, seed=seed,
-                         loader=promoted_loader(models_dir, ledger.engine, seed=seed))
+    """The live loop: the same ``run_session`` as replays, on a real clock and a live feed.
+    A ``model:ID`` policy trades only on the simulated broker (refused here, nothing sent)."""
+    ref = model_ref(policy)
+    if ref is not None and broker.name != "simulated":
+        raise ValueError(f"policy {policy} on the {broker.name} broker: paper and live brokers "
+                         "require the promoted model")
+    chosen = make_policy(policy, seed=seed, loader=promoted_loader(
+        models_dir, ledger.engine, seed=seed, ref=ref or "promoted"))
     return run_session(config, feed=feed, broker=broker, policy=chosen, ledger=ledger,
                        risk=risk, store=BarStore(ledger.engine),
                        metrics=TradingMetrics(clock=clock), clock=clock, log=log,

@@ -51,15 +51,30 @@ class PromotedPolicy:
             return (HOLD,) * len(observation.symbols)
         return tuple(ACTION_NAMES.index(decision.per_asset[s]) for s in observation.symbols)
 
+    # What traded, for the ledger's ``session_policies`` (the shadow replay reads it back).
+    @property
+    def model_id(self) -> str | None:
+        return getattr(getattr(self.live, "bundle", None), "model_id", None)
 
-def promoted_loader(models_dir: Path, engine: Engine, *, seed: int = 0
-                    ) -> Callable[[], Policy]:
-    """A loader of the promoted model from the ``ModelStore`` (imports torch when called)."""
+    @property
+    def seed(self) -> int | None:
+        return getattr(self.live, "seed", None)
+
+    @property
+    def mode(self) -> str | None:
+        return getattr(self.live, "mode", None)
+
+
+def promoted_loader(models_dir: Path, engine: Engine, *, seed: int = 0,
+                    ref: str = "promoted") -> Callable[[], Policy]:
+    """A loader of the model ``ref`` (default: the promoted one; else a model id, for
+    ``trade --policy model:ID``) from the ``ModelStore`` (imports torch when called)."""
 
     def load() -> Policy:
-        from intraday_jules.agent import PROMOTED, LivePolicy, ModelStore
+        from intraday_jules.agent import LivePolicy, ModelStore
 
         store = ModelStore(models_dir, engine, migrate=False)
-        return PromotedPolicy(LivePolicy.from_store(store, PROMOTED, seed=seed))
+        name = "promoted" if ref == "promoted" else f"model:{ref}"
+        return PromotedPolicy(LivePolicy.from_store(store, ref, seed=seed), name=name)
 
     return load
