@@ -99,13 +99,18 @@ def default_broker_state(settings: Settings) -> Path:
 
 def _check_choices(broker: str, policy: str, clock: str | None = None) -> None:
     from intraday_jules.trading import POLICY_NAMES
+    from intraday_jules.trading.policies import MODEL_PREFIX, is_policy_name
 
     if broker not in BROKERS:
         raise CliError(f"--broker {broker!r} is not available", hint="use --broker simulated "
                        "(replay at full speed) or --broker ibkr (IB, paper unless live)")
-    if policy not in POLICY_NAMES:
+    if not is_policy_name(policy):
         raise CliError(f"--policy {policy!r} is unknown", hint="one of "
-                       + ", ".join(POLICY_NAMES))
+                       + ", ".join(POLICY_NAMES) + f", or {MODEL_PREFIX}ID")
+    if policy.startswith(MODEL_PREFIX) and broker != "simulated":
+        raise CliError(f"--policy {policy} cannot trade on --broker {broker}: paper and live "
+                       "brokers require the promoted model", hint="trade an unpromoted model "
+                       "with --broker simulated, or promote it first", code=2)
     if clock is not None and clock not in CLOCKS:
         raise CliError(f"--clock {clock!r} is unknown", hint="wall | gateway")
 
@@ -160,9 +165,11 @@ def trade_command(
     broker: str = typer.Option(
         "simulated", "--broker", help="simulated | ibkr (IB paper; live only with "
         "INTRADAY_JULES_DEPLOYMENT=live and the matching ib_account secret)."),
-    policy: str = typer.Option("promoted", "--policy",
-                               help="promoted | random | always-buy | always-sell"),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random policy."),
+    policy: str = typer.Option(
+        "promoted", "--policy", help="promoted | model:ID (a stored model, promoted or not; "
+        "--broker simulated only) | random | always-buy | always-sell"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random policy, and of a model's "
+                             "sampled actions (the evaluation seed it reproduces)."),
     max_position: str | None = typer.Option(
         None, "--max-position", help="Max position notional per asset, USD "
         "(default: INTRADAY_JULES_MAX_POSITION)."),

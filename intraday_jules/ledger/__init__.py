@@ -14,6 +14,7 @@ from intraday_jules.ledger.records import (
     UnknownOrder,
 )
 from intraday_jules.ledger.report import session_ledger
+from intraday_jules.ledger.session_policies import SessionPolicy
 
 __all__ = [
     "DecisionRecord",
@@ -22,6 +23,7 @@ __all__ = [
     "LedgerError",
     "PositionDifference",
     "Reconciliation",
+    "SessionPolicy",
     "UnknownOrder",
     "session_ledger",
 ]

@@ -35,6 +35,7 @@ from intraday_jules.ledger.records import (
 )
 from intraday_jules.ledger.risk_records import RiskRecords
 from intraday_jules.ledger.schema import decisions, fills, order_events, orders
+from intraday_jules.ledger.session_policies import SessionPolicies
 
 
 def insert_new(conn: Connection, table: sa.Table, values: dict[str, Any],
@@ -60,7 +61,7 @@ def _order_status(order: Order, filled: int, last: OrderStatus | None) -> OrderS
     return last or OrderStatus.PENDING
 
 
-class Ledger(RiskRecords):
+class Ledger(RiskRecords, SessionPolicies):
     """The ledger on one database (SQLite or PostgreSQL), tables from migration 0005_ledger.
 
     engine: a SQLAlchemy engine whose schema is at head (``upgrade_to_head``).

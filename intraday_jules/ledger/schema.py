@@ -1,5 +1,5 @@
-"""The ledger's tables, as SQLAlchemy Core objects for queries (the DDL lives in migration
-``0005_ledger``; a test checks the two agree).
+"""The ledger's tables, as SQLAlchemy Core objects for queries (the DDL lives in migrations
+``0005_ledger`` and ``0006_session_policies``; a test checks the two agree).
 
 Money is exact on both backends (``ExactDecimal``): ``NUMERIC(24, 8)`` on PostgreSQL, and on
 SQLite fixed-point TEXT with 8 decimals (``'136.38500000'``), because SQLite has no exact
@@ -142,5 +142,16 @@ trading_state = sa.Table(
     _recorded_at(),
 )
 
+session_policies = sa.Table(
+    "session_policies", metadata, _id(),
+    sa.Column("session", sa.Date(), nullable=False),
+    _recorded_at(),
+    sa.Column("policy", sa.String(128), nullable=False),
+    sa.Column("model_id", sa.String(128), nullable=True),
+    sa.Column("seed", sa.BigInteger(), nullable=True),
+    sa.Column("mode", sa.String(16), nullable=True),
+    sa.Column("broker", sa.String(32), nullable=False),
+)
+
 LEDGER_TABLES: tuple[sa.Table, ...] = (decisions, orders, order_events, fills, risk_events,
-                                       trading_state)
+                                       trading_state, session_policies)

@@ -30,6 +30,7 @@ from intraday_jules.risk import RiskEngine, RiskLimits
 from intraday_jules.trading.config import SessionConfig
 from intraday_jules.trading.context import Log
 from intraday_jules.trading.policies import PromotedLoader, make_policy
+from intraday_jules.trading.policies import model_ref as model_id_of
 from intraday_jules.trading.promoted import (
     PROMOTED_REF,
     model_execution_spec,
@@ -135,7 +136,12 @@ def run_live_session(config: SessionConfig, *, feed: BarFeed, broker: Broker, le
                      risk: RiskEngine, policy: str, models_dir: Path, push: PushTarget,
                      log: Log, clock: Clock = system_clock, seed: int = 0) -> SessionResult:
     """The live loop: the same ``run_session`` as replays, on a real clock and a live feed;
-    a model policy trades under its ExecutionSpec (``for_model``)."""
+    a model policy trades under its ExecutionSpec (``for_model``). A ``model:ID`` policy
+    trades only on the simulated broker (refused here, nothing sent)."""
+    ref = model_id_of(policy)
+    if ref is not None and broker.name != "simulated":
+        raise ValueError(f"policy {policy} on the {broker.name} broker: paper and live brokers "
+                         "require the promoted model")
     config, loader = for_model(config, policy, models_dir, ledger.engine, risk.limits, seed)
     chosen = make_policy(policy, seed=seed, loader=loader or promoted_loader(
         models_dir, ledger.engine, seed=seed, limits=risk.limits, symbols=config.symbols))

@@ -25,6 +25,8 @@ from intraday_jules.env.actions import BUY, HOLD, SELL
 
 log = logging.getLogger(__name__)
 POLICY_NAMES: tuple[str, ...] = ("promoted", "random", "always-buy", "always-sell")
+#: ``model:ID`` trades the stored model ID (not necessarily promoted; simulated broker only).
+MODEL_PREFIX = "model:"
 Actions = tuple[int, ...]
 
 
@@ -130,13 +132,39 @@ def no_promoted_loader() -> Policy:
     raise LookupError("no promoted-model loader was configured for this session")
 
 
+def model_ref(name: str) -> str | None:
+    """The model id of a ``model:ID`` policy name (None for any other name)."""
+    if not name.startswith(MODEL_PREFIX):
+        return None
+    ref = name[len(MODEL_PREFIX):].strip()
+    if not ref:
+        raise ValueError(f"policy {name!r} names no model: use model:ID")
+    return ref
+
+
+def is_policy_name(name: str) -> bool:
+    """Whether ``name`` is a known policy name or a ``model:ID``."""
+    return name in POLICY_NAMES or (name.startswith(MODEL_PREFIX)
+                                    and bool(name[len(MODEL_PREFIX):].strip()))
+
+
 def make_policy(name: str, *, seed: int = 0,
                 loader: PromotedLoader = no_promoted_loader) -> Policy:
     """A policy by CLI name; a promoted model that fails to load becomes a ``FailedPolicy``.
 
-    ``loader`` builds the promoted policy (``trading.promoted.promoted_loader`` gives one
-    reading the ``ModelStore``); any exception it raises is the recorded load failure.
+    ``loader`` builds the promoted policy, or the model of a ``model:ID`` name
+    (``trading.promoted.promoted_loader(..., ref=ID)`` reads the ``ModelStore``). A promoted
+    model's load failure is recorded and the session holds; a ``model:ID`` that cannot be
+    loaded (an unknown id) raises ``ValueError`` before the session starts, since it is a
+    research run asked for by name, not the production policy.
     """
+    ref = model_ref(name)
+    if ref is not None:
+        try:
+            return loader()
+        except Exception as exc:
+            raise ValueError(f"policy {name}: model {ref!r} cannot be loaded: "
+                             f"{type(exc).__name__}: {exc}") from exc
     if name == "random":
         return RandomPolicy(seed)
     if name == "always-buy":

@@ -66,6 +66,19 @@ class PromotedPolicy:
             return (HOLD,) * len(observation.symbols)
         return tuple(ACTION_NAMES.index(decision.per_asset[s]) for s in observation.symbols)
 
+    # What traded, for the ledger's ``session_policies`` (the shadow replay reads it back).
+    @property
+    def model_id(self) -> str | None:
+        return getattr(getattr(self.live, "bundle", None), "model_id", None)
+
+    @property
+    def seed(self) -> int | None:
+        return getattr(self.live, "seed", None)
+
+    @property
+    def mode(self) -> str | None:
+        return getattr(self.live, "mode", None)
+
 
 def promoted_loader(models_dir: Path, engine: Engine, *, seed: int = 0,
                     ref: str = PROMOTED_REF, limits: RiskLimits | None = None,
@@ -82,7 +95,8 @@ def promoted_loader(models_dir: Path, engine: Engine, *, seed: int = 0,
         model_id = store.resolve(ref)
         store.execution_spec(model_id).check_honoured(limits or RiskLimits(), symbols,
                                                       model=model_id)
-        return PromotedPolicy(LivePolicy.from_store(store, model_id, seed=seed))
+        name = "promoted" if ref == PROMOTED_REF else f"model:{ref}"
+        return PromotedPolicy(LivePolicy.from_store(store, model_id, seed=seed), name=name)
 
     return load
 

@@ -28,6 +28,7 @@ from intraday_jules.trading.policies import (
     Policy,
     PromotedLoader,
     make_policy,
+    model_ref,
     no_promoted_loader,
 )
 from intraday_jules.trading.promoted import promoted_loader
@@ -78,7 +79,9 @@ def build_replay_session(config: SessionConfig, *, database_url: str, source: Ba
     """
     clock = ReplayClock(config.window.open)
     ledger = Ledger.connect(database_url)
-    loader = promoted or (promoted_loader(models_dir, ledger.engine, seed=seed)
+    ref = model_ref(policy) if isinstance(policy, str) else None
+    loader = promoted or (promoted_loader(models_dir, ledger.engine, seed=seed,
+                                          ref=ref or "promoted")
                           if models_dir is not None else no_promoted_loader)
     chosen = policy if not isinstance(policy, str) else make_policy(policy, seed=seed,
                                                                     loader=loader)

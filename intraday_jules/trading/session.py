@@ -18,7 +18,7 @@ from intraday_jules.db import mask_url
 from intraday_jules.domain.bars import BAR, Bar
 from intraday_jules.domain.calendar import previous_session, session_window
 from intraday_jules.domain.clock import Clock, system_clock
-from intraday_jules.ledger import Ledger
+from intraday_jules.ledger import Ledger, SessionPolicy
 from intraday_jules.market_data.feed import BarFeed, FeedItem
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.risk import RiskEngine, RiskEventKind
@@ -89,6 +89,7 @@ def trade(parts: SessionParts, state: SessionState, items: Iterator[FeedItem],
           resume: datetime | None) -> None:
     """Recovery, then the loop over the feed until the session's last minute."""
     config, risk, policy = parts.config, parts.risk, parts.policy
+    record_policy(parts)
     recover(parts, state, resume)
     if isinstance(policy, FailedPolicy):
         state.bad_inputs += 1
@@ -106,6 +107,18 @@ def trade(parts: SessionParts, state: SessionState, items: Iterator[FeedItem],
             continue
         if take(parts, state, intake.offer(item, parts.clock()), item):
             break
+
+
+def record_policy(parts: SessionParts) -> None:
+    """Which policy (model, seed, action mode) trades this run, for the shadow replay
+    (``intraday-jules reconcile``); a restart appends another row."""
+    policy = parts.policy
+    model_id, seed, mode = (getattr(policy, "model_id", None), getattr(policy, "seed", None),
+                            getattr(policy, "mode", None))
+    parts.ledger.record_session_policy(SessionPolicy(
+        parts.config.session, policy.name, None if model_id is None else str(model_id),
+        None if seed is None else int(seed), None if mode is None else str(mode),
+        parts.broker.name))
 
 
 def price_references(store: BarStore, config: SessionConfig,

@@ -26,6 +26,7 @@ GRAPH = {  # asset -> its upstream assets: the lineage the Dagster UI shows
     "models/promoted_model": ["models/model_evaluation"],
     "trading/session_report": ["models/promoted_model"],
     "trading/performance_report": ["trading/session_report"],
+    "trading/session_reconciliation": ["trading/session_report"],
 }
 CHECKS = {
     "market_data/bars": ["contract_schema_valid", "newest_bar_fresh", "no_missing_minutes",
@@ -36,15 +37,17 @@ CHECKS = {
     "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
                                "keys_unique"],
     "models/promoted_model": ["challenger_passed_gate"],
+    "trading/session_reconciliation": ["replay_matches_ledger"],
 }
 BLOCKING = {"market_data/bars": ["contract_schema_valid", "newest_bar_fresh",
                                  "no_missing_sessions", "no_price_jumps", "ohlc_consistent",
                                  "price_scale_plausible", "timestamps_in_session",
                                  "timestamps_unique", "volume_nonnegative"],
             "features/feature_table": ["contract_schema_valid", "features_finite_after_warmup",
-                                       "keys_unique"]}
+                                       "keys_unique"],
+            "trading/session_reconciliation": ["replay_matches_ledger"]}
 JOBS = ["ingest_bars_job", "reconcile_broker_job", "report_quality_job", "report_session_job",
-        "trade_session_job", "train_models_job"]
+        "session_reconciliation_job", "trade_session_job", "train_models_job"]
 SCHEDULES = ["daily_bars_schedule", "end_of_session_report_schedule", "preopen_ingest_schedule",
              "preopen_reconcile_schedule"]
 SENSORS = ["trading_session_sensor"]

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from intraday_jules.domain.orders import OrderStatus
-from intraday_jules.ledger import DecisionRecord, Ledger
+from intraday_jules.ledger import DecisionRecord, Ledger, SessionPolicy
 from intraday_jules.ledger.schema import LEDGER_TABLES, metadata
 from intraday_jules.risk import RiskEngine, RiskEventKind, RiskLimits
 from intraday_jules_tests.ledger.conftest import SESSION_BAR, make_fill, make_order
@@ -25,6 +25,8 @@ def exercise(ledger: Ledger) -> None:
         ledger.record_order(order)
         ledger.record_fill(make_fill(order, quantity=4))
     ledger.record_order_status(order.client_order_id, OrderStatus.SUBMITTED, SESSION_BAR)
+    ledger.record_session_policy(SessionPolicy(SESSION_BAR.date(), "model:m1", "m1", 0,
+                                               "sample", "simulated"))
     engine = RiskEngine(RiskLimits(), ledger, clock=lambda: SESSION_BAR)
     engine.reduce(RiskEventKind.STALE_DATA, "old bar")
     engine.halt(RiskEventKind.DAILY_LOSS_LIMIT, "lost")

@@ -18,7 +18,7 @@ from intraday_jules.ledger import (
 )
 from intraday_jules.ledger.schema import fills, orders
 from intraday_jules.risk import RiskEngine, RiskEventKind, RiskLimits, TradingState
-from intraday_jules_tests.ledger.conftest import SESSION_BAR, make_fill, make_order
+from intraday_jules_tests.ledger.conftest import RECORDED_AT, SESSION_BAR, make_fill, make_order
 
 SESSION = date(2025, 2, 3)
 
@@ -162,3 +162,20 @@ def test_fills_of_a_short_sell_then_cover_reconcile_flat(ledger: Ledger) -> None
 def test_decision_detail_with_nan_is_refused_before_reaching_the_database() -> None:
     with pytest.raises(ValueError, match="JSON"):
         DecisionRecord(SESSION_BAR, "HOLD", None, {"value": float("nan")})
+
+
+def test_session_policies_are_appended_per_run_and_read_back_in_order(ledger: Ledger) -> None:
+    from intraday_jules.ledger import SessionPolicy
+
+    day = SESSION_BAR.date()
+    first = SessionPolicy(day, "model:m1", "m1", 7, "sample", "simulated")
+    assert ledger.session_policies(day) == []
+    written = ledger.record_session_policy(first)
+    ledger.record_session_policy(SessionPolicy(day, "random", None, 3, None, "simulated"))
+    ledger.record_session_policy(SessionPolicy(date(2025, 2, 4), "promoted", "m2", 0,
+                                               "argmax", "ibkr"))
+    runs = ledger.session_policies(day)
+    assert [r.policy for r in runs] == ["model:m1", "random"]
+    assert runs[0] == written and runs[0].recorded_at == RECORDED_AT
+    assert runs[0].same_policy(first) and not runs[1].same_policy(first)
+    assert runs[1].model_id is None and runs[1].mode is None and runs[1].seed == 3

@@ -5,6 +5,7 @@ The ops only wire: the ledger, the risk engine and the broker come in as resourc
 ``pipelines`` runs the session with what they build.
 """
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from intraday_jules.defs.common.resources import (
+    BarStoreResource,
     BrokerResource,
     LedgerResource,
     MarketDataResource,
@@ -25,6 +27,12 @@ from intraday_jules.defs.trading.assets import (
     REPORT_KEY,
     rebuild_performance,
     report_metadata,
+)
+from intraday_jules.defs.trading.reconciliation import (
+    RECONCILIATION_KEY,
+    reconcile,
+    reconciliation_check_evaluation,
+    reconciliation_metadata,
 )
 from intraday_jules.pipelines.trading_parts import PushTarget
 from intraday_jules.settings import Settings
@@ -40,7 +48,7 @@ POOL_TAG = {"intraday_jules/pool": "broker"}
 class TradeSessionConfig(dg.Config):
     """session: YYYY-MM-DD; feed: replay (the configured source at full speed) | live (wall
     clock: the simulated market locally, IB's stream with the ibkr broker); policy: promoted
-    | random | always-buy | always-sell."""
+    | model:ID (simulated broker only) | random | always-buy | always-sell."""
 
     session: str
     feed: str = "live"
@@ -52,7 +60,7 @@ def _trade_op(settings: Settings) -> dg.OpDefinition:
     def trade_session(context: dg.OpExecutionContext, config: TradeSessionConfig,  # type: ignore[no-untyped-def]
                       market_data: MarketDataResource, model_store: ModelStoreResource,
                       ledger: LedgerResource, risk_engine: RiskEngineResource,
-                      broker: BrokerResource):
+                      broker: BrokerResource, bar_store: BarStoreResource):
         from intraday_jules.pipelines.trading import run_configured_session
 
         day = date.fromisoformat(config.session)
@@ -66,6 +74,8 @@ def _trade_op(settings: Settings) -> dg.OpDefinition:
         if result.report is not None:
             yield dg.AssetMaterialization(asset_key=REPORT_KEY, partition=day.isoformat(),
                                           metadata=report_metadata(result.report, payload))
+        if config.policy == "promoted" or config.policy.startswith("model:"):
+            yield from _reconciliation(context, day, ledger, bar_store, model_store)
         try:
             performance = rebuild_performance(settings, ledger)
         except Exception as exc:  # derived from the ledger: rebuild it later, never fail the run
@@ -76,6 +86,23 @@ def _trade_op(settings: Settings) -> dg.OpDefinition:
         yield dg.Output(payload)
 
     return trade_session
+
+
+def _reconciliation(context: dg.OpExecutionContext, day: date, ledger: LedgerResource,
+                    bar_store: BarStoreResource,
+                    model_store: ModelStoreResource) -> Iterator[dg.AssetMaterialization]:
+    """The session's shadow replay and its blocking check, recorded after the session; a
+    session that cannot be replayed (its model failed to load) is logged, never a failure."""
+    try:
+        result = reconcile(day, ledger, bar_store, Path(model_store.models_dir))
+    except Exception as exc:  # derived from the ledger: rebuild it later, never fail the run
+        context.log.error("session %s not reconciled: %s: %s", day, type(exc).__name__, exc)
+        return
+    context.log.info("session %s reconciliation: %s", day, result.verdict)
+    yield dg.AssetMaterialization(asset_key=RECONCILIATION_KEY, partition=day.isoformat(),
+                                  metadata=reconciliation_metadata(result))
+    # log_event takes check evaluations at run time; its annotation lags (dagster 1.13)
+    context.log_event(reconciliation_check_evaluation(result))  # type: ignore[arg-type]
 
 
 @dg.op(name="reconcile_broker", tags=POOL_TAG)
