@@ -1,7 +1,9 @@
-"""Inference service latency: a bounded burst of ``POST /predict`` against the real server.
+"""Inference service latency: ``POST /predict`` (stateless) and the session API (stateful)
+against the real server.
 
     python -m benchmarks.inference [--requests 200] [--concurrency 4] [--minutes 120]
                                    [--input bars|observations] [--workers 1]
+                                   [--session-concurrency 8]
 
 Builds a dual model at the production network size (``TrainingConfig.dual()``: LSTM 2 x 64;
 untrained weights, since inference cost does not depend on training) normalised on two
@@ -14,8 +16,16 @@ session 2025-02-20 up to its ``--minutes``-th minute (what a trading client send
 bar's close; the server replays ``minutes - 50`` decision bars through the LSTM), or as many
 26-dim observations. A sequential run (one client) gives the unloaded latency.
 
+Stateful: ``--session-concurrency`` clients (default 8) each open a session of 2025-02-20
+(``POST /sessions``) and send it the session's regular-hours bars one minute per request
+(``POST /sessions/{id}/bars``, both symbols' bars of that minute), in order, each as soon
+as the previous answer arrives: every answer is the decision (or no-decision) on the newest
+bar, computed incrementally. ``stateful_decisions_per_s`` counts those answers per second.
+One client through the whole session first gives the unloaded per-bar latency.
+
 Latency is client-side (request sent -> answer read), on the same machine as the server.
-Last line: {"benchmark": "inference", "requests", "p50_ms", "p99_ms", "rps", ...}.
+Last line: {"benchmark": "inference", "requests", "p50_ms", "p99_ms", "rps", ...,
+"stateful_p50_ms", "stateful_p99_ms", "stateful_decisions_per_s", ...}.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.market_data.simulated import SimulatedSource
 from intraday_jules.market_data.source import BarRequest, BarSource
-from intraday_jules.service.loadcheck import burst, run_service
+from intraday_jules.service.loadcheck import BurstResult, burst, run_service, session_burst
 
 RECORDED = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "market"
             / "nvda_msft_1min_2025-01-02_2025-02-28.csv")
@@ -97,6 +107,28 @@ def request_body(source: BarSource, kind: str, minutes: int) -> dict[str, Any]:
                      for r in bars[bars["ts"].isin(stamps)].itertuples(index=False)]}
 
 
+def minute_requests(source: BarSource) -> list[list[dict[str, Any]]]:
+    """The session's regular-hours bars grouped by minute, in order, as request bodies."""
+    bars = session_bars(source, SESSION)
+    return [[{"symbol": r.symbol, "ts": r.ts.isoformat(), "open": float(r.open),
+              "high": float(r.high), "low": float(r.low), "close": float(r.close),
+              "volume": int(r.volume)} for r in minute.itertuples(index=False)]
+            for _, minute in bars.groupby("ts", sort=True)]
+
+
+def stateful(url: str, source: BarSource, concurrency: int) -> tuple[BurstResult, BurstResult]:
+    """One client through the whole session (unloaded latency), then ``concurrency``."""
+    minutes = minute_requests(source)
+    opening = {"session": SESSION.isoformat()}
+    sequential = session_burst(url, opening, minutes, concurrency=1)
+    if set(sequential.statuses) != {200}:
+        raise SystemExit(f"stateful run failed: {dict(sequential.statuses)}")
+    print(f"stateful sequential: {sequential.line()}", flush=True)
+    result = session_burst(url, opening, minutes, concurrency=concurrency)
+    print(f"stateful: {result.line()}", flush=True)
+    return sequential, result
+
+
 def service_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTRADAY_JULES_")}
     env.update({"INTRADAY_JULES_HOME": str(home), "INTRADAY_JULES_DATABASE_URL":
@@ -113,6 +145,8 @@ def main() -> None:
                         help="regular-hours minutes of the session sent (decisions from 51)")
     parser.add_argument("--input", choices=("bars", "observations"), default="bars")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--session-concurrency", type=int, default=8,
+                        help="concurrent sessions of the stateful run (one client each)")
     args = parser.parse_args()
     source = bar_source()
     body = request_body(source, args.input, args.minutes)
@@ -129,6 +163,7 @@ def main() -> None:
             loaded = burst(service.url, "/predict", body, requests=args.requests,
                            concurrency=args.concurrency)
             print(f"burst: {loaded.line()}", flush=True)
+            one_session, sessions = stateful(service.url, source, args.session_concurrency)
     emit_result({"benchmark": "inference", "requests": loaded.requests,
                  "p50_ms": loaded.percentile(50), "p99_ms": loaded.percentile(99),
                  "rps": loaded.rps, "concurrency": args.concurrency, "workers": args.workers,
@@ -136,7 +171,14 @@ def main() -> None:
                  "minutes": args.minutes, "decision_bars": max(args.minutes - 50, 0),
                  "sequential_p50_ms": sequential.percentile(50),
                  "sequential_p99_ms": sequential.percentile(99), "source": source.name,
-                 "cpus": os.cpu_count()})
+                 "cpus": os.cpu_count(), "stateful_p50_ms": sessions.percentile(50),
+                 "stateful_p99_ms": sessions.percentile(99),
+                 "stateful_decisions_per_s": sessions.rps,
+                 "stateful_requests": sessions.requests, "stateful_succeeded": sessions.succeeded,
+                 "stateful_concurrency": args.session_concurrency,
+                 "stateful_sequential_p50_ms": one_session.percentile(50),
+                 "stateful_sequential_p99_ms": one_session.percentile(99),
+                 "load_avg_1m": round(os.getloadavg()[0], 2)})
 
 
 if __name__ == "__main__":

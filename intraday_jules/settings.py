@@ -204,10 +204,17 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
                 lambda _: 1_048_576, "inference service: largest request body, bytes (else 413)"),
     SettingSpec("INTRADAY_JULES_SERVICE_MAX_CONCURRENCY", "service_max_concurrency",
                 _positive_int, lambda _: 4,
-                "inference service: /predict requests running at once per worker"),
+                "inference service: model requests (/predict, session bars) running at once "
+                "per worker"),
     SettingSpec("INTRADAY_JULES_SERVICE_MAX_QUEUE", "service_max_queue", _non_negative_int,
-                lambda _: 4, "inference service: /predict requests waiting for a slot; more "
+                lambda _: 4, "inference service: model requests waiting for a slot; more "
                 "are answered 503 with Retry-After"),
+    SettingSpec("INTRADAY_JULES_SERVICE_SESSION_TTL_S", "service_session_ttl_s",
+                _positive_int, lambda _: 900,
+                "inference service: idle seconds before a /sessions session is dropped"),
+    SettingSpec("INTRADAY_JULES_SERVICE_MAX_SESSIONS", "service_max_sessions", _positive_int,
+                lambda _: 64, "inference service: /sessions open at once per worker; more "
+                "are answered 429"),
     # The seed's targets (docs/operations.md#the-seeds-targets): status, Grafana, the report.
     SettingSpec("INTRADAY_JULES_TARGETS_START", "targets_start", date.fromisoformat,
                 lambda _: None, "first session the targets count (cumulative P&L, drawdown, "
@@ -254,6 +261,8 @@ class Settings:
     service_max_body_bytes: int = 1_048_576
     service_max_concurrency: int = 4
     service_max_queue: int = 4
+    service_session_ttl_s: int = 900
+    service_max_sessions: int = 64
     targets_start: date | None = None
     pnl_target_usd: Decimal = Decimal("1000")
     drawdown_target_pct: Decimal = Decimal("2")

@@ -4,7 +4,10 @@
 - ``schemas``: request/response bodies and their validation (pydantic v2).
 - ``serving``: ``ModelHolder`` (loads the champion, hot reload on promotion, readiness).
 - ``inference``: ``/predict`` on bars (``LivePolicy``) or observations (``PolicyStepper``).
-- ``loadcheck``: run the server in a subprocess and send it a bounded burst (tests, benchmark).
+- ``sessions`` (with ``session_routes``, ``session_schemas``): the stateful ``/sessions`` API,
+  one ``LivePolicy`` per client session fed only the new bars.
+- ``loadcheck``: run the server in a subprocess and send it a bounded burst, or sessions'
+  bars (tests, benchmark).
 
 See docs/service.md.
 """

@@ -12,14 +12,20 @@ Endpoints (shapes in ``schemas`` and docs/service.md):
   one; else 503 with the reason (both hashes on a mismatch).
 - ``POST /predict``: a session's bars so far, or 26-dim observations -> the decision.
 - ``GET /model``: the served model's registry facts, window, metrics, promotion time.
+- ``POST /sessions``, ``POST /sessions/{id}/bars``, ``DELETE /sessions/{id}``: the stateful
+  API (``session_routes``): a session keeps its bars and model state, so each new bar's
+  decision costs one bar's work. Idle sessions expire (``sessions.SessionLimits``).
+- ``GET /docs`` (Swagger UI) and ``GET /redoc``: served with their scripts from local files
+  (``fastapi_offline``), so they work on a machine without internet.
 
 Bad input is a 422 whose ``detail`` lists ``{"type", "loc", "msg"}`` per problem, ``loc``
 naming the field. In front of every route, ``protection.Guard`` checks the bearer token
 (every endpoint but ``/health`` when a token is set), refuses bodies over the size limit
-(413) and admits at most N concurrent ``/predict`` requests plus a small queue (else 503
-with ``Retry-After``). Bound beyond loopback, the app refuses to start without a token.
-Sync endpoints run in the server's thread pool; the model is shared and
-only read, each request replaying its own sequence from a zero LSTM state.
+(413) and admits at most N concurrent model requests (``/predict``, session bars) plus a
+small queue (else 503 with ``Retry-After``). Bound beyond loopback, the app refuses to start
+without a token. Sync endpoints run in the server's thread pool; the model is shared and
+only read: ``/predict`` replays its own sequence from a zero LSTM state, a session steps its
+own state (one request at a time per session).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from intraday_jules import __version__
@@ -57,11 +64,14 @@ from intraday_jules.service.schemas import (
     implausible_prices,
     json_safe,
 )
+from intraday_jules.service.session_routes import add_session_routes
 
 if TYPE_CHECKING:
     from intraday_jules.agent import ModelStore
+    from intraday_jules.domain.clock import Clock
     from intraday_jules.features import FeatureSpec
     from intraday_jules.service.serving import ModelHolder
+    from intraday_jules.service.sessions import SessionLimits
     from intraday_jules.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,7 +82,8 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings | None = None, store: ModelStore | None = None, *,
                live_spec: FeatureSpec | None = None, torch_threads: int | None = 1,
                limits: ServiceLimits | None = None, service_token: str | None = None,
-               bind_host: str | None = None) -> FastAPI:
+               bind_host: str | None = None, session_limits: SessionLimits | None = None,
+               clock: Clock | None = None) -> FastAPI:
     """The service over ``store`` (default: the ``ModelStore`` of ``settings``, which default
     to ``Settings.from_env()`` read at startup). ``torch_threads``: intra-op threads for the
     process (1: a batch-of-one LSTM gains nothing from more, and requests run in parallel).
@@ -82,11 +93,14 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         home, env override ``INTRADAY_JULES_SERVICE_TOKEN``; none for an app over an explicit
         ``store`` without settings).
     bind_host: the address the server binds (default: uvicorn's command line, ``--host`` or
-        ``UVICORN_HOST``, else 127.0.0.1); beyond loopback a token is required to start."""
+        ``UVICORN_HOST``, else 127.0.0.1); beyond loopback a token is required to start.
+    session_limits: idle TTL and most sessions open (default: from the settings, else the
+        defaults). clock: judges session idleness (default: the system clock)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from intraday_jules.service.serving import build_holder
+        from intraday_jules.service.sessions import SessionLimits, SessionRegistry
         from intraday_jules.settings import Settings
 
         resolved = settings
@@ -103,6 +117,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
                  "required" if token is not None else "not set (loopback only)",
                  app.state.guard.limits)
         app.state.holder = holder
+        app.state.sessions = SessionRegistry(session_limits or (
+            SessionLimits.from_settings(resolved) if resolved else SessionLimits()), clock)
         app.state.started = time.monotonic()
         try:
             yield
@@ -110,10 +126,11 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
             if owned_engine:
                 holder.store.engine.dispose()
 
-    app = FastAPI(title="IntradayJules inference service", version=__version__,
-                  lifespan=lifespan)
+    app = FastAPIOffline(title="IntradayJules inference service", version=__version__,
+                         lifespan=lifespan)
     app.add_middleware(Guard)
     _add_routes(app)
+    add_session_routes(app)
     _add_error_handlers(app)
     return app
 
@@ -211,7 +228,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Any:
         """FastAPI's 400 for a body its JSON parser cannot read (e.g. a number of more than
         4,300 digits, beyond Python's int conversion limit) is a 422 like any bad value."""
-        if exc.status_code == 400 and request.url.path == "/predict":
+        if exc.status_code == 400 and request.method == "POST":
             return _unprocessable([{"type": "json_invalid", "loc": ["body"],
                                     "msg": f"the body cannot be parsed as JSON: {exc.detail}"}])
         return await http_exception_handler(request, exc)

@@ -12,12 +12,13 @@ starts the session) and the action is chosen from the last step's probabilities 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from intraday_jules.agent import LivePolicy
+from intraday_jules.agent import LiveDecision, LivePolicy
 from intraday_jules.agent.policy import PolicyStepper, choose_actions
 from intraday_jules.domain.bars import BarValidationError
 from intraday_jules.domain.calendar import session_date_of, session_window
@@ -26,6 +27,9 @@ from intraday_jules.env.actions import ACTION_NAMES
 from intraday_jules.features import FeatureInputError
 from intraday_jules.service.schemas import BarIn, PredictRequest, PredictResponse
 from intraday_jules.service.serving import ServedModel
+
+#: What ``LivePolicy.decide`` raises for bars it cannot use: the client's input, a 422.
+DECIDE_ERRORS = (FeatureInputError, MarketArraysError, BarValidationError)
 
 
 class InputRefused(ValueError):
@@ -52,8 +56,9 @@ def predict_bars(served: ServedModel, request: PredictRequest) -> PredictRespons
     window = session_window(session_date_of(request.bars[0].ts))
     regular = any(window.contains(b.ts) for b in request.bars)
     try:
-        decision = policy.decide(bars_frame(request.bars), book=book) if regular else None
-    except (FeatureInputError, MarketArraysError, BarValidationError) as exc:
+        with served.network:
+            decision = policy.decide(bars_frame(request.bars), book=book) if regular else None
+    except DECIDE_ERRORS as exc:
         raise InputRefused(("body", "bars"), str(exc)) from None
     base: dict[str, Any] = {"model_id": served.id, "spec_version": served.record.spec_version,
             "mode": mode, "seed": request.seed, "steps": len(policy.history)}
@@ -62,16 +67,22 @@ def predict_bars(served: ServedModel, request: PredictRequest) -> PredictRespons
             f"no bar is inside the session's regular hours yet (it opens at "
             f"{window.open.isoformat()})"), **base)
     if decision is None:
-        return PredictResponse(decided=False, reason=_why_no_decision(policy, request.bars),
-                               **base)
+        return PredictResponse(decided=False, reason=why_no_decision(
+            policy, max(b.ts for b in request.bars)), **base)
+    return PredictResponse(**decision_fields(policy, decision), **base)
+
+
+def decision_fields(policy: LivePolicy, decision: LiveDecision) -> dict[str, Any]:
+    """A decision's response fields (``/predict`` and ``/sessions/{id}/bars`` alike)."""
     symbols = policy.symbols
-    return PredictResponse(
-        decided=True, ts=decision.ts.to_pydatetime(), action=decision.action,
-        per_asset=dict(decision.per_asset), probabilities=list(decision.probabilities),
-        per_asset_probabilities={s: dict(zip(ACTION_NAMES, decision.per_asset_probabilities[s],
-                                             strict=True)) for s in symbols},
-        forced_flatten=decision.forced_flatten,
-        shares_before=dict(zip(symbols, decision.shares_before, strict=True)), **base)
+    return {
+        "decided": True, "ts": decision.ts.to_pydatetime(), "action": decision.action,
+        "per_asset": dict(decision.per_asset), "probabilities": list(decision.probabilities),
+        "per_asset_probabilities": {
+            s: dict(zip(ACTION_NAMES, decision.per_asset_probabilities[s], strict=True))
+            for s in symbols},
+        "forced_flatten": decision.forced_flatten,
+        "shares_before": dict(zip(symbols, decision.shares_before, strict=True))}
 
 
 def predict_observations(served: ServedModel, request: PredictRequest) -> PredictResponse:
@@ -81,8 +92,9 @@ def predict_observations(served: ServedModel, request: PredictRequest) -> Predic
     obs = np.asarray(request.observations, dtype=np.float32)
     stepper = PolicyStepper(served.bundle.model.policy, batch=1)
     probs = np.empty(0)
-    for k, row in enumerate(obs):
-        probs = stepper.step(row[None, :], np.array([k == 0]))[0]
+    with served.network:
+        for k, row in enumerate(obs):
+            probs = stepper.step(row[None, :], np.array([k == 0]))[0]
     ts_us = 0 if request.ts is None else int(pd.Timestamp(request.ts).value // 1000)
     action = int(choose_actions(probs[None, :], mode, [request.seed], ts_us)[0])
     symbols = served.bundle.symbols
@@ -111,14 +123,14 @@ def bars_frame(bars: Sequence[BarIn]) -> pd.DataFrame:
         "volume": np.array([b.volume for b in bars], dtype=np.int64)})
 
 
-def _why_no_decision(policy: LivePolicy, bars: Sequence[BarIn]) -> str:
+def why_no_decision(policy: LivePolicy, latest: datetime) -> str:
+    """Why the bar starting at ``latest`` (the latest one given) gets no decision."""
     lookback = policy.config.lookback
     if policy.history:
         last = policy.history[-1].ts.isoformat()
         return (f"the latest bar is after the forced flatten ({last}, "
                 f"{policy.config.flatten_bars_before_close + 1} minutes before the close): "
                 "the session's decisions are over")
-    latest = max(b.ts for b in bars).isoformat()
-    return (f"the latest bar ({latest}) is in the warm-up: decisions start after the first "
-            f"{lookback} regular-hours minutes that have bars of every symbol "
+    return (f"the latest bar ({latest.isoformat()}) is in the warm-up: decisions start after "
+            f"the first {lookback} regular-hours minutes that have bars of every symbol "
             f"{list(policy.symbols)}")

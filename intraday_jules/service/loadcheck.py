@@ -4,7 +4,9 @@ Used by the service tests and ``python -m benchmarks.inference``: ``run_service`
 ``uvicorn intraday_jules.service.app:app`` on 127.0.0.1 (a free port, retried if another
 process takes it first) with the given environment and waits for ``GET /health``;
 ``burst`` sends ``requests`` copies of one request from ``concurrency`` closed-loop clients
-(one HTTP connection each) and reports client-side latency percentiles and throughput.
+(one HTTP connection each) and reports client-side latency percentiles and throughput;
+``session_burst`` does the same for the stateful API: each client opens its own session and
+sends it a session's bars in order, one request per minute.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -169,5 +172,41 @@ def burst(url: str, path: str, payload: Any, *, requests: int = 200, concurrency
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         results = [r for part in pool.map(client, shares) for r in part]
     wall = time.perf_counter() - started
+    return BurstResult(concurrency, tuple(r[0] for r in results),
+                       Counter(r[1] for r in results), wall)
+
+
+def session_burst(url: str, opening: Mapping[str, Any], minutes: list[list[dict[str, Any]]],
+                  *, concurrency: int = 8, timeout_s: float = 60.0,
+                  headers: Mapping[str, str] | None = None) -> BurstResult:
+    """``concurrency`` clients each open a session (``POST /sessions`` with ``opening``),
+    then, all together, send it ``minutes`` in order (one ``POST /sessions/{id}/bars`` per
+    item, the next when the answer arrives), then delete it. Latency and wall time cover
+    the bars requests only."""
+    bodies = [json.dumps({"bars": bars}).encode() for bars in minutes]
+    sent_headers = {"content-type": "application/json", **(headers or {})}
+    start = threading.Barrier(concurrency + 1)
+
+    def client(_: int) -> list[tuple[float, int]]:
+        with httpx.Client(base_url=url, timeout=timeout_s) as session:
+            opened = session.post("/sessions", json=dict(opening), headers=headers)
+            start.wait()
+            if opened.status_code != 201:
+                return [(0.0, opened.status_code)]
+            path = f"/sessions/{opened.json()['id']}/bars"
+            out = []
+            for body in bodies:
+                began = time.perf_counter()
+                response = session.post(path, content=body, headers=sent_headers)
+                out.append(((time.perf_counter() - began) * 1000.0, response.status_code))
+            session.delete(path.removesuffix("/bars"), headers=headers)
+        return out
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [pool.submit(client, i) for i in range(concurrency)]
+        start.wait()
+        started = time.perf_counter()
+        results = [r for future in futures for r in future.result()]
+        wall = time.perf_counter() - started
     return BurstResult(concurrency, tuple(r[0] for r in results),
                        Counter(r[1] for r in results), wall)

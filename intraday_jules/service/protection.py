@@ -11,7 +11,8 @@ control, as one pure ASGI middleware (``Guard``) in front of every route.
   ``Content-Length`` header and again while the body streams in, before anything parses it:
   at most ``max_body_bytes`` are ever held. The rest of an oversized body is read and
   discarded (up to ``DRAIN_LIMIT_BYTES``) so the client sees the 413 rather than a reset.
-- **Admission.** At most ``max_concurrency`` ``/predict`` requests run at once (per worker
+- **Admission.** At most ``max_concurrency`` model requests (``/predict`` and
+  ``POST /sessions/{id}/bars``, ``admitted``) run at once (per worker
   process) and at most ``max_queue`` more wait for a slot; any further one is answered 503
   with ``Retry-After`` at once. ``/health`` never waits for a slot.
 """
@@ -49,7 +50,8 @@ RETRY_AFTER_S = 1
 DRAIN_LIMIT_BYTES = 64 * 1_048_576
 #: Endpoints open without the token (an orchestrator's liveness probe).
 OPEN_PATHS = frozenset({"/health"})
-#: Endpoints that run the model and so count against the concurrency limit.
+#: Endpoints that run the model and so count against the concurrency limit (with a
+#: session's bars, ``admitted``).
 ADMITTED_PATHS = frozenset({"/predict"})
 #: uvicorn's default bind address (``--host`` not given).
 UVICORN_DEFAULT_HOST = "127.0.0.1"
@@ -162,7 +164,7 @@ class Guard:
         if body is None:
             return  # answered (413) or the client went away
         replay = _replaying(body, receive)
-        if path not in ADMITTED_PATHS:
+        if not admitted(path):
             await self.app(scope, replay, send)
             return
         await self._admitted(scope, replay, send, config.limits)
@@ -249,6 +251,15 @@ class Guard:
         finally:
             self._running -= 1
             self._slots.release()
+
+
+def admitted(path: str) -> bool:
+    """Whether a request to ``path`` runs the model (counts against the concurrency limit):
+    ``/predict`` and a session's ``/sessions/{id}/bars``."""
+    if path in ADMITTED_PATHS:
+        return True
+    parts = path.split("/")
+    return len(parts) == 4 and parts[1] == "sessions" and parts[3] == "bars"
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -9,6 +9,9 @@ the service not ready, with the reason; the previous model is NOT served in its 
 the registry no longer names it. A failed load is retried when the champion changes or after
 ``retry_s`` seconds, not on every request.
 
+``named(model_id)`` gives a session the model it names: the champion, or another model of
+the registry loaded the same way (the last few kept).
+
 Error texts may come from the database driver: they are scrubbed of the database URL and its
 password (``mask_url``) and of registered secret values before they reach a response or a log.
 """
@@ -19,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,16 +48,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_S = 10.0
+#: Non-champion models kept loaded for sessions that name them.
+KEPT_MODELS = 4
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded champion: the bundle, its registry row and when it was promoted/loaded."""
+    """A loaded champion: the bundle, its registry row and when it was promoted/loaded.
+
+    ``network``: hold it while running the model. The policy network is shared by every
+    request, and sb3's ``get_distribution`` keeps each call's distribution on the shared
+    ``action_dist`` object, so two threads stepping at once can read each other's
+    probabilities (seen: concurrent sessions answering another session's probabilities).
+    Requests are CPU-bound Python under the GIL, so serialising them costs little."""
 
     bundle: ModelBundle
     record: ModelRecord
     promoted_since: datetime | None
     loaded_at: datetime
+    network: threading.Lock = field(default_factory=threading.Lock, compare=False,
+                                    repr=False)
 
     @property
     def id(self) -> str:
@@ -79,6 +92,7 @@ class ModelHolder:
         self._failure: _Failure | None = None
         self._lock = threading.Lock()
         self._last_reason: str | None = None
+        self._others: dict[str, ServedModel] = {}  # models named by sessions, most recent last
 
     @property
     def served(self) -> ServedModel | None:
@@ -97,6 +111,21 @@ class ModelHolder:
             return self._ready(served), served
         with self._lock:
             return self._switch(champion)
+
+    def named(self, model_id: str) -> ServedModel:
+        """Model ``model_id`` (promoted or not), for a session that names it: the champion
+        when it is that one, else loaded with the live FeatureSpec and kept (the last
+        ``KEPT_MODELS``). ``ModelStoreError`` if the registry has no such model,
+        ``ModelMismatchError`` (or the load's error) if it cannot be served."""
+        served = self._served
+        if served is not None and served.id == model_id:
+            return served
+        with self._lock:
+            loaded = self._others.pop(model_id, None) or self._load(model_id)
+            self._others[model_id] = loaded
+            while len(self._others) > KEPT_MODELS:
+                del self._others[next(iter(self._others))]
+            return loaded
 
     def _switch(self, champion: str | None) -> tuple[Readiness, ServedModel | None]:
         served = self._served

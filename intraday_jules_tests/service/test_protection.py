@@ -177,7 +177,9 @@ def token_server(models: Models, service_home: Path,
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/ready"), ("GET", "/model"),
-                                              ("POST", "/predict"), ("GET", "/openapi.json")])
+                                              ("POST", "/predict"), ("GET", "/openapi.json"),
+                                              ("POST", "/sessions"), ("POST", "/sessions/x/bars"),
+                                              ("DELETE", "/sessions/x"), ("GET", "/docs")])
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token-123", f"Basic {TOKEN}",
                                     f"Bearer {TOKEN}x", "Bearer"])
 def test_every_endpoint_but_health_is_401_without_the_right_token_when_one_is_set(
@@ -202,6 +204,10 @@ def test_with_the_right_token_every_endpoint_answers_and_health_needs_none(
         assert http.get("/model", headers=auth).json()["id"] == models.dual_a
         answer = http.post("/predict", headers=auth, json={"observations": [[0.0] * 26]})
         assert answer.status_code == 200 and answer.json()["model_id"] == models.dual_a
+        opened = http.post("/sessions", headers=auth, json={"session": "2025-02-20"})
+        assert opened.status_code == 201 and opened.json()["model_id"] == models.dual_a
+        closed = http.delete(f"/sessions/{opened.json()['id']}", headers=auth)
+        assert closed.status_code == 204
     assert TOKEN not in token_server.log()
 
 
