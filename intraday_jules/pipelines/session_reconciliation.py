@@ -108,7 +108,7 @@ def reconcile_session(session: date, *, ledger: Ledger, store: BarStore, models_
     model_id, seed, mode = recorded_model(ledger, session)
     bundle = ModelStore(models_dir, ledger.engine, migrate=False).load(model_id)
     bars = session_bars(store, session, bundle.symbols)
-    model = execution or ExecutionModel()
+    model = execution or bundle.execution.execution_model()
     steps = replay_session(bundle, bars, session, seed=seed, mode=mode, execution=model)
     return compare(session, model_id, ledger, steps, bars, model)
 
