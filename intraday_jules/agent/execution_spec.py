@@ -15,8 +15,6 @@ and raises ``ExecutionSpecMismatch`` listing every reason it cannot, naming both
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -27,6 +25,7 @@ from intraday_jules.env.actions import PositionRules
 from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel
 from intraday_jules.env.portfolio_env import TradingEnvConfig
+from intraday_jules.features.spec import canonical_hash, canonical_json
 from intraday_jules.risk.limits import RiskLimits
 
 #: Decision intervals the env and the trading loop implement today (other values: issue 14).
@@ -194,14 +193,13 @@ class ExecutionSpec:
                    evaluation_book_usd=float(data["evaluation_book_usd"]))
 
     def canonical_json(self) -> str:
-        """Sorted keys, no whitespace, ASCII: the same bytes in every process and platform."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=True, allow_nan=False)
+        return canonical_json(self.to_dict())
 
     @cached_property
     def version(self) -> str:
-        """sha256 hex of ``canonical_json()``: the spec's identity beside the model."""
-        return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
+        """sha256 hex of ``canonical_json()``: the spec's identity beside the model (hashed
+        as the FeatureSpec is)."""
+        return canonical_hash(self.to_dict())
 
 
 def check_supported_interval(minutes: int) -> None:

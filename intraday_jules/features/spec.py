@@ -110,14 +110,23 @@ class FeatureSpec:
                    implementation=int(data["implementation"]))
 
     def canonical_json(self) -> str:
-        """Sorted keys, no whitespace, ASCII: the same bytes in every process and platform."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=True, allow_nan=False)
+        return canonical_json(self.to_dict())
 
     @cached_property
     def version(self) -> str:
         """sha256 hex of ``canonical_json()``: the spec's identity in tables and models."""
-        return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
+        return canonical_hash(self.to_dict())
+
+
+def canonical_json(document: Mapping[str, Any]) -> str:
+    """Sorted keys, no whitespace, ASCII: the same bytes in every process and platform."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False)
+
+
+def canonical_hash(document: Mapping[str, Any]) -> str:
+    """sha256 hex of ``canonical_json(document)``: a spec's identity (features, execution)."""
+    return hashlib.sha256(canonical_json(document).encode("ascii")).hexdigest()
 
 
 def _check_spec(spec: FeatureSpec) -> None:
