@@ -29,8 +29,8 @@ class TrainingConfig:
     total_timesteps: decision steps (1-minute bars acted on) summed over all envs. 50,000 for
         the foundation, 200,000 for the dual model (the seed's budgets); one session of
         regular hours has 335 decision bars, so 50,000 steps replay ~150 sessions (with
-        ``env.decision_interval_minutes`` = 5 a session has 67, so the same steps replay
-        five times as many sessions).
+        ``env.decision_interval_minutes`` = 5 a session has 68, so the same steps replay
+        about five times as many sessions).
     n_envs: parallel copies of the env, each starting at a different session. More envs give
         the LSTM more independent sequences per update at the same cost per policy call
         (the policy runs on a batch of n_envs observations).

@@ -175,7 +175,8 @@ class MarketArrays:
         keep = decision_mask(chosen, np.zeros(chosen.size, dtype=bool), ts_us[chosen], 0,
                              flatten_us, interval, open_us)
         keep[-1] = True  # the flatten, also where the data ends early or its bar is missing
-        return chosen[keep]
+        kept: np.ndarray = chosen[keep]
+        return kept
 
     def _flatten_us(self, session: int, ts_us: np.ndarray, flatten_bars: int) -> int:
         """The session's flatten bar (``env.schedule``), never later than ``flatten_bars + 1``

@@ -22,7 +22,7 @@ FLATTEN_ROW = 384  # 15:54 ET: 5 flatten bars + 1 before the 16:00 close, 390-ba
 def _session_rows(env: DualTickerTradingEnv, session: int) -> list[int]:
     starts, _ = env.arrays.session_bounds()
     bars = env.schedule.bars[env.arrays.session[env.schedule.bars] == session]
-    return (bars - starts[session]).tolist()
+    return [int(r) for r in bars - starts[session]]
 
 
 @pytest.mark.parametrize(("k", "first"), [(1, 50), (5, 50), (15, 60)])
