@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from intraday_jules.env import TradingEnvConfig
 
@@ -18,6 +18,8 @@ FOUNDATION_STEPS = 50_000  # the seed's budget for the NVDA foundation model
 DUAL_STEPS = 200_000  # the seed's budget for the dual-ticker model
 VecEnvKind = Literal["dummy", "subproc"]
 EpisodeMode = Literal["session", "env"]
+CurriculumKind = Literal["none", "cost_ramp", "nvda_first"]
+CURRICULA: tuple[str, ...] = get_args(CurriculumKind)
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,9 @@ class TrainingConfig:
 
     total_timesteps: decision steps (1-minute bars acted on) summed over all envs. 50,000 for
         the foundation, 200,000 for the dual model (the seed's budgets); one session of
-        regular hours has 335 decision bars, so 50,000 steps replay ~150 sessions.
+        regular hours has 335 decision bars, so 50,000 steps replay ~150 sessions (with
+        ``env.decision_interval_minutes`` = 5 a session has 68, so the same steps replay
+        about five times as many sessions).
     n_envs: parallel copies of the env, each starting at a different session. More envs give
         the LSTM more independent sequences per update at the same cost per policy call
         (the policy runs on a batch of n_envs observations).
@@ -60,6 +64,18 @@ class TrainingConfig:
         evaluation and ``LivePolicy`` run the policy; "env" uses the env's own
         ``episode_length`` episodes, which span sessions.
     checkpoint_freq: save a checkpoint every this many steps (0: none).
+    curriculum: how the task changes as training progresses (``agent.curriculum``), set at
+        the start of every rollout from the steps done so far: "none" (default: the task is
+        the evaluated one throughout); "cost_ramp": costs scaled from 0x to 1x linearly
+        over the first ``cost_ramp_fraction`` of the steps, then 1x; "nvda_first": every
+        symbol after the first (MSFT in the dual model) is forced to hold for the first
+        ``nvda_first_fraction`` of the steps, then the policy trades both (the seed's
+        "curriculum learning with dual-ticker actions"; no effect on the NVDA foundation).
+        A training choice: recorded here, not in the ExecutionSpec (the model trades the
+        same rules whatever curriculum it learned under).
+    cost_ramp_fraction: share of the steps over which "cost_ramp" ramps the costs up (0.8:
+        the last 20% train at the full costs the model is evaluated at).
+    nvda_first_fraction: share of the steps "nvda_first" trades NVDA only (the split point).
     tensorboard_dir: where TensorBoard event files go (None: no TensorBoard logging).
     env: the trading env's settings (``TradingEnvConfig``: lookback, caps, penalties...).
     """
@@ -84,6 +100,9 @@ class TrainingConfig:
     episode_mode: EpisodeMode = "session"
     checkpoint_freq: int = 10_000
     tensorboard_dir: Path | None = None
+    curriculum: CurriculumKind = "none"
+    cost_ramp_fraction: float = 0.8
+    nvda_first_fraction: float = 0.5
     env: TradingEnvConfig = field(default_factory=TradingEnvConfig)
 
     def __post_init__(self) -> None:
@@ -98,6 +117,13 @@ class TrainingConfig:
             raise ValueError(f"vec_env must be 'dummy' or 'subproc', got {self.vec_env!r}")
         if self.episode_mode not in ("session", "env"):
             raise ValueError(f"episode_mode must be 'session' or 'env', got {self.episode_mode!r}")
+        if self.curriculum not in CURRICULA:
+            raise ValueError(f"TrainingConfig.curriculum must be one of {', '.join(CURRICULA)}, "
+                             f"got {self.curriculum!r}")
+        for name in ("cost_ramp_fraction", "nvda_first_fraction"):
+            if not 0.0 < float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"TrainingConfig.{name} must be in (0, 1], "
+                                 f"got {getattr(self, name)!r}")
         object.__setattr__(self, "net_arch", tuple(int(w) for w in self.net_arch))
 
     @classmethod

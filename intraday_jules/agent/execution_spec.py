@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -25,11 +26,12 @@ from intraday_jules.env.actions import PositionRules
 from intraday_jules.env.data import DEFAULT_FLATTEN_BARS, DEFAULT_LOOKBACK
 from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel
 from intraday_jules.env.portfolio_env import TradingEnvConfig
+from intraday_jules.env.schedule import DECISION_INTERVALS, SessionSchedule, check_interval
 from intraday_jules.features.spec import canonical_hash, canonical_json
 from intraday_jules.risk.limits import RiskLimits
 
-#: Decision intervals the env and the trading loop implement today (other values: issue 14).
-SUPPORTED_DECISION_INTERVALS: tuple[int, ...] = (1,)
+#: Decision intervals (minutes) the env and the one schedule (``env.schedule``) implement.
+SUPPORTED_DECISION_INTERVALS: tuple[int, ...] = DECISION_INTERVALS
 
 
 class ExecutionSpecMismatch(ValueError):
@@ -51,7 +53,10 @@ class ExecutionSpec:
     allow_short: False = long-only (a sell never takes a position below zero).
     step_notional / max_position_notional: $ one buy adds or one sell removes / cap on
         |shares| x price when an order is sized (``PositionRules``).
-    decision_interval_minutes: minutes between decisions (1: every bar).
+    decision_interval_minutes: minutes between decisions (1: every bar; 5 or 15: the bars
+        5 or 15 minutes apart from the session's open, plus the forced flatten; see
+        ``env.schedule``). Reward and curriculum are training choices, not trading rules,
+        and are recorded with the model's ``TrainingConfig`` only.
     flatten_bars_before_close: the book is flat for the session's last N bars.
     lookback: warm-up bars at the start of each session with no decision.
     costs: the cost model (``ExecutionConfig``: spread, impact, commission, multiplier).
@@ -99,6 +104,7 @@ class ExecutionSpec:
         return cls(symbols=tuple(symbols), allow_short=env.allow_short,
                    step_notional=env.step_notional,
                    max_position_notional=env.max_position_notional,
+                   decision_interval_minutes=env.decision_interval_minutes,
                    flatten_bars_before_close=env.flatten_bars_before_close,
                    lookback=env.lookback, costs=costs or ExecutionConfig(),
                    evaluation_book_usd=env.initial_cash)
@@ -127,8 +133,15 @@ class ExecutionSpec:
         return replace(base or TradingEnvConfig(), allow_short=self.allow_short,
                        step_notional=self.step_notional,
                        max_position_notional=self.max_position_notional,
+                       decision_interval_minutes=self.decision_interval_minutes,
                        flatten_bars_before_close=self.flatten_bars_before_close,
                        lookback=self.lookback, initial_cash=self.evaluation_book_usd)
+
+    def session_schedule(self, session: date) -> SessionSchedule:
+        """The one decision-bar schedule of ``session`` under this spec (lookback, flatten,
+        decision interval): what the env decides on, for ``LivePolicy`` and the loop."""
+        return SessionSchedule(session, self.lookback, self.flatten_bars_before_close,
+                               check_interval(self.decision_interval_minutes))
 
     def matches_env(self, env: TradingEnvConfig) -> list[str]:
         """Fields where ``env`` disagrees with this spec (empty: they agree)."""
@@ -160,7 +173,8 @@ class ExecutionSpec:
         if self.decision_interval_minutes not in SUPPORTED_DECISION_INTERVALS:
             reasons.append(f"the model decides every {self.decision_interval_minutes} minutes "
                            f"but the trading loop decides every "
-                           f"{SUPPORTED_DECISION_INTERVALS[0]} minute")
+                           f"{', '.join(str(k) for k in SUPPORTED_DECISION_INTERVALS)} "
+                           "minutes only")
         return reasons
 
     def check_honoured(self, limits: RiskLimits, symbols: Sequence[str] | None = None, *,
@@ -203,8 +217,5 @@ class ExecutionSpec:
 
 
 def check_supported_interval(minutes: int) -> None:
-    """Refuse a decision interval the env and the loop do not implement (issue 14)."""
-    if minutes not in SUPPORTED_DECISION_INTERVALS:
-        raise ValueError(f"decision interval {minutes} minutes is not supported: the env and "
-                         f"the trading loop decide every {SUPPORTED_DECISION_INTERVALS[0]} "
-                         "minute")
+    """Refuse a decision interval the env and the schedule do not implement."""
+    check_interval(minutes)

@@ -27,6 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Check
 
 from intraday_jules.agent.bundle import ModelBundle, ModelKind
 from intraday_jules.agent.config import TrainingConfig
+from intraday_jules.agent.curriculum import curriculum_callbacks
 from intraday_jules.agent.data import PreparedData, TrainingDataError
 from intraday_jules.agent.envs import make_training_env
 from intraday_jules.agent.execution_spec import ExecutionSpec
@@ -186,7 +187,7 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
 
 def _callbacks(curve: _LearningCurve, config: TrainingConfig, kind: str,
                checkpoint_dir: Path | None) -> CallbackList:
-    callbacks: list[BaseCallback] = [curve]
+    callbacks: list[BaseCallback] = [curve, *curriculum_callbacks(config)]
     if checkpoint_dir is not None and config.checkpoint_freq > 0:
         callbacks.append(CheckpointCallback(
             save_freq=max(config.checkpoint_freq // config.n_envs, 1),

@@ -4,6 +4,8 @@
   IBKR-like commission; float and exact (Decimal/Money) paths.
 - ``actions``: the sell/hold/buy index map and the position-sizing rule.
 - ``data``: ``MarketArrays``, the precomputed arrays an env reads, built from bars + features.
+- ``schedule``: the one decision-bar schedule (lookback, forced flatten, decision interval).
+- ``rewards``: the differential Sharpe ratio (``TradingEnvConfig.reward="dsr"``).
 - ``trading_env``: ``SingleTickerTradingEnv`` (NVDA) and ``DualTickerTradingEnv`` (NVDA+MSFT).
 """
 
@@ -24,14 +26,19 @@ from intraday_jules.env.data import (
     WindowTooShortError,
 )
 from intraday_jules.env.execution_model import ExecutionConfig, ExecutionModel, FillQuote
-from intraday_jules.env.portfolio_env import PortfolioTradingEnv, TradingEnvConfig
+from intraday_jules.env.portfolio_env import REWARDS, PortfolioTradingEnv, TradingEnvConfig
+from intraday_jules.env.rewards import DifferentialSharpe
+from intraday_jules.env.schedule import DECISION_INTERVALS
 from intraday_jules.env.trading_env import DualTickerTradingEnv, SingleTickerTradingEnv
 
 __all__ = [
     "BUY",
+    "DECISION_INTERVALS",
     "HOLD",
+    "REWARDS",
     "SELL",
     "DecisionSchedule",
+    "DifferentialSharpe",
     "DualTickerTradingEnv",
     "ExecutionConfig",
     "ExecutionModel",

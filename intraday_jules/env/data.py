@@ -18,7 +18,12 @@ import pandas as pd
 
 from intraday_jules.domain.bars import validate_bars
 from intraday_jules.domain.calendar import NEW_YORK, is_session, session_window
-from intraday_jules.env.schedule import decision_mask, flatten_bar_us
+from intraday_jules.env.schedule import (
+    check_interval,
+    decision_mask,
+    flatten_bar_us,
+    session_open_us,
+)
 
 DEFAULT_LOOKBACK = 50
 DEFAULT_FLATTEN_BARS = 5
@@ -130,22 +135,23 @@ class MarketArrays:
         return starts, stops
 
     def decision_schedule(self, lookback: int = DEFAULT_LOOKBACK,
-                          flatten_bars: int = DEFAULT_FLATTEN_BARS) -> DecisionSchedule:
+                          flatten_bars: int = DEFAULT_FLATTEN_BARS,
+                          interval: int = 1) -> DecisionSchedule:
         """Decision bars: per session, the rows ``env.schedule`` decides on (past the
         ``lookback`` and any warm-up rows, up to the forced-flatten bar), the flatten bar
         being at most ``flatten_bars + 1`` bars before the session's last bar (its decision
         fills at the open of the ``flatten_bars``-th last bar, so no position is ever held
-        into the close). Contiguous within a session (warm-up rows are a prefix)."""
+        into the close). With ``interval`` k > 1 minutes only bars k, 2k... minutes after the
+        session's open are kept, and the session's last decision bar (the flatten) always.
+        With k = 1 they are contiguous within a session (warm-up rows are a prefix)."""
         if lookback < 0 or flatten_bars < 1:
             raise ValueError(f"need lookback >= 0 and flatten_bars >= 1, got {lookback}, "
                              f"{flatten_bars}")
+        check_interval(interval)
         bars, flatten = [], []
         for i, (start, stop) in enumerate(zip(*self.session_bounds(), strict=True)):
-            rows = np.arange(int(stop - start), dtype=np.int64)
-            ts_us = self.ts[start:stop].astype("datetime64[us]").view(np.int64)
-            mask = decision_mask(rows, self.warmup[start:stop], ts_us, lookback,
-                                 self._flatten_us(i, ts_us, flatten_bars))
-            chosen = np.flatnonzero(mask)
+            chosen = self._session_decisions(i, int(start), int(stop), lookback, flatten_bars,
+                                             interval)
             if not chosen.size:
                 continue
             bars.append(start + chosen)
@@ -153,6 +159,24 @@ class MarketArrays:
         if not bars:
             raise WindowTooShortError(self._too_short_message(lookback, flatten_bars))
         return DecisionSchedule(np.concatenate(bars), np.concatenate(flatten))
+
+    def _session_decisions(self, session: int, start: int, stop: int, lookback: int,
+                           flatten_bars: int, interval: int) -> np.ndarray:
+        """Rows (from the session's first) of one session's decision bars, flatten last."""
+        rows = np.arange(stop - start, dtype=np.int64)
+        ts_us = self.ts[start:stop].astype("datetime64[us]").view(np.int64)
+        flatten_us = self._flatten_us(session, ts_us, flatten_bars)
+        chosen = np.flatnonzero(decision_mask(rows, self.warmup[start:stop], ts_us, lookback,
+                                              flatten_us))
+        if interval == 1 or not chosen.size:
+            return chosen
+        day = self.session_dates[session]
+        open_us = session_open_us(day) if is_session(day) else int(ts_us[0])
+        keep = decision_mask(chosen, np.zeros(chosen.size, dtype=bool), ts_us[chosen], 0,
+                             flatten_us, interval, open_us)
+        keep[-1] = True  # the flatten, also where the data ends early or its bar is missing
+        kept: np.ndarray = chosen[keep]
+        return kept
 
     def _flatten_us(self, session: int, ts_us: np.ndarray, flatten_bars: int) -> int:
         """The session's flatten bar (``env.schedule``), never later than ``flatten_bars + 1``

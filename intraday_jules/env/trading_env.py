@@ -16,11 +16,17 @@ _COMMON_SPEC = """
     its position valued at bar t's close. Orders are sized on bar t's close and fill at bar
     t+1's OPEN plus slippage, with commission, through ``ExecutionModel`` (the one model the
     evaluation and the simulated broker also use). Nothing of bar t+1 but its open, and nothing
-    later, reaches the fill. The book is then marked at bar t+1's close.
+    later, reaches the fill. The book is then marked at the close of the next decision bar:
+    bar t+1 with the default 1-minute ``decision_interval_minutes``; with k = 5 or 15 the
+    position is held over the k bars up to the next decision (bar t+k), so a step's reward
+    covers all of them (and bar t+1 at the forced flatten, after which the book is flat).
 
     ## Sessions
     Decisions start after the ``lookback`` warm-up bars of each session (and any feature
     warm-up rows) and stop ``flatten_bars_before_close + 1`` bars before the session's last bar.
+    With ``decision_interval_minutes`` k > 1 only the bars whose start is a whole multiple of
+    k minutes after the session's open are decision bars (9:30, 9:35... ET for k = 5), plus
+    the forced flatten (``env.schedule``, the schedule ``LivePolicy`` and the loop ask too).
     That last decision bar is a FORCED FLATTEN: the action is ignored and every position is
     closed at the next open (15:55 ET by default, 12:55 on half days). So no position is ever
     held through a close or an overnight gap. Episodes do span sessions: the book is flat
@@ -37,11 +43,17 @@ _COMMON_SPEC = """
     ``session`` (index into ``arrays.session_dates``); ``step`` (steps taken this episode).
 
     ## Rewards
+    ``reward="pnl"`` (default):
     r = reward_scale x [ (V_{t+1} - V_t) - turnover_penalty x traded notional
                          - drawdown_penalty x max(0, DD_{t+1} - DD_t) ]
-    where V = cash + sum(shares x close) and DD = episode peak of V minus V. Costs need no
-    extra term: commission leaves cash and slippage is in the fill price. Defaults: scale 1
-    (dollars), both penalties 0.
+    where V = cash + sum(shares x close) at the step's mark bar and DD = episode peak of V
+    minus V. Costs need no extra term: commission leaves cash and slippage is in the fill
+    price. Defaults: scale 1 (dollars), both penalties 0.
+    ``reward="penalised"``: the same formula with ``penalised_turnover_coef`` (default 5 bps
+    of traded notional) and ``penalised_drawdown_coef`` (default 0.5 per $ of new drawdown).
+    ``reward="dsr"``: reward_scale x D_t, the differential Sharpe ratio (Moody & Saffell
+    1998; ``env.rewards``) of the step's return R = V_{t+1} / V_t - 1, with moving moments
+    of rate ``dsr_eta`` (0.01), reset each episode; 0 until the returns have a variance.
 
     ## Starting State
     Flat book, cash = ``initial_cash``. The first decision step is drawn uniformly by
@@ -59,13 +71,17 @@ _COMMON_SPEC = """
     arrays: ``MarketArrays`` holding the symbols (from ``MarketArrays.from_frames``).
     config: ``TradingEnvConfig`` (lookback 50, episode_length 1000, max_position_notional
         $1,000, step_notional $1,000, allow_short False, flatten_bars_before_close 5,
-        initial_cash $10,000, reward_scale 1, penalties 0, observation_clip 10, random_start).
+        initial_cash $10,000, reward_scale 1, penalties 0, observation_clip 10, random_start,
+        reward "pnl", decision_interval_minutes 1).
     execution_model: ``ExecutionModel`` (default costs; ``with_cost_multiplier`` for 0x/2x).
     render_mode: None (no rendering).
 
     ## Version History
     v0: first version (NVDA/MSFT, 12 features, three-level positions by default).
     v1: long-only by default (``allow_short=False``), as the live loop trades.
+    v2: ``reward`` ("pnl" unchanged by default, "penalised", "dsr") and
+        ``decision_interval_minutes`` (1 unchanged by default, 5, 15); curriculum hooks
+        ``set_cost_multiplier`` and ``hold_symbols``.
 """
 
 

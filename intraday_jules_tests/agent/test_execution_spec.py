@@ -65,13 +65,14 @@ def test_the_env_config_carries_the_spec_and_keeps_the_bases_other_settings() ->
     assert env.drawdown_penalty == 0.5 and env.episode_length is None
     assert env.position_rules() == spec.position_rules() and env.initial_cash == 5_000.0
     assert ExecutionSpec.from_env(env, spec.symbols, spec.costs) == spec
-    with pytest.raises(ValueError, match="decision interval 5 minutes is not supported"):
-        replace(spec, decision_interval_minutes=5).env_config()
+    assert replace(spec, decision_interval_minutes=5).env_config().decision_interval_minutes == 5
+    with pytest.raises(ValueError, match="decision interval 7 minutes is not supported"):
+        replace(spec, decision_interval_minutes=7).env_config()
 
 
 def test_every_reason_the_limits_cannot_honour_it_is_listed_naming_both_sides() -> None:
     spec = replace(SPEC, allow_short=True, max_position_notional=2500.0,
-                   step_notional=1500.0, decision_interval_minutes=5)
+                   step_notional=1500.0, decision_interval_minutes=7)
     with pytest.raises(ExecutionSpecMismatch) as caught:
         spec.check_honoured(RiskLimits(), ("NVDA", "AAPL"), model="dual-x")
     reasons = caught.value.reasons
@@ -82,12 +83,13 @@ def test_every_reason_the_limits_cannot_honour_it_is_listed_naming_both_sides() 
                        "cap $2500.0", "max position per asset $1000",
                        "step $1500.0", "max order $1000",
                        "trades NVDA, MSFT", "session trades NVDA, AAPL",
-                       "every 5 minutes", "every 1 minute"):
+                       "every 7 minutes", "every 1, 5, 15 minutes only"):
         assert both_sides in message
     allowing = RiskLimits(allow_short=True, max_position_usd=Decimal("2500"),
                           max_order_usd=Decimal("1500"))
-    assert replace(spec, decision_interval_minutes=1).unhonoured(allowing,
-                                                                ("MSFT", "NVDA")) == []
+    for supported in (1, 5, 15):
+        assert replace(spec, decision_interval_minutes=supported).unhonoured(
+            allowing, ("MSFT", "NVDA")) == []
 
 
 def test_a_bundle_derives_its_spec_from_its_config_and_refuses_one_that_disagrees(
