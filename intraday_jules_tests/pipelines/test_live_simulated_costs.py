@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ from intraday_jules_tests.reconcile_support import SESSION, no_halt_limits, save
 
 pytest.importorskip("sb3_contrib")
 #: costs no default model has: 7 bps half spread, 3 bps impact
-COSTLY = ExecutionConfig(half_spread_bps="7", impact_bps="3")
+COSTLY = ExecutionConfig(half_spread_bps=Decimal(7), impact_bps=Decimal(3))
 
 
 class BarClock:
