@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 # Two cores: keep BLAS/torch from oversubscribing when tests run beside other work.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -67,6 +71,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     with temporary_pg_database(server) as url:
         yield url
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """An engine on ``db_url`` (SQLite and PostgreSQL) migrated to head, disposed after."""
+    from intraday_jules.db import create_db_engine, upgrade_to_head
+
+    engine = create_db_engine(db_url)
+    upgrade_to_head(engine)
+    yield engine
+    engine.dispose()
 
 
 #: The vendor captures (Alpha Vantage responses, the IB wire trace) that the repository carries,

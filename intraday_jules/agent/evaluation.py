@@ -185,7 +185,7 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
     probe = envs(levels[reference], 1)[0]
     with torch_threads(bundle.config.torch_threads):
         recorded = {**_split_agent(rollout(envs(levels[reference], seeds + 1),
-                                           _agent(bundle, probe, seed_list, action_mode)))}
+                                           agent_decide(bundle, probe, seed_list, action_mode)))}
     for baseline in baselines_for(probe, seed_list):
         recorded[baseline.name] = rollout(envs(levels[reference], baseline.batch),
                                           baseline.decide)
@@ -208,9 +208,12 @@ def _split_agent(agent: list[Trajectory]) -> dict[str, list[Trajectory]]:
     return {MODEL: agent[:-1], ARGMAX: agent[-1:]}
 
 
-def _agent(bundle: ModelBundle, env: PortfolioTradingEnv, seeds: list[int],
-           mode: ActionMode) -> Decide:
-    """Rows 0..n-1: the policy under each seed (``mode``); last row: argmax."""
+def agent_decide(bundle: ModelBundle, env: PortfolioTradingEnv, seeds: list[int],
+                 mode: ActionMode) -> Decide:
+    """The evaluation's decide function for ``bundle`` on ``env`` (a batch of
+    ``len(seeds) + 1`` envs): rows 0..n-1 the policy under each seed (``mode``, uniforms
+    keyed on (seed, decision bar ts)), last row argmax; the LSTM state is zeroed at each
+    session's first decision. The shadow replay steps the same function."""
     stepper = PolicyStepper(bundle.model.policy, batch=len(seeds) + 1)
     starts = session_starts(env)
     ts_us = env.arrays.ts.astype("datetime64[us]").astype(np.int64)

@@ -1,20 +1,6 @@
 """``ModelStore``: model directories on disk plus the ``models`` registry in the database.
 
-Each model is a directory ``<root>/<model id>/``:
-
-=====================  ==============================================================
-file                   content
-=====================  ==============================================================
-model.zip              the SB3 RecurrentPPO save (policy weights, spaces, hyperparameters)
-feature_spec.json      the FeatureSpec (full definition) and its version hash
-execution_spec.json    the ExecutionSpec (how it trades: shorts, step, cap, timing,
-                       costs, evaluation book) and its version hash
-normalization.json     per symbol, the normaliser fit on the training window
-config.json            the ``TrainingConfig`` (with the env settings)
-data_hashes.json       training window and per-symbol sha256 of its bars
-metrics.json           training metrics (learning curve, fps) and later evaluations
-manifest.json          id, kind, parent, symbols, observation shape, actions, versions
-=====================  ==============================================================
+Each model is a directory ``<root>/<model id>/`` (its files: ``model_files``).
 
 The registry row (``models``) records id, kind, parent, window, seed, spec version, status
 and metrics; promotion decisions are rows of ``model_promotions`` (append-only). ``load``
@@ -24,22 +10,26 @@ and a model whose ``execution_spec.json`` does not hash to the version its manif
 
 from __future__ import annotations
 
-import json
-import math
 import secrets
 import shutil
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sb3_contrib import RecurrentPPO
 from sqlalchemy.engine import Connection, Engine
 
 from intraday_jules.agent.bundle import ModelBundle, ModelMismatchError
-from intraday_jules.agent.config import TrainingConfig
-from intraday_jules.agent.data import DateWindow
 from intraday_jules.agent.execution_spec import ExecutionSpec
+from intraday_jules.agent.model_files import (
+    ModelStoreError,
+    dump_json,
+    json_safe,
+    read_bundle,
+    read_execution_spec,
+    read_feature_spec,
+    write_model_files,
+)
 from intraday_jules.agent.registry import (
     MODELS,
     PROMOTIONS,
@@ -51,13 +41,9 @@ from intraday_jules.agent.registry import (
 from intraday_jules.db.migrate import upgrade_to_head
 from intraday_jules.domain.clock import Clock, system_clock
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
-from intraday_jules.features.normalize import Normalizer
 
 PROMOTED = "promoted"  # the reference that names the current champion
-
-
-class ModelStoreError(LookupError):
-    """A model id is unknown, its directory is missing, or no model is promoted."""
+__all__ = ["PROMOTED", "ModelStore", "ModelStoreError"]
 
 
 class ModelStore:
@@ -86,13 +72,13 @@ class ModelStore:
         if folder.exists():
             raise FileExistsError(f"model directory {folder} already exists")
         staging = self.root / f".staging-{model_id}"
-        _write_files(staging, bundle, model_id, created)
+        write_model_files(staging, bundle, model_id, created)
         staging.replace(folder)
         row = {"id": model_id, "kind": bundle.kind, "parent_id": bundle.parent_id,
                "symbols": ",".join(bundle.symbols), "window_start": bundle.train_window.start,
                "window_end": bundle.train_window.end, "seed": bundle.config.seed,
                "spec_version": bundle.spec.version, "status": "trained",
-               "created_at": created, "metrics": _json_safe(bundle.metrics), "path": str(folder)}
+               "created_at": created, "metrics": json_safe(bundle.metrics), "path": str(folder)}
         try:
             with self.engine.begin() as conn:
                 conn.execute(MODELS.insert().values(**row))
@@ -106,8 +92,8 @@ class ModelStore:
         """Store an evaluation summary (metrics.json and the row); status becomes
         "evaluated" unless the model was already promoted, rejected or retired."""
         record = self.get(model_id)
-        metrics = {**record.metrics, "evaluation": _json_safe(evaluation)}
-        (record.path / "metrics.json").write_text(_dump(metrics))
+        metrics = {**record.metrics, "evaluation": json_safe(evaluation)}
+        (record.path / "metrics.json").write_text(dump_json(metrics))
         status = "evaluated" if record.status == "trained" else record.status
         with self.engine.begin() as conn:
             conn.execute(MODELS.update().where(MODELS.c.id == model_id)
@@ -177,16 +163,12 @@ class ModelStore:
         folder = record.path
         if not folder.is_dir():
             raise ModelStoreError(f"model {record.id}: directory {folder} is missing")
-        spec_doc = _read(folder / "feature_spec.json")
-        spec = FeatureSpec.from_dict(spec_doc["spec"])
-        if spec.version != record.spec_version:
-            raise ModelMismatchError(f"model {record.id}: feature_spec.json hashes to "
-                                     f"{spec.version}, the registry says {record.spec_version}")
+        spec = read_feature_spec(record)
         if live_spec is not None and spec.version != live_spec.version:
             raise ModelMismatchError(
                 f"model {record.id} was trained with FeatureSpec {spec.version}, but the live "
                 f"FeatureSpec is {live_spec.version}; retrain it or run the matching spec")
-        bundle = _bundle_from(folder, record, spec, self._execution_spec(record))
+        bundle = read_bundle(folder, record, spec, read_execution_spec(record))
         if live_spec is not None:
             bundle.check_compatible(live_spec, obs_shape)
         return bundle
@@ -194,71 +176,7 @@ class ModelStore:
     def execution_spec(self, ref: str = PROMOTED) -> ExecutionSpec:
         """The ``ExecutionSpec`` of model ``ref`` without loading its weights (cheap: a
         trading session checks it before anything else)."""
-        return self._execution_spec(self.get(self.resolve(ref)))
-
-    def _execution_spec(self, record: ModelRecord) -> ExecutionSpec:
-        """Read and verify ``execution_spec.json``: its spec must hash to the version in the
-        file and in ``manifest.json``. A model saved before execution specs existed has no
-        file: its spec is derived from its saved TrainingConfig (the env's rules) and the
-        default cost model, which is what it was trained and evaluated with."""
-        folder = record.path
-        path = folder / "execution_spec.json"
-        if not path.is_file():
-            config = TrainingConfig.from_dict(_read(folder / "config.json"))
-            return ExecutionSpec.from_training(config, record.symbols)
-        document = _read(path)
-        spec = ExecutionSpec.from_dict(document["spec"])
-        recorded = _read(folder / "manifest.json").get("execution_spec_version")
-        for where, version in (("execution_spec.json", document.get("version")),
-                               ("manifest.json", recorded)):
-            if version != spec.version:
-                raise ModelMismatchError(
-                    f"model {record.id}: execution_spec.json hashes to {spec.version}, "
-                    f"{where} says {version}; the file was changed after the model was saved")
-        return spec
-
-
-def _bundle_from(folder: Path, record: ModelRecord, spec: FeatureSpec,
-                 execution: ExecutionSpec) -> ModelBundle:
-    normalizers = {s: Normalizer.from_dict(d)
-                   for s, d in _read(folder / "normalization.json").items()}
-    for normalizer in normalizers.values():
-        normalizer.check_spec(spec)
-    hashes = _read(folder / "data_hashes.json")
-    model = RecurrentPPO.load(folder / "model.zip", device="cpu")
-    return ModelBundle(
-        model=model, kind=record.kind, symbols=record.symbols, spec=spec,  # type: ignore[arg-type]
-        normalizers=normalizers, config=TrainingConfig.from_dict(_read(folder / "config.json")),
-        train_window=DateWindow.from_dict(hashes["window"]), data_hashes=hashes["hashes"],
-        metrics=_read(folder / "metrics.json"), parent_id=record.parent_id, model_id=record.id,
-        execution=execution)
-
-
-def _write_files(folder: Path, bundle: ModelBundle, model_id: str, created: datetime) -> None:
-    import sb3_contrib
-    import stable_baselines3
-
-    folder.mkdir(parents=True)
-    bundle.model.save(folder / "model.zip")
-    documents: dict[str, Any] = {
-        "feature_spec.json": {"version": bundle.spec.version, "spec": bundle.spec.to_dict()},
-        "execution_spec.json": {"version": bundle.execution.version,
-                                "spec": bundle.execution.to_dict()},
-        "normalization.json": {s: n.to_dict() for s, n in bundle.normalizers.items()},
-        "config.json": bundle.config.to_dict(),
-        "data_hashes.json": {"window": bundle.train_window.to_dict(),
-                             "hashes": dict(bundle.data_hashes)},
-        "metrics.json": _json_safe(bundle.metrics),
-        "manifest.json": {"id": model_id, "kind": bundle.kind, "parent_id": bundle.parent_id,
-                          "symbols": list(bundle.symbols), "obs_shape": list(bundle.obs_shape),
-                          "n_actions": bundle.n_actions, "spec_version": bundle.spec.version,
-                          "execution_spec_version": bundle.execution.version,
-                          "created_at": created.isoformat(), "seed": bundle.config.seed,
-                          "stable_baselines3": stable_baselines3.__version__,
-                          "sb3_contrib": sb3_contrib.__version__},
-    }
-    for name, document in documents.items():
-        (folder / name).write_text(_dump(document))
+        return read_execution_spec(self.get(self.resolve(ref)))
 
 
 def _champion(conn: Connection) -> str | None:
@@ -278,37 +196,9 @@ def _append(conn: Connection, model_id: str, decision: str, previous: str | None
             reason: str, report: dict[str, Any], at: datetime) -> int:
     result = conn.execute(PROMOTIONS.insert().values(
         model_id=model_id, decision=decision, previous_champion_id=previous, reason=reason,
-        report=_json_safe(report), decided_at=at).returning(PROMOTIONS.c.id))
+        report=json_safe(report), decided_at=at).returning(PROMOTIONS.c.id))
     return int(result.scalar_one())
 
 
 def _set_status(conn: Connection, model_id: str, status: ModelStatus | str) -> None:
     conn.execute(MODELS.update().where(MODELS.c.id == model_id).values(status=status))
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain JSON values (NaN/inf become null, numpy scalars Python numbers), so the row and
-    the files hold the same document."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    if hasattr(value, "item"):
-        return _json_safe(value.item())
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def _dump(document: Any) -> str:
-    return json.dumps(_json_safe(document), indent=2, sort_keys=True)
-
-
-def _read(path: Path) -> Any:
-    if not path.is_file():
-        raise ModelStoreError(f"model file {path} is missing")
-    return json.loads(path.read_text())

@@ -18,7 +18,7 @@ import pandas as pd
 
 from intraday_jules.agent.bundle import ModelBundle
 from intraday_jules.agent.data import DateWindow
-from intraday_jules.agent.evaluation import _agent, evaluation_data
+from intraday_jules.agent.evaluation import agent_decide, evaluation_data
 from intraday_jules.agent.policy import ActionMode
 from intraday_jules.agent.rollout import build_envs, rollout
 from intraday_jules.agent.training import torch_threads
@@ -51,7 +51,7 @@ def replay_session(bundle: ModelBundle, bars: pd.DataFrame, session: date, *, se
     # two envs: evaluation's decide steps the seeded policy and, last, the argmax one
     envs = build_envs(arrays, env_cls, bundle.config.env, execution, 2)
     with torch_threads(bundle.config.torch_threads):
-        trajectory = rollout(envs, _agent(bundle, envs[0], [seed], mode))[0]
+        trajectory = rollout(envs, agent_decide(bundle, envs[0], [seed], mode))[0]
     flatten = envs[0].schedule.flatten
     symbols = envs[0].symbols
     steps = []

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from intraday_jules.broker.base import Broker
 from intraday_jules.domain.clock import Clock, system_clock
+from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.feed import BarFeed
 from intraday_jules.market_data.source import BarSource
@@ -67,7 +68,7 @@ class BrokerFactory(Protocol):
 
     def journal(self) -> Path: ...
 
-    def build(self, clock: Clock) -> Broker: ...
+    def build(self, clock: Clock, *, execution: ExecutionModel | None = None) -> Broker: ...
 
     def live_feed(self, source: BarSource, session: date, symbols: Sequence[str]) -> BarFeed: ...
 
@@ -102,15 +103,32 @@ def model_ref(policy: str) -> str | None:
     return policy.removeprefix("model:") if policy.startswith("model:") else None
 
 
+def model_config(config: SessionConfig, policy: str, models_dir: Path,
+                 engine: Engine) -> SessionConfig:
+    """``config`` under the ExecutionSpec of the model ``policy`` trades (position rules,
+    timing, costs); unchanged for a baseline."""
+    ref = model_ref(policy)
+    if ref is None:
+        return config
+    return model_session_config(config, model_execution_spec(models_dir, engine, ref))
+
+
+def session_execution(config: SessionConfig, policy: str, models_dir: Path,
+                      engine: Engine) -> ExecutionModel:
+    """The simulated broker's cost model for a session of ``policy``: the traded model's
+    (its ExecutionSpec's), so live simulated fills equal the evaluation's; the session's
+    own for a baseline."""
+    return ExecutionModel(model_config(config, policy, models_dir, engine).execution)
+
+
 def for_model(config: SessionConfig, policy: str, models_dir: Path, engine: Engine,
               limits: RiskLimits, seed: int) -> tuple[SessionConfig, PromotedLoader | None]:
-    """The session under the model's ExecutionSpec (position rules, timing, costs) and a
-    loader that refuses a model ``limits`` cannot honour; unchanged for a baseline."""
+    """The session under the model's ExecutionSpec (``model_config``) and a loader that
+    refuses a model ``limits`` cannot honour; unchanged for a baseline."""
     ref = model_ref(policy)
     if ref is None:
         return config, None
-    spec = model_execution_spec(models_dir, engine, ref)
-    return model_session_config(config, spec), promoted_loader(
+    return model_config(config, policy, models_dir, engine), promoted_loader(
         models_dir, engine, seed=seed, ref=ref, limits=limits, symbols=config.symbols)
 
 
@@ -168,7 +186,8 @@ def run_configured_session(config: SessionConfig, *, feed_kind: str, policy: str
         raise ValueError(f"feed {feed_kind!r}: expected replay or live")
     opened = ledger.open()
     try:
-        built = broker.build(clock)
+        built = broker.build(clock, execution=session_execution(config, policy, models_dir,
+                                                                opened.engine))
         try:
             return run_live_session(
                 config, feed=broker.live_feed(source, config.session, config.symbols),

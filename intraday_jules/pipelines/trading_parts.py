@@ -75,10 +75,17 @@ class BrokerOptions:
     def journal(self) -> Path:
         return simulated_broker_journal(self.home, self.database_url)
 
-    def build(self, clock: Clock, *, environ: Mapping[str, str] | None = None) -> Broker:
-        """The broker itself; IBKR expects the account of the ``ib_account`` secret."""
+    def build(self, clock: Clock, *, environ: Mapping[str, str] | None = None,
+              execution: ExecutionModel | None = None) -> Broker:
+        """The broker itself; IBKR expects the account of the ``ib_account`` secret.
+
+        execution: the simulated broker's cost model; a session trading a model passes the
+            model's (its ExecutionSpec's, ``session_execution``), so the simulated fills are
+            the ones the model was evaluated with. Default: ``ExecutionModel()``. The IBKR
+            broker fills at the market and ignores it."""
         if self.name == "simulated":
-            return SimulatedBroker(ExecutionModel(), clock=clock, journal=self.journal())
+            return SimulatedBroker(execution or ExecutionModel(), clock=clock,
+                                   journal=self.journal())
         if self.name != "ibkr":
             raise ValueError(f"unknown broker {self.name!r}: simulated or ibkr")
         from intraday_jules.adapters.ibkr.execution.broker import build_ibkr_broker

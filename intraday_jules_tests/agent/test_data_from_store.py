@@ -3,7 +3,6 @@ bit for bit, on SQLite and PostgreSQL; missing, stale or other-spec rows are ref
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
@@ -14,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from intraday_jules.agent import DateWindow, PreparedData, prepare_data
 from intraday_jules.agent.data import cut_to_window
-from intraday_jules.db import create_db_engine, upgrade_to_head
 from intraday_jules.domain.calendar import NEW_YORK, partition_key_for
 from intraday_jules.features import DEFAULT_SPEC, build_features
 from intraday_jules.features.coverage import MissingFeaturesError
@@ -51,14 +49,6 @@ def store_partitions(engine: Engine, bars: pd.DataFrame, spec: FeatureSpec = DEF
                 write_features(engine, build_features(part, spec), spec, partition=key)
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(db_url)
-    upgrade_to_head(engine)
-    yield engine
-    engine.dispose()
-
-
 def assert_same_data(built: PreparedData, stored: PreparedData) -> None:
     a, b = built.arrays, stored.arrays
     for field in ("features", "open", "close", "ts", "session", "warmup"):
@@ -73,9 +63,9 @@ def assert_same_data(built: PreparedData, stored: PreparedData) -> None:
 
 
 def test_training_and_evaluation_data_from_stored_rows_are_bit_identical(
-        engine: Engine, bars: pd.DataFrame) -> None:
-    store_partitions(engine, bars)
-    rows = read_feature_frame(engine, DEFAULT_SPEC, bars, symbols=SYMBOLS, origin="store")
+        db_engine: Engine, bars: pd.DataFrame) -> None:
+    store_partitions(db_engine, bars)
+    rows = read_feature_frame(db_engine, DEFAULT_SPEC, bars, symbols=SYMBOLS, origin="store")
     fresh = build_features(bars)
     assert not fresh[list(DEFAULT_SPEC.names)].isna().any().any()  # nothing for NaN to hide
     pd.testing.assert_index_equal(rows.index, fresh.index, exact=False)
@@ -86,7 +76,7 @@ def test_training_and_evaluation_data_from_stored_rows_are_bit_identical(
     assert_same_data(built, stored)
     # Evaluation: the validation window's bars, normalised with the model's statistics.
     held_out = cut_to_window(bars, VALIDATION)
-    rows = read_feature_frame(engine, DEFAULT_SPEC, held_out, symbols=SYMBOLS)
+    rows = read_feature_frame(db_engine, DEFAULT_SPEC, held_out, symbols=SYMBOLS)
     assert set(rows.index.get_level_values("ts").tz_convert(NEW_YORK).date) == {
         date(2025, 1, 10), date(2025, 1, 13)}  # rows of other sessions are not read
     common = {"train_window": None, "symbols": SYMBOLS, "normalizers": built.normalizers}
@@ -95,38 +85,38 @@ def test_training_and_evaluation_data_from_stored_rows_are_bit_identical(
 
 
 def test_partitions_without_rows_are_named_and_nothing_is_recomputed(
-        engine: Engine, bars: pd.DataFrame) -> None:
-    store_partitions(engine, bars, skip=("2025-01-06|MSFT", "2025-01-13|NVDA"))
+        db_engine: Engine, bars: pd.DataFrame) -> None:
+    store_partitions(db_engine, bars, skip=("2025-01-06|MSFT", "2025-01-13|NVDA"))
     with pytest.raises(MissingFeaturesError) as info:
-        read_feature_frame(engine, DEFAULT_SPEC, bars, symbols=SYMBOLS, origin="the bar store")
+        read_feature_frame(db_engine, DEFAULT_SPEC, bars, symbols=SYMBOLS, origin="the bar store")
     message = str(info.value)
     assert message.startswith("the bar store: the features table does not cover the bars")
     assert ("materialise features/feature_table for partitions 2025-01-06|MSFT, "
             "2025-01-13|NVDA first") in message
     assert info.value.partitions == ("2025-01-06|MSFT", "2025-01-13|NVDA")
     # The same rows handed to prepare_data directly are refused the same way.
-    rows = read_feature_frame(engine, DEFAULT_SPEC, cut_to_window(bars, TRAIN),
+    rows = read_feature_frame(db_engine, DEFAULT_SPEC, cut_to_window(bars, TRAIN),
                               symbols=("NVDA",))
     with pytest.raises(MissingFeaturesError, match=r"2025-01-06\|MSFT"):
         prepare_data(cut_to_window(bars, TRAIN), train_window=TRAIN, symbols=SYMBOLS,
                      features=rows)
 
 
-def test_rows_of_other_minutes_or_another_spec_are_refused(engine: Engine,
+def test_rows_of_other_minutes_or_another_spec_are_refused(db_engine: Engine,
                                                            bars: pd.DataFrame) -> None:
-    store_partitions(engine, bars)
-    with engine.begin() as conn:  # one minute of one partition lost: the bars changed since
+    store_partitions(db_engine, bars)
+    with db_engine.begin() as conn:  # one minute of one partition lost: the bars changed since
         first = conn.execute(sa.text("SELECT min(ts) FROM features WHERE symbol = 'NVDA'"))
         conn.execute(sa.text("DELETE FROM features WHERE symbol = 'NVDA' AND ts = :ts"),
                      {"ts": first.scalar()})
     with pytest.raises(MissingFeaturesError, match=r"not the bars' minutes .* 2025-01-02\|NVDA"):
-        read_feature_frame(engine, DEFAULT_SPEC, bars, symbols=SYMBOLS)
+        read_feature_frame(db_engine, DEFAULT_SPEC, bars, symbols=SYMBOLS)
     other = FeatureSpec(DEFAULT_SPEC.features, implementation=2)
     with pytest.raises(MissingFeaturesError) as info:
-        read_feature_frame(engine, other, bars, symbols=SYMBOLS)
+        read_feature_frame(db_engine, other, bars, symbols=SYMBOLS)
     assert f"other spec version(s) {DEFAULT_SPEC.version[:12]}" in str(info.value)
     assert len(info.value.missing) == 2 * len(sessions(bars))
-    rows = read_feature_frame(engine, DEFAULT_SPEC, cut_to_window(bars, VALIDATION),
+    rows = read_feature_frame(db_engine, DEFAULT_SPEC, cut_to_window(bars, VALIDATION),
                               symbols=SYMBOLS)
     with pytest.raises(ValueError, match=f"rows are of spec {DEFAULT_SPEC.version[:12]}"):
         prepare_data(cut_to_window(bars, VALIDATION), train_window=VALIDATION,

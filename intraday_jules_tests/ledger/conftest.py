@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from intraday_jules.db import create_db_engine, upgrade_to_head
 from intraday_jules.domain.orders import Fill, Order, OrderIntent, Side
 from intraday_jules.ledger import Ledger
 
 SESSION_BAR = datetime(2025, 2, 3, 14, 31, tzinfo=UTC)  # 09:31 ET on 2025-02-03
 RECORDED_AT = datetime(2025, 2, 3, 14, 31, 5, tzinfo=UTC)
-
-
-@pytest.fixture
-def db_engine(db_url: str) -> Iterator[sa.Engine]:
-    engine = create_db_engine(db_url)
-    upgrade_to_head(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

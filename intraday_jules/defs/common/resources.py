@@ -20,6 +20,7 @@ import dagster as dg
 from intraday_jules.adapters.factory import SourceOptions, build_source
 from intraday_jules.broker.base import Broker
 from intraday_jules.domain.clock import Clock, system_clock
+from intraday_jules.env.execution_model import ExecutionModel
 from intraday_jules.ledger import Ledger
 from intraday_jules.market_data.feed import BarFeed
 from intraday_jules.market_data.source import BarSource
@@ -189,8 +190,9 @@ class BrokerResource(dg.ConfigurableResource):
     def journal(self) -> Path:
         return self.options().journal()
 
-    def build(self, clock: Clock = system_clock) -> Broker:
-        return self.options().build(clock)
+    def build(self, clock: Clock = system_clock, *,
+              execution: ExecutionModel | None = None) -> Broker:
+        return self.options().build(clock, execution=execution)
 
     def live_feed(self, source: BarSource, session: date, symbols: Sequence[str]) -> BarFeed:
         return self.options().live_feed(source, session, symbols)

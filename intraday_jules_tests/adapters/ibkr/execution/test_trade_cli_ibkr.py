@@ -206,7 +206,8 @@ class InterruptedMarket:
     def journal(self) -> Path:
         return self.journal_path
 
-    def build(self, clock: Clock) -> IbkrBroker:
+    def build(self, clock: Clock, *, execution: object = None) -> IbkrBroker:
+        # ``execution``: the simulated broker's cost model; IBKR fills at the market
         broker = IbkrBroker(broker_config(self.gateway), reconnect=FAST_RECONNECT,
                             ack_timeout_s=2.0, commission_wait_s=0.5, clock=clock)
         self.built.append(broker)
