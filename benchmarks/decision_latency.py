@@ -50,8 +50,8 @@ TARGET_P99_MS, TARGET_RSS_MB = 5.0, 1536.0
 NEVER_HALT = RiskLimits(daily_loss_limit_usd=Decimal(10**6), drawdown_limit_usd=Decimal(10**6))
 
 
-def bar_source() -> BarSource:
-    return ReplaySource(RECORDED) if RECORDED.is_file() else SimulatedSource(seed=7)
+def bar_source(recorded: Path = RECORDED) -> BarSource:
+    return ReplaySource(recorded) if recorded.is_file() else SimulatedSource(seed=7)
 
 
 def untrained_lstm(source: BarSource) -> Policy:
@@ -114,9 +114,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2, choices=range(1, len(SESSIONS) + 1))
     parser.add_argument("--policies", default="random,lstm",
                         help="comma-separated: random, lstm (untrained LivePolicy)")
+    parser.add_argument("--bars", type=Path, default=RECORDED,
+                        help="recorded 1-minute bars (CSV; simulated bars when absent)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    source = bar_source()
+    source = bar_source(args.bars)
     sessions = list(SESSIONS[:args.sessions])
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,24 +37,26 @@ from intraday_jules.trading.state import SessionState, Working
 
 
 def approved_orders(parts: SessionParts, verdicts: Sequence[Verdict]) -> list[Order]:
-    """The orders of the approved verdicts that are not in the ledger yet (to record, send)."""
-    orders = []
-    for verdict in verdicts:
-        if not isinstance(verdict, Approved):
-            continue
-        order = Order.from_intent(verdict.intent, parts.config.session)
-        if parts.ledger.order_exists(order.client_order_id):
-            parts.log.warning("order %s is already in the ledger: not sent again",
-                              order.client_order_id)
-            continue
-        orders.append(order)
-    return orders
+    """The orders of the approved verdicts (the ledger skips any it has already)."""
+    return [Order.from_intent(v.intent, parts.config.session) for v in verdicts
+            if isinstance(v, Approved)]
 
 
 def record_decision(parts: SessionParts, decision: DecisionRecord,
                     verdicts: Sequence[Verdict]) -> list[Order]:
-    """Record the decision and its new orders in one transaction; return the orders to send."""
-    return parts.ledger.record_decision_with_orders(decision, approved_orders(parts, verdicts))
+    """Record the decision and its new orders in one transaction; return the orders to send.
+
+    An order whose id the ledger already holds (a restart re-deciding a minute) is not
+    written again and never sent again; the insert itself tells, no query before it."""
+    candidates = approved_orders(parts, verdicts)
+    written = parts.ledger.record_decision_with_orders(decision, candidates)
+    if len(written) != len(candidates):
+        fresh = {o.client_order_id for o in written}
+        for order in candidates:
+            if order.client_order_id not in fresh:
+                parts.log.warning("order %s is already in the ledger: not sent again",
+                                  order.client_order_id)
+    return written
 
 
 def submit_all(parts: SessionParts, state: SessionState,
