@@ -109,7 +109,7 @@ class _GroupCommit:
                     self._running, self._handle = False, None
                     return
                 target, handle = self._written, self._handle
-            assert handle is not None  # noqa: S101  # set by every ``written``
+            assert handle is not None  # set by every ``written``
             try:
                 _datasync(handle.fileno())
             except (OSError, ValueError) as exc:  # ValueError: the file was closed under us
