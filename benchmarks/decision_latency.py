@@ -1,6 +1,7 @@
 """Decision latency of the live trading loop: bar close -> orders handed to the broker.
 
-Run: ``python -m benchmarks.decision_latency [--sessions 2] [--policies random,lstm]``.
+Run: ``python -m benchmarks.decision_latency [--sessions 2] [--policies random,lstm]
+[--bars CSV]``.
 
 Replays recorded sessions (``../shared/data/market``; simulated ones when absent) through
 ``run_session`` exactly as the job runs it: bar store, features (streamed: each bar stepped
@@ -14,9 +15,13 @@ session takes the full path (orders sent most minutes): the heaviest realistic l
 Policies: ``random`` (the loop's own cost) and ``lstm``: a freshly initialised (untrained)
 dual RecurrentPPO behind the agent's ``LivePolicy``, i.e. the real inference path of the
 promoted model. The top-level figures are the LSTM run's when it ran (the real cost), else the
-random run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). The journal's fsync
-(one per order sent and per fill, deliberate: durability before the broker answers) is part
-of the path; on a slow or shared disk it alone can exceed the target.
+random run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). No fsync is on the
+measured path: the journal's lines reach the kernel before the broker answers and the disk by
+a background group commit; the ledger commits in SQLite WAL mode (``synchronous=NORMAL``)
+and checkpoints after the minute's orders (docs/risk_and_ledger.md, "What is durable
+when"). The span is the loop's own (``SessionResult.latencies_ms``), unchanged: from the
+minute's first bar delivered (the clock jumps to its close) to its last order handed to
+the broker.
 """
 
 from __future__ import annotations
