@@ -9,12 +9,14 @@ What is durable when (docs/risk_and_ledger.md, "What is durable when"):
 - Every accepted order, rejection, fill, cancel and re-submission is one line, written and
   flushed to the operating system before the broker answers. A process killed (SIGKILL) right
   after ``submit`` returned still finds the order on restart: the kernel holds the line.
-- The line reaches the disk (``fdatasync``) in a background group commit (``_GroupCommit``),
-  normally within milliseconds, never on the caller's path: an fsync on a shared disk takes
-  4-13 ms, more than the whole decision-latency budget. Only a power loss or kernel crash
-  inside that window loses the newest lines; the broker then forgets those orders, and the
-  restart's reconciliation settles them by client order id (re-sent once if still fresh,
-  else expired; never a duplicate). ``sync()`` waits for the disk, ``close()`` too.
+- The lines reach the disk (one ``fdatasync`` for all since the last) at ``sync()``, which
+  the trading loop calls after each minute's orders are handed over
+  (``trading/housekeeping.py``), never between a bar and its orders: an fsync on a shared
+  disk takes 4-13 ms, more than the whole decision-latency budget. (A background sync thread
+  was tried: waking it costs the loop GIL hand-overs, 3-5 ms at p90 under load.) Only a
+  power loss or kernel crash before that sync loses the newest lines; the broker then
+  forgets those orders, and the restart's reconciliation settles them by client order id
+  (re-sent once if still fresh, else expired; never a duplicate). ``close()`` syncs too.
 A torn last line (the kill landed mid-write) is cut off when the journal is opened: that
 record was never acknowledged to anyone.
 """
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -66,69 +67,12 @@ class JournalError(OSError):
     """The journal could not be made durable (a failed fdatasync): its state is unknown."""
 
 
-class _GroupCommit:
-    """fdatasync of the journal's file in a background thread, batching every line written
-    while the previous sync ran. The thread stops after ``IDLE_S`` without new lines (a test
-    suite builds hundreds of journals) and starts again with the next one."""
-
-    IDLE_S = 1.0
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._written = 0
-        self._synced = 0
-        self._handle: IO[str] | None = None  # kept open by the thread while it runs
-        self._running = False
-        self.error: OSError | None = None
-
-    def written(self, handle: IO[str]) -> None:
-        """One more line is in the kernel: get it to the disk soon."""
-        with self._cond:
-            self._written += 1
-            self._handle = handle
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="broker-journal-sync",
-                                 daemon=True).start()
-            self._cond.notify_all()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until every line written so far is on disk; False on timeout."""
-        with self._cond:
-            target = self._written
-            done = self._cond.wait_for(lambda: self._synced >= target or self.error is not None,
-                                       timeout)
-        if self.error is not None:
-            raise JournalError(f"broker journal sync failed: {self.error}") from self.error
-        return done
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if not self._cond.wait_for(lambda: self._written > self._synced, self.IDLE_S):
-                    self._running, self._handle = False, None
-                    return
-                target, handle = self._written, self._handle
-            assert handle is not None  # set by every ``written``
-            try:
-                _datasync(handle.fileno())
-            except (OSError, ValueError) as exc:  # ValueError: the file was closed under us
-                with self._cond:
-                    self.error = exc if isinstance(exc, OSError) else OSError(str(exc))
-                    self._running, self._handle = False, None
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                self._synced = target
-                self._cond.notify_all()
-
-
 _datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 class Journal:
-    """Append-only JSON lines at ``path``; ``durable`` (the default) gets every record to
-    the disk by a background group commit (see the module docstring)."""
+    """Append-only JSON lines at ``path``; ``durable`` (the default): ``sync`` gets every
+    record to the disk, one fdatasync for all lines since the last (see the module docstring)."""
 
     def __init__(self, path: str | Path, *, durable: bool = True) -> None:
         self.path = Path(path)
@@ -136,7 +80,8 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._drop_torn_tail()
         self._handle: IO[str] | None = None
-        self._commit = _GroupCommit()
+        self._dirty = False
+        self._error: OSError | None = None
 
     def _drop_torn_tail(self) -> None:
         """Cut a last line without its newline, so the next record starts on a line of its own."""
@@ -165,21 +110,30 @@ class Journal:
 
     def append(self, record: Record) -> None:
         """Write ``record`` as one line and hand it to the kernel (survives a process kill);
-        the disk gets it by the group commit. Raises ``JournalError`` once a sync failed."""
-        if self._commit.error is not None:
+        the disk gets it at the next ``sync``. Raises ``JournalError`` once a sync failed."""
+        if self._error is not None:
             raise JournalError(f"broker journal {self.path} failed to sync: "
-                               f"{self._commit.error}") from self._commit.error
+                               f"{self._error}") from self._error
         line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
         if self._handle is None or self._handle.closed:
             self._handle = self.path.open("a", encoding="utf-8")
         self._handle.write(line)
         self._handle.flush()
-        if self.durable:
-            self._commit.written(self._handle)
+        self._dirty = self.durable
 
-    def sync(self, timeout: float | None = None) -> bool:
-        """Wait until every record appended so far is on disk; False if ``timeout`` passed."""
-        return self._commit.wait(timeout)
+    def sync(self) -> None:
+        """fdatasync every line appended since the last sync (nothing to do: no call)."""
+        if self._error is not None:
+            raise JournalError(f"broker journal {self.path} failed to sync: "
+                               f"{self._error}") from self._error
+        if not self._dirty or self._handle is None:
+            return
+        try:
+            _datasync(self._handle.fileno())
+        except OSError as exc:  # after a failed fsync the file's state is unknown: stop
+            self._error = exc
+            raise JournalError(f"broker journal {self.path} failed to sync: {exc}") from exc
+        self._dirty = False
 
     def close(self) -> None:
         """Sync, then close the file (a later ``append`` opens it again)."""

@@ -11,7 +11,9 @@ to the broker; docs/trading.md, "Decision latency"):
 - SQLite moves its write-ahead log into the database file (a checkpoint, two fsyncs) inside
   whichever commit crosses 1000 pages. ``Ledger.checkpoint`` runs it here every
   ``CHECKPOINT_EVERY`` minutes, so the log never grows that far during a session.
-Both happen while the loop waits for the next bar (it has the rest of the minute); the
+- The simulated broker's journal reaches the disk (``JournaledBroker.sync``, one
+  fdatasync for the minute's lines) after every minute.
+All of it happens while the loop waits for the next bar (it has the rest of the minute); the
 state is restored when the session ends, so a process that runs several sessions (tests)
 gets its collector back as it was.
 """
@@ -22,6 +24,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from intraday_jules.broker.base import Broker, JournaledBroker
 from intraday_jules.ledger import Ledger
 
 FULL_EVERY = 30
@@ -31,15 +34,23 @@ CHECKPOINT_EVERY = 10
 class Housekeeping:
     """Counts minutes and does the deferred work due after each."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, broker: Broker) -> None:
         self._ledger = ledger
+        self._broker = broker
         self._minutes = 0
 
     def after_minute(self) -> None:
         self._minutes += 1
+        sync_broker(self._broker)
         gc.collect(2 if self._minutes % FULL_EVERY == 0 else 1)
         if self._minutes % CHECKPOINT_EVERY == 0:
             self._ledger.checkpoint()
+
+
+def sync_broker(broker: Broker) -> None:
+    """A broker that keeps its memory in our file writes it to the disk now."""
+    if isinstance(broker, JournaledBroker):
+        broker.sync()
 
 
 @contextmanager

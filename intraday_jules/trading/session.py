@@ -33,7 +33,7 @@ from intraday_jules.trading.context import (
 )
 from intraday_jules.trading.defence import last_line_of_defence
 from intraday_jules.trading.execution import cancel_working, drain_events
-from intraday_jules.trading.housekeeping import Housekeeping, paced_collector
+from intraday_jules.trading.housekeeping import Housekeeping, paced_collector, sync_broker
 from intraday_jules.trading.intake import BarIntake, Intake, Refused
 from intraday_jules.trading.observe import SessionBars
 from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
@@ -99,7 +99,7 @@ def trade(parts: SessionParts, state: SessionState, items: Iterator[FeedItem],
                    config.session, policy.name, parts.broker.name, risk.state, resume)
     intake = BarIntake(config, resume=resume,
                        references=price_references(parts.store, config, state.bars))
-    housekeeping = Housekeeping(parts.ledger)
+    housekeeping = Housekeeping(parts.ledger, parts.broker)
     with paced_collector():
         for item in items:
             if state.needs_reconcile:
@@ -204,6 +204,7 @@ def finish(parts: SessionParts, state: SessionState, with_report: bool) -> Sessi
         log.warning("the feed of session %s ended at %s, before the flatten at %s; open "
                     "positions %s", config.session, state.last_minute, config.flatten_at,
                     open_positions)
+    sync_broker(parts.broker)
     publish_book(parts.metrics, parts.risk, state.book, state.realized_base)
     push(parts.metrics, parts.push)
     result = session_result(parts, state, mask_url(parts.ledger.engine.url), with_report)
