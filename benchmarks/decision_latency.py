@@ -1,6 +1,7 @@
 """Decision latency of the live trading loop: bar close -> orders handed to the broker.
 
-Run: ``python -m benchmarks.decision_latency [--sessions 2] [--policies random,lstm]``.
+Run: ``python -m benchmarks.decision_latency [--sessions 2] [--policies random,lstm]
+[--bars CSV]``.
 
 Replays recorded sessions (``../shared/data/market``; simulated ones when absent) through
 ``run_session`` exactly as the job runs it: bar store, features (streamed: each bar stepped
@@ -14,9 +15,13 @@ session takes the full path (orders sent most minutes): the heaviest realistic l
 Policies: ``random`` (the loop's own cost) and ``lstm``: a freshly initialised (untrained)
 dual RecurrentPPO behind the agent's ``LivePolicy``, i.e. the real inference path of the
 promoted model. The top-level figures are the LSTM run's when it ran (the real cost), else the
-random run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). The journal's fsync
-(one per order sent and per fill, deliberate: durability before the broker answers) is part
-of the path; on a slow or shared disk it alone can exceed the target.
+random run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). No fsync is on the
+measured path: the journal's lines reach the kernel before the broker answers and the disk at
+the loop's housekeeping after the minute's orders; the ledger commits in SQLite WAL mode (``synchronous=NORMAL``)
+and checkpoints after the minute's orders (docs/risk_and_ledger.md, "What is durable
+when"). The span is the loop's own (``SessionResult.latencies_ms``), unchanged: from the
+minute's first bar delivered (the clock jumps to its close) to its last order handed to
+the broker.
 """
 
 from __future__ import annotations
@@ -50,8 +55,8 @@ TARGET_P99_MS, TARGET_RSS_MB = 5.0, 1536.0
 NEVER_HALT = RiskLimits(daily_loss_limit_usd=Decimal(10**6), drawdown_limit_usd=Decimal(10**6))
 
 
-def bar_source() -> BarSource:
-    return ReplaySource(RECORDED) if RECORDED.is_file() else SimulatedSource(seed=7)
+def bar_source(recorded: Path = RECORDED) -> BarSource:
+    return ReplaySource(recorded) if recorded.is_file() else SimulatedSource(seed=7)
 
 
 def untrained_lstm(source: BarSource) -> Policy:
@@ -114,9 +119,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2, choices=range(1, len(SESSIONS) + 1))
     parser.add_argument("--policies", default="random,lstm",
                         help="comma-separated: random, lstm (untrained LivePolicy)")
+    parser.add_argument("--bars", type=Path, default=RECORDED,
+                        help="recorded 1-minute bars (CSV; simulated bars when absent)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    source = bar_source()
+    source = bar_source(args.bars)
     sessions = list(SESSIONS[:args.sessions])
     runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:

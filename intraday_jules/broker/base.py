@@ -200,3 +200,14 @@ class MarketDrivenBroker(Protocol):
     def on_bar(self, bar: Bar) -> None:
         """A completed bar: fill what the market would have filled at its open."""
         ...
+
+
+@runtime_checkable
+class JournaledBroker(Protocol):
+    """A broker whose memory is our own file (the simulated one): its lines reach the kernel
+    before it answers, and the disk when ``sync`` is called, which the loop does after each
+    minute's orders (``trading/housekeeping.py``), never between a bar and its orders."""
+
+    def sync(self) -> None:
+        """Get everything answered so far onto the disk."""
+        ...

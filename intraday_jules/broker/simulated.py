@@ -127,6 +127,11 @@ class SimulatedBroker:
         if self._journal is not None:
             self._journal.append(record)
 
+    def sync(self) -> None:
+        """Get every journal line written so far onto the disk (``JournaledBroker``)."""
+        if self._journal is not None:
+            self._journal.sync()
+
     def _book_fill(self, fill: Fill) -> None:
         working = self._orders[fill.client_order_id]
         working.filled += fill.quantity

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from intraday_jules.domain.clock import Clock, system_clock
@@ -36,18 +35,13 @@ from intraday_jules.ledger.records import (
 from intraday_jules.ledger.risk_records import RiskRecords
 from intraday_jules.ledger.schema import decisions, fills, order_events, orders
 from intraday_jules.ledger.session_policies import SessionPolicies
-
-
-def insert_new(conn: Connection, table: sa.Table, values: dict[str, Any],
-               key: list[str]) -> bool:
-    """INSERT unless a row with the same ``key`` exists; True if this call wrote it.
-
-    Told by RETURNING, not ``rowcount``: psycopg reports -1 for ON CONFLICT DO NOTHING.
-    """
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(table).values(values).on_conflict_do_nothing(
-        index_elements=key).returning(table.c.id)
-    return conn.execute(stmt).first() is not None
+from intraday_jules.ledger.statements import (
+    FILL_BY_EXEC_ID,
+    FILLED_OF_ORDER,
+    INSERT_ORDER_EVENT,
+    ORDER_BY_ID,
+    insert_new,
+)
 
 
 def _order_status(order: Order, filled: int, last: OrderStatus | None) -> OrderStatus:
@@ -128,9 +122,9 @@ class Ledger(RiskRecords, SessionPolicies):
         return self.get_order(client_order_id) is not None
 
     def get_order(self, client_order_id: str) -> Order | None:
-        query = sa.select(orders).where(orders.c.client_order_id == client_order_id)
-        found = self._mappings(query)
-        return rows.order_from_row(found[0]) if found else None
+        with self.engine.connect() as conn:
+            row = conn.execute(ORDER_BY_ID, {"cid": client_order_id}).first()
+        return rows.order_from_row(row._mapping) if row is not None else None
 
     def orders(self, session: date | None = None) -> list[Order]:
         query = sa.select(orders).order_by(orders.c.id)
@@ -143,9 +137,10 @@ class Ledger(RiskRecords, SessionPolicies):
         """Append what the broker said about an order (submitted, cancelled, rejected...)."""
         with self.engine.begin() as conn:
             self._require_order(conn, client_order_id, f"status {status}")
-            conn.execute(sa.insert(order_events).values(
-                client_order_id=client_order_id, ts=ts, status=OrderStatus(status).value,
-                reason=reason, recorded_at=self.clock()))
+            conn.execute(INSERT_ORDER_EVENT, {
+                "client_order_id": client_order_id, "ts": ts,
+                "status": OrderStatus(status).value, "reason": reason,
+                "recorded_at": self.clock()})
 
     def record_order_statuses(self, statuses: Sequence[tuple[str, OrderStatus, datetime, str]]
                               ) -> None:
@@ -156,9 +151,10 @@ class Ledger(RiskRecords, SessionPolicies):
             recorded_at = self.clock()
             for client_order_id, status, ts, reason in statuses:
                 self._require_order(conn, client_order_id, f"status {status}")
-                conn.execute(sa.insert(order_events).values(
-                    client_order_id=client_order_id, ts=ts, status=OrderStatus(status).value,
-                    reason=reason, recorded_at=recorded_at))
+                conn.execute(INSERT_ORDER_EVENT, {
+                    "client_order_id": client_order_id, "ts": ts,
+                    "status": OrderStatus(status).value, "reason": reason,
+                    "recorded_at": recorded_at})
 
     def orders_without_status(self, session: date | None = None) -> list[Order]:
         """Orders without any recorded broker answer (never sent, or the answer was lost)."""
@@ -213,8 +209,7 @@ class Ledger(RiskRecords, SessionPolicies):
             return {cid: int(total) for cid, total in conn.execute(query)}
 
     def _require_order(self, conn: Connection, client_order_id: str, what: str) -> Order:
-        row = conn.execute(sa.select(orders).where(
-            orders.c.client_order_id == client_order_id)).first()
+        row = conn.execute(ORDER_BY_ID, {"cid": client_order_id}).first()
         if row is None:
             raise UnknownOrder(f"{what} for client order id {client_order_id!r}, which the "
                                "ledger never recorded; nothing was written")
@@ -225,7 +220,7 @@ class Ledger(RiskRecords, SessionPolicies):
         """Record an execution once (by ``exec_id``); refuse one that contradicts the ledger."""
         with self.engine.begin() as conn:
             order = self._require_order(conn, fill.client_order_id, f"fill {fill.exec_id}")
-            existing = conn.execute(sa.select(fills).where(fills.c.exec_id == fill.exec_id)).first()
+            existing = conn.execute(FILL_BY_EXEC_ID, {"exec_id": fill.exec_id}).first()
             if existing is not None:
                 stored = rows.fill_from_row(existing._mapping)
                 if stored != fill:
@@ -241,8 +236,7 @@ class Ledger(RiskRecords, SessionPolicies):
         if (fill.symbol, fill.side) != (order.symbol, order.side):
             raise LedgerConflict(f"fill {fill.exec_id} is {fill.side} {fill.symbol} but order "
                                  f"{order.client_order_id} is {order.side} {order.symbol}")
-        done = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(fills.c.quantity), 0)).where(
-            fills.c.client_order_id == order.client_order_id)).scalar_one()
+        done = conn.execute(FILLED_OF_ORDER, {"cid": order.client_order_id}).scalar_one()
         if int(done) + fill.quantity > order.quantity:
             raise LedgerConflict(f"fill {fill.exec_id} of {fill.quantity} would overfill order "
                                  f"{order.client_order_id} ({done} of {order.quantity} filled)")
@@ -294,6 +288,13 @@ class Ledger(RiskRecords, SessionPolicies):
         from intraday_jules.ledger.report import session_ledger
 
         return session_ledger(self, session)
+
+    def checkpoint(self) -> None:
+        """SQLite: move the write-ahead log into the database file now (PASSIVE: waits for
+        no reader), so no commit of the loop pays for it; PostgreSQL: nothing to do."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _mappings(self, query: sa.Select[Any]) -> list[sa.RowMapping]:
         with self.engine.connect() as conn:

@@ -15,6 +15,7 @@ from intraday_jules.domain.clock import Clock
 from intraday_jules.domain.risk_state import RiskEvent, RiskEventKind, StateRecord
 from intraday_jules.ledger import rows
 from intraday_jules.ledger.schema import risk_events, trading_state
+from intraday_jules.ledger.statements import LATEST_TRADING_STATE
 
 
 class RiskRecords:
@@ -42,9 +43,8 @@ class RiskRecords:
             conn.execute(sa.insert(trading_state).values(rows.state_values(record, self.clock())))
 
     def load_trading_state(self) -> StateRecord | None:
-        query = sa.select(trading_state).order_by(trading_state.c.id.desc()).limit(1)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
+        with self.engine.connect() as conn:  # every minute (``RiskEngine.refresh``): prebuilt
+            row = conn.execute(LATEST_TRADING_STATE).mappings().first()
         return rows.state_from_row(row) if row is not None else None
 
     def trading_state_history(self) -> list[StateRecord]:

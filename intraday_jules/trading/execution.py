@@ -7,9 +7,15 @@ recorded never sends it again; one recorded but never sent, or sent without its 
 recorded, is settled by recovery (which asks the broker by client order id). Broker refusals
 are recorded as order statuses, never raised.
 
-In: fills are recorded once (by ``exec_id``) before they touch the book. A fill or status for
-an order the ledger never recorded, or one contradicting it, is bad input: recorded as
-UNKNOWN_BROKER_MESSAGE, trading goes to REDUCING, and the book ignores it.
+In: a fill is recorded once (by ``exec_id``). On the decision-latency path (the fills at a
+minute's open, ``drain_events(..., defer_fills=True)``) a fill that provably fits an order this
+run sent (working, same symbol and side, no overfill, new exec id, exact money) is booked at
+once and written to the ledger right after the minute's orders are handed over
+(``record_deferred_fills``); a crash in between loses nothing, the broker has the fill and the
+restart records it (``recovery.reconcile``). Every other fill is recorded before it touches
+the book, and the ledger judges it: a fill or status for an order the ledger never recorded,
+or one contradicting it, is bad input: recorded as UNKNOWN_BROKER_MESSAGE, trading goes to
+REDUCING, and the book ignores it.
 """
 
 from __future__ import annotations
@@ -31,30 +37,33 @@ from intraday_jules.broker.base import (
 )
 from intraday_jules.domain.orders import Fill, IntentOrigin, Order, OrderStatus
 from intraday_jules.ledger import DecisionRecord, LedgerError
+from intraday_jules.ledger.schema import check_money
 from intraday_jules.risk import Approved, RiskEventKind, Verdict
 from intraday_jules.trading.context import SessionParts
 from intraday_jules.trading.state import SessionState, Working
 
 
 def approved_orders(parts: SessionParts, verdicts: Sequence[Verdict]) -> list[Order]:
-    """The orders of the approved verdicts that are not in the ledger yet (to record, send)."""
-    orders = []
-    for verdict in verdicts:
-        if not isinstance(verdict, Approved):
-            continue
-        order = Order.from_intent(verdict.intent, parts.config.session)
-        if parts.ledger.order_exists(order.client_order_id):
-            parts.log.warning("order %s is already in the ledger: not sent again",
-                              order.client_order_id)
-            continue
-        orders.append(order)
-    return orders
+    """The orders of the approved verdicts (the ledger skips any it has already)."""
+    return [Order.from_intent(v.intent, parts.config.session) for v in verdicts
+            if isinstance(v, Approved)]
 
 
 def record_decision(parts: SessionParts, decision: DecisionRecord,
                     verdicts: Sequence[Verdict]) -> list[Order]:
-    """Record the decision and its new orders in one transaction; return the orders to send."""
-    return parts.ledger.record_decision_with_orders(decision, approved_orders(parts, verdicts))
+    """Record the decision and its new orders in one transaction; return the orders to send.
+
+    An order whose id the ledger already holds (a restart re-deciding a minute) is not
+    written again and never sent again; the insert itself tells, no query before it."""
+    candidates = approved_orders(parts, verdicts)
+    written = parts.ledger.record_decision_with_orders(decision, candidates)
+    if len(written) != len(candidates):
+        fresh = {o.client_order_id for o in written}
+        for order in candidates:
+            if order.client_order_id not in fresh:
+                parts.log.warning("order %s is already in the ledger: not sent again",
+                                  order.client_order_id)
+    return written
 
 
 def submit_all(parts: SessionParts, state: SessionState,
@@ -107,14 +116,46 @@ def cancel_working(parts: SessionParts, state: SessionState, reason: str, *,
         state.working.pop(cid, None)
 
 
-def drain_events(parts: SessionParts, state: SessionState, ts: datetime) -> list[Fill]:
-    """Apply the broker's queued events; return the new fills (recorded, not yet booked)."""
+def drain_events(parts: SessionParts, state: SessionState, ts: datetime, *,
+                 defer_fills: bool = False) -> list[Fill]:
+    """Apply the broker's queued events; return the new fills (not yet booked). With
+    ``defer_fills`` a fill that fits a working order waits in ``state.unrecorded_fills``
+    for ``record_deferred_fills``; any other is recorded now."""
     fills: list[Fill] = []
     for event in parts.broker.poll_events():
+        if defer_fills and isinstance(event, FillReport) and fits_working(state, event.fill):
+            take_fill(parts, state, event.fill)
+            state.unrecorded_fills.append(event.fill)
+            fills.append(event.fill)
+            continue
         fill = handle_event(parts, state, event, ts)
         if fill is not None:
             fills.append(fill)
     return fills
+
+
+def fits_working(state: SessionState, fill: Fill) -> bool:
+    """True if the ledger would surely accept ``fill``: it is new and fits an order this run
+    tracks as working (the ledger has every such order and its fills; see ``recovery``)."""
+    working = state.working.get(fill.client_order_id)
+    if working is None or fill.exec_id in state.exec_ids:
+        return False
+    order = working.order
+    try:
+        check_money(fill.price, "price")
+        check_money(fill.commission, "commission")
+    except ValueError:
+        return False
+    return ((fill.symbol, fill.side) == (order.symbol, order.side) and fill.quantity > 0
+            and working.filled + fill.quantity <= order.quantity)
+
+
+def record_deferred_fills(parts: SessionParts, state: SessionState) -> None:
+    """Write the fills booked before the minute's orders went out (``fits_working`` made
+    sure the ledger accepts them; a refusal now is a ledger fault and crashes the loop)."""
+    for fill in state.unrecorded_fills:
+        parts.ledger.record_fill(fill)
+    state.unrecorded_fills = []
 
 
 def handle_event(parts: SessionParts, state: SessionState, event: BrokerEvent,
@@ -150,6 +191,13 @@ def record_fill(parts: SessionParts, state: SessionState, fill: Fill,
         unknown_message(parts, state, f"fill {fill.exec_id} refused by the ledger: {exc}", ts,
                         fill.symbol)
         return None
+    take_fill(parts, state, fill)
+    return fill
+
+
+def take_fill(parts: SessionParts, state: SessionState, fill: Fill) -> None:
+    """What a fill changes in the run's state: known exec ids, the broker's positions, the
+    order's progress, the trade counter (the book moves in ``step.settle_market``)."""
     state.exec_ids.add(fill.exec_id)
     state.broker_fill(fill)
     working = state.working.get(fill.client_order_id)
@@ -158,7 +206,6 @@ def record_fill(parts: SessionParts, state: SessionState, fill: Fill,
         if working.filled >= working.order.quantity:
             del state.working[fill.client_order_id]
     parts.metrics.count_trade(fill.symbol, fill.side.value)
-    return fill
 
 
 def _record_final(parts: SessionParts, state: SessionState,

@@ -33,6 +33,7 @@ from intraday_jules.trading.context import (
 )
 from intraday_jules.trading.defence import last_line_of_defence
 from intraday_jules.trading.execution import cancel_working, drain_events
+from intraday_jules.trading.housekeeping import Housekeeping, paced_collector, sync_broker
 from intraday_jules.trading.intake import BarIntake, Intake, Refused
 from intraday_jules.trading.observe import SessionBars
 from intraday_jules.trading.plausibility import PriceReferences, last_stored_closes
@@ -98,15 +99,17 @@ def trade(parts: SessionParts, state: SessionState, items: Iterator[FeedItem],
                    config.session, policy.name, parts.broker.name, risk.state, resume)
     intake = BarIntake(config, resume=resume,
                        references=price_references(parts.store, config, state.bars))
-    for item in items:
-        if state.needs_reconcile:
-            reconcile(parts, state, state.event_ts(config), book_new_fills=True)
-        if item is None:
-            if heartbeat(parts, state):
+    housekeeping = Housekeeping(parts.ledger, parts.broker)
+    with paced_collector():
+        for item in items:
+            if state.needs_reconcile:
+                reconcile(parts, state, state.event_ts(config), book_new_fills=True)
+            if item is None:
+                if heartbeat(parts, state):
+                    break
+                continue
+            if take(parts, state, intake.offer(item, parts.clock()), item, housekeeping):
                 break
-            continue
-        if take(parts, state, intake.offer(item, parts.clock()), item):
-            break
 
 
 def record_policy(parts: SessionParts) -> None:
@@ -139,8 +142,10 @@ def last_decided(ledger: Ledger, session: date) -> datetime | None:
     return decisions[-1].ts if decisions else None
 
 
-def take(parts: SessionParts, state: SessionState, outcome: Intake, bar: Bar) -> bool:
-    """Act on one bar's intake; True once the session's last minute is done."""
+def take(parts: SessionParts, state: SessionState, outcome: Intake, bar: Bar,
+         housekeeping: Housekeeping) -> bool:
+    """Act on one bar's intake; True once the session's last minute is done. The deferred
+    work (``housekeeping.py``) follows a minute's orders, never precedes them."""
     if outcome.refused is not None:
         bad_bar(parts, state, outcome.refused, bar)
         return False
@@ -155,6 +160,7 @@ def take(parts: SessionParts, state: SessionState, outcome: Intake, bar: Bar) ->
         return False
     state.stale = False
     process_minute(parts, state, outcome.minute)
+    housekeeping.after_minute()
     return outcome.minute.close_time >= parts.config.window.close
 
 
@@ -198,6 +204,7 @@ def finish(parts: SessionParts, state: SessionState, with_report: bool) -> Sessi
         log.warning("the feed of session %s ended at %s, before the flatten at %s; open "
                     "positions %s", config.session, state.last_minute, config.flatten_at,
                     open_positions)
+    sync_broker(parts.broker)
     publish_book(parts.metrics, parts.risk, state.book, state.realized_base)
     push(parts.metrics, parts.push)
     result = session_result(parts, state, mask_url(parts.ledger.engine.url), with_report)

@@ -51,6 +51,9 @@ class SessionState:
     last_minute: datetime | None = None
     decisions: int = 0
     deferred_fills: list[Fill] = field(default_factory=list)
+    # booked before the minute's orders went out, written to the ledger right after them
+    # (``execution.record_deferred_fills``); empty between minutes
+    unrecorded_fills: list[Fill] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     bad_inputs: int = 0
     stale: bool = False

@@ -38,6 +38,7 @@ from intraday_jules.trading.execution import (
     cancel_working,
     drain_events,
     record_decision,
+    record_deferred_fills,
     record_submissions,
     submit_all,
 )
@@ -74,6 +75,7 @@ def process_minute(parts: SessionParts, state: SessionState, minute: Minute) -> 
                             _detail(parts, state.book, decision, failover_sources(parts, minute)))
     results = submit_all(parts, state, record_decision(parts, record, verdicts))
     latency = (parts.clock() - minute.close_time).total_seconds()
+    record_deferred_fills(parts, state)
     record_submissions(parts, results)
     state.book = replace(state.book, pending=state.pending())
     state.minutes_done += 1
@@ -114,7 +116,7 @@ def settle_market(parts: SessionParts, state: SessionState, minute: Minute) -> N
     if isinstance(broker, MarketDrivenBroker):
         for bar in minute.bars:
             broker.on_bar(bar)
-    fills = [*state.deferred_fills, *drain_events(parts, state, minute.ts)]
+    fills = [*state.deferred_fills, *drain_events(parts, state, minute.ts, defer_fills=True)]
     state.deferred_fills = []
     marks = {bar.symbol: price(bar.close) for bar in minute.bars}
     state.book = advance_book(state.book, fills, marks, state.pending())

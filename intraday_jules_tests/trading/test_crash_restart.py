@@ -85,6 +85,37 @@ def test_killed_after_the_broker_filled_before_the_ledger_recorded_the_fill(
     restart_and_check(url, journal, replay_path, uninterrupted)
 
 
+def test_killed_after_the_orders_went_out_before_the_minutes_fills_were_written(
+        tmp_path: Path, replay_path: Path,
+        uninterrupted: dict[str, list[dict[str, object]]]) -> None:
+    """The fill at 10:26 ET's open is booked before the minute's order goes out and written
+    to the ledger only after it (off the decision-latency path): a kill in between loses
+    nothing, the broker has the fill and the restart records it."""
+    url, journal = f"sqlite:///{tmp_path / 'crash.db'}", tmp_path / "broker.jsonl"
+    assert child(url, journal, replay_path, "submit:4").returncode == -9
+    crashed = ledger_json(url)
+    assert "SIM-IJ-20250203-1525-MSFT-1" in journal_ids(journal, "fill", "exec_id")
+    assert "SIM-IJ-20250203-1525-MSFT-1" not in {f["exec_id"] for f in crashed["fills"]}
+    assert "IJ-20250203-1526-NVDA" in {o["client_order_id"] for o in crashed["orders"]}
+    restart_and_check(url, journal, replay_path, uninterrupted)
+
+
+def test_a_power_loss_that_drops_the_journals_unsynced_tail_sends_nothing_twice(
+        tmp_path: Path, replay_path: Path,
+        uninterrupted: dict[str, list[dict[str, object]]]) -> None:
+    """The journal's disk sync runs after ``submit`` returned (group commit): a power loss
+    can drop the newest line, here order 10, which the broker then never saw. The restart
+    finds it recorded and unanswered in the ledger, asks the broker (unknown) and sends it
+    once, with its unsent twin; the session ends as the uninterrupted one."""
+    url, journal = f"sqlite:///{tmp_path / 'crash.db'}", tmp_path / "broker.jsonl"
+    assert child(url, journal, replay_path, "submit:10").returncode == -9
+    lines = journal.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert '"client_order_id":"IJ-20250203-1536-NVDA"' in lines[-1]
+    journal.write_text("".join(lines[:-1]), encoding="utf-8")  # the unsynced tail is lost
+    assert "IJ-20250203-1536-NVDA" not in journal_ids(journal, "order", "client_order_id")
+    restart_and_check(url, journal, replay_path, uninterrupted)
+
+
 def restart_and_check(url: str, journal: Path, replay_path: Path,
                       uninterrupted: dict[str, list[dict[str, object]]]) -> None:
     before = ledger_json(url)
