@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 from pandas.arrays import DatetimeArray
 
-from intraday_jules.agent import LivePolicy
+from intraday_jules.agent import LiveDecision, LivePolicy
+from intraday_jules.agent.live_features import NotStreamable
+from intraday_jules.agent.live_input import SymbolBars
 from intraday_jules.agent.policy import ActionMode
 from intraday_jules.domain.calendar import NEW_YORK, session_window
 from intraday_jules.domain.clock import Clock, system_clock
@@ -98,6 +100,19 @@ class BarBuffer:
         self.volume[rows] = [b.volume for b in bars]
         self.n = end
 
+    def since(self, start: int, symbols: Sequence[str]) -> list[SymbolBars]:
+        """Each symbol's bars from the ``start``-th kept on, sorted by ts (no frame)."""
+        rows = slice(start, self.n)
+        names, ts = self.symbol[rows], self.ts[rows]
+        values = np.concatenate([self.prices[:, rows],
+                                 self.volume[rows].astype(np.float64)[None]])
+        out = []
+        for symbol in symbols:
+            mine = np.flatnonzero(names == symbol)
+            mine = mine[np.argsort(ts[mine], kind="stable")]
+            out.append(SymbolBars(symbol, ts[mine], values[:, mine]))
+        return out
+
     def closes(self, symbol: str) -> np.ndarray:
         n = self.n
         close: np.ndarray = self.prices[3, :n][self.symbol[:n] == symbol]
@@ -135,6 +150,8 @@ class DecisionSession:
         self.book: dict[pd.Timestamp, tuple[int, ...]] = {}
         self.latest: dict[str, datetime] = {}
         self.regular = False  # a regular-hours bar has arrived: decide() may run
+        self._fed = 0  # bars handed to the policy so far (the first ``_fed`` of ``buffer``)
+        self._resync = False  # hand the policy the whole frame next time (after a refusal)
         self.lock = threading.Lock()
         self.last_used = now
 
@@ -155,13 +172,28 @@ class DecisionSession:
                           for e in book or ()})
         self.regular = self.regular or any(self.window.contains(b.ts) for b in bars)
         try:
-            with self.served.network:  # the network is shared (see ServedModel)
-                decision = (self.policy.decide(self.buffer.frame(), book=self.book)
-                            if self.regular else None)
+            decision = self._decide() if self.regular else None
         except DECIDE_ERRORS as exc:
             self.buffer.n, self.latest, self.book, self.regular = before
+            self._resync = True  # the policy may have taken part of the refused bars
             raise InputRefused(("body", "bars"), str(exc)) from None
         return self._answer(decision, max(self.latest.values()))
+
+    def _decide(self) -> LiveDecision | None:
+        """``decide`` on the session's bars so far: only the bars not yet handed over go to
+        the policy (``decide_new``); the whole frame after a refused request (the policy
+        then replays what it must) or for a model without streaming features."""
+        policy = self.policy
+        if self._resync or policy.stream is None:
+            decision = policy.decide(self.buffer.frame(), book=self.book)
+        else:
+            try:
+                decision = policy.decide_new(self.buffer.since(self._fed, policy.symbols),
+                                             book=self.book)
+            except NotStreamable:
+                decision = policy.decide(self.buffer.frame(), book=self.book)
+        self._fed, self._resync = self.buffer.n, False
+        return decision
 
     def _answer(self, decision: Any, latest: datetime) -> SessionDecision:
         base: dict[str, Any] = {
