@@ -21,7 +21,12 @@ Stateful: ``--session-concurrency`` clients (default 8) each open a session of 2
 (``POST /sessions/{id}/bars``, both symbols' bars of that minute), in order, each as soon
 as the previous answer arrives: every answer is the decision (or no-decision) on the newest
 bar, computed incrementally. ``stateful_decisions_per_s`` counts those answers per second.
-One client through the whole session first gives the unloaded per-bar latency.
+One client through the whole session first gives the unloaded per-bar latency. The session
+clients are lean asyncio connections in one thread (``service.rawclient``: httpx's own CPU,
+~0.8 ms a request, would otherwise dominate a ~1 ms answer on a machine shared with the
+server); the stateless burst keeps httpx, as before. "One new bar per request" is one new
+minute: each request carries that minute's bar of each symbol (NVDA and MSFT), the smallest
+request after which a decision is due.
 
 Latency is client-side (request sent -> answer read), on the same machine as the server.
 Last line: {"benchmark": "inference", "requests", "p50_ms", "p99_ms", "rps", ...,
