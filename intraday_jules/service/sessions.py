@@ -17,7 +17,6 @@ naming the bar and field) leaves the session as it was. ``SessionRegistry`` hold
 from __future__ import annotations
 
 import secrets
-import statistics
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -237,9 +236,9 @@ class DecisionSession:
         """As ``/predict``: prices within a factor ``PRICE_BAND`` of the median close of the
         symbol's bars (here: the session's so far and this request's)."""
         for symbol in {b.symbol for b in bars}:
-            closes = [*self.buffer.closes(symbol).tolist(),
-                      *(b.close for b in bars if b.symbol == symbol)]
-            median = statistics.median(closes)
+            closes = np.concatenate([self.buffer.closes(symbol),
+                                     [b.close for b in bars if b.symbol == symbol]])
+            median = float(np.median(closes))  # statistics.median's value, in numpy
             low, high = max(MIN_PRICE, median / PRICE_BAND), median * PRICE_BAND
             for i, bar in enumerate(bars):
                 for name in _PRICES if bar.symbol == symbol else ():
