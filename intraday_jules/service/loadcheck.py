@@ -32,6 +32,8 @@ import numpy as np
 from intraday_jules.service.rawclient import RawConnection
 
 APP = "intraday_jules.service.app:app"
+#: How a session answer that is a decision starts its ``decided`` field (pydantic's JSON).
+DECIDED = b'"decided":true'
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class BurstResult:
     latencies_ms: tuple[float, ...]
     statuses: Mapping[int, int]
     wall_s: float
+    decided: int | None = None  # session answers with a decision (``session_burst`` only)
 
     @property
     def requests(self) -> int:
@@ -139,6 +142,13 @@ class BurstResult:
     @property
     def rps(self) -> float:
         return round(self.requests / self.wall_s, 1)
+
+    @property
+    def decisions_per_s(self) -> float:
+        """Answers that are decisions (``decided`` true), per second of the burst."""
+        if self.decided is None:
+            raise ValueError("not a session burst: decisions were not counted")
+        return round(self.decided / self.wall_s, 1)
 
     def line(self) -> str:
         return (f"{self.requests} requests, concurrency {self.concurrency}: "
@@ -203,14 +213,16 @@ async def _session_burst(url: str, opening: Mapping[str, Any],
             await connection.close()
         return BurstResult(concurrency, (0.0,) * len(refused), Counter(refused), 0.0)
 
-    async def client(connection: RawConnection, session_id: str) -> list[tuple[float, int]]:
+    async def client(connection: RawConnection, session_id: str
+                     ) -> list[tuple[float, int, bool]]:
         path = f"/sessions/{session_id}/bars"
         requests = [connection.request_bytes("POST", path, body) for body in bodies]
         out = []
         for request in requests:
             began = time.perf_counter()
             response = await connection.send(request)
-            out.append(((time.perf_counter() - began) * 1000.0, response.status))
+            out.append(((time.perf_counter() - began) * 1000.0, response.status,
+                        DECIDED in response.body))
         return out
 
     started = time.perf_counter()
@@ -222,4 +234,4 @@ async def _session_burst(url: str, opening: Mapping[str, Any],
         await connection.close()
     results = [r for part in parts for r in part]
     return BurstResult(concurrency, tuple(r[0] for r in results),
-                       Counter(r[1] for r in results), wall)
+                       Counter(r[1] for r in results), wall, sum(r[2] for r in results))

@@ -275,11 +275,14 @@ def test_a_bad_body_is_a_422_naming_the_field_and_leaves_the_session_as_it_was(
 
 
 def test_the_benchmark_client_drives_concurrent_sessions_over_real_connections(
-        url: str, session_bars: pd.DataFrame) -> None:
-    minutes = [bars_payload(chunk) for chunk in minute_chunks(
-        first_regular_minutes(session_bars, 55))]
+        http: httpx.Client, url: str, models: Models, session_bars: pd.DataFrame) -> None:
+    bars = first_regular_minutes(session_bars, 55)  # ``http``: the champion is set
+    minutes = [bars_payload(chunk) for chunk in minute_chunks(bars)]
     result = session_burst(url, {"session": SESSION.isoformat()}, minutes, concurrency=2)
     assert dict(result.statuses) == {200: 2 * len(minutes)}
+    reference = LivePolicy(models.store.load(models.dual_a))
+    reference.decide(bars)
+    assert result.decided == 2 * len(reference.history) > 0  # one answer per decision bar
     assert min(result.latencies_ms) > 0 and result.rps > 0
     refused = session_burst(url, {"session": "2025-02-22"}, minutes, concurrency=2)
     assert dict(refused.statuses) == {422: 2}
