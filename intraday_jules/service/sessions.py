@@ -20,7 +20,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -144,6 +144,10 @@ class DecisionSession:
         self.id, self.served, self.day, self.mode, self.seed = (session_id, served, day,
                                                                 mode, seed)
         self.window = session_window(day)
+        midnight = datetime.combine(day, time(), tzinfo=NEW_YORK)
+        self._day_utc = (midnight.astimezone(UTC),
+                         datetime.combine(day + timedelta(days=1), time(),
+                                          tzinfo=NEW_YORK).astimezone(UTC))
         self.policy = LivePolicy(served.bundle, seed=seed, mode=mode)
         self.buffer = BarBuffer()
         self.book: dict[pd.Timestamp, tuple[int, ...]] = {}
@@ -216,9 +220,10 @@ class DecisionSession:
                 f"the session holds {self.buffer.n} bars; {len(bars)} more exceed its "
                 f"{self.buffer.capacity} (one extended-hours day of every symbol)"))
         latest = dict(self.latest)
+        start, end = self._day_utc
         for i, bar in enumerate(bars):
-            day = bar.ts.astimezone(NEW_YORK).date()
-            if day != self.day:
+            if not start <= bar.ts < end:  # outside the day's New York midnights
+                day = bar.ts.astimezone(NEW_YORK).date()
                 raise InputRefused(("body", "bars", i, "ts"), (
                     f"{bar.symbol} bar at {bar.ts.isoformat()} is of {day} (America/New_York);"
                     f" this session is {self.day}"))
