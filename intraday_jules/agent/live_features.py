@@ -184,7 +184,7 @@ class SessionFeatureStream:
                                                  "hours")
         return self._align()
 
-    def _inside_hours(self, new: list[SymbolBars]) -> tuple[list[np.ndarray], int | None]:
+    def _inside_hours(self, new: Sequence[SymbolBars]) -> tuple[list[np.ndarray], int | None]:
         """Per symbol, which new bars are inside the spec's hours; their session (day number).
         In-hours bars of another session than the stream's are ``NotStreamable``."""
         known = self._known_session(new)

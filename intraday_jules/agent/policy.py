@@ -80,7 +80,10 @@ class PolicyStepper:
                              and not lstm.batch_first and not lstm.bidirectional)
         if self._direct_lstm:
             lstm._update_flat_weights()
-        width = int(np.prod(policy.observation_space.shape))
+        shape = policy.observation_space.shape
+        if shape is None:
+            raise TypeError("PolicyStepper needs a policy with a fixed observation shape")
+        width = int(np.prod(shape))
         self._obs = np.zeros((batch, width), dtype=np.float32)
         self._starts = np.zeros(batch, dtype=np.float32)
         self._obs_t, self._starts_t = th.from_numpy(self._obs), th.from_numpy(self._starts)
@@ -120,13 +123,15 @@ class PolicyStepper:
         once, in ``__init__``)."""
         lstm = self.policy.lstm_actor
         if not self._direct_lstm:
-            latent, self.state = self.policy._process_sequence(features, self.state,
-                                                               self._starts_t, lstm)
+            latent, state = self.policy._process_sequence(features, self.state,
+                                                          self._starts_t, lstm)
+            self.state = state  # type: ignore[assignment]  # (h, c), despite the stub
             return latent
         keep = (1.0 - self._starts_t).view(1, self.batch, 1)
         sequence = features.reshape((self.batch, -1, lstm.input_size)).swapaxes(0, 1)
         output, h, c = _VF.lstm(sequence, (keep * self.state[0], keep * self.state[1]),
-                                lstm._flat_weights, lstm.bias, lstm.num_layers, lstm.dropout,
+                                lstm._flat_weights,  # type: ignore[arg-type]  # all set
+                                lstm.bias, lstm.num_layers, lstm.dropout,
                                 lstm.training, lstm.bidirectional, lstm.batch_first)
         self.state = (h, c)
         return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -62,8 +63,8 @@ def test_bars_handed_over_one_at_a_time_decide_as_decide_on_the_frame_bit_for_bi
     sent, refused = 0, 0
     for chunk in chunks:
         sent += len(chunk)
-        answer = outcome(lambda c=chunk: live.decide_new(new_bars(c, dual.symbols), book=book))
-        assert answer == outcome(lambda n=sent: reference.decide(bars.iloc[:n], book=book))
+        answer = outcome(partial(live.decide_new, new_bars(chunk, dual.symbols), book=book))
+        assert answer == outcome(partial(reference.decide, bars.iloc[:sent], book=book))
         refused += isinstance(answer, str)
     assert refused > 0  # the pre-market bars alone: "no bars inside regular session hours"
     assert sent == len(bars) and len(live.history) == 390 - 50 - 5
@@ -150,19 +151,22 @@ def test_steppers_share_one_policy_across_threads_and_equal_sb3_bit_for_bit(
     assert len({p.tobytes() for p, _ in threaded}) == len(sequences)  # really different runs
 
 
-def test_a_stepper_needs_no_training_mode_switch_per_step(dual: ModelBundle) -> None:
+def test_a_stepper_needs_no_training_mode_switch_per_step(
+        dual: ModelBundle, monkeypatch: pytest.MonkeyPatch) -> None:
     policy = dual.model.policy
     policy.set_training_mode(True)
     stepper = PolicyStepper(policy)
     assert policy.training is False
-    calls = []
+    calls: list[bool] = []
     original = policy.set_training_mode
-    policy.set_training_mode = lambda mode: calls.append(mode) or original(mode)
-    try:
-        for k in range(5):
-            stepper.step(np.zeros((1, 26), dtype=np.float32), np.array([k == 0]))
-    finally:
-        del policy.set_training_mode
+
+    def spy(mode: bool) -> None:
+        calls.append(mode)
+        original(mode)
+
+    monkeypatch.setattr(policy, "set_training_mode", spy)
+    for k in range(5):
+        stepper.step(np.zeros((1, 26), dtype=np.float32), np.array([k == 0]))
     assert calls == []
 
 
