@@ -3,9 +3,11 @@
 ``/predict`` replays a whole session on every request. A ``DecisionSession`` instead keeps,
 for one trading day, a ``LivePolicy`` (its incremental feature stream and LSTM state) and
 the bars received so far in preallocated column arrays (``BarBuffer``), so a request with
-one new bar costs one bar's features and one LSTM step, plus a frame over the kept columns
-for ``LivePolicy.decide``. The answer is ``decide`` on the session's bars so far: exactly
-what a ``LivePolicy`` handed the same bars answers, bit for bit (tested).
+one new bar costs one bar's features and one LSTM step: the new bars go to
+``LivePolicy.decide_new`` as per-symbol arrays (no frame; the whole frame goes to ``decide``
+only after a refused request, or for a model without streaming features). The answer is
+``decide`` on the session's bars so far: exactly what a ``LivePolicy`` handed the same bars
+answers, bit for bit (tested).
 
 Each session serialises its own requests (a lock); sessions are independent. Bars are
 checked before anything is kept: of the session's day, each newer than the session's latest
