@@ -127,6 +127,7 @@ class SessionFeatureStream:
         """Forget the session: the next call replays every bar it is given."""
         self.session: date | None = None
         self._hours = (0, 0)  # the session's regular open and close, epoch us
+        self._extended = (0, 0)  # its extended-hours open and close, epoch us
         self._tracks = [_Track() for _ in self.symbols]
         self._rows, self._last_ts = 0, None
 
@@ -140,9 +141,38 @@ class SessionFeatureStream:
         if not all(g.starts_with(t.seen) for g, t in zip(given, self._tracks, strict=True)):
             self.reset()
         new = [g.after(len(t.seen)) for g, t in zip(given, self._tracks, strict=True)]
+        return self._consume(new, given)
+
+    def extend(self, new: Sequence[SymbolBars]) -> LiveRows | None:
+        """As ``update`` on the bars consumed so far followed by ``new`` (per symbol, in
+        ``symbols`` order, each sorted and newer than the symbol's bars consumed), without a
+        frame: what a caller that receives bars one at a time hands over. None while some
+        symbol has no bar at all; the same refusals as ``update``, raised before anything
+        is consumed (a ``FeatureInputError`` for no bar inside the hours excepted: the bars
+        are then consumed, as by ``update``)."""
+        tracks = self._tracks
+        given = [t.seen.extended(b) for t, b in zip(tracks, new, strict=True)]
+        if not all(len(g) for g in given):
+            for symbol, track, bars_new in zip(self.symbols, tracks, new, strict=True):
+                check_new_bars(bars_new, track.seen, symbol, self.origin)
+            for track, symbol_bars in zip(tracks, given, strict=True):
+                track.seen = symbol_bars  # update would replay them all with the first row
+            return None
+        if any(len(g) == len(b) for g, b in zip(given, new, strict=True)):
+            # a symbol's first bars: update would replay every symbol's bars from the start
+            return self._consume(given, given, fresh=True)
+        return self._consume(list(new), given)
+
+    def _consume(self, new: Sequence[SymbolBars], given: Sequence[SymbolBars], *,
+                 fresh: bool = False) -> LiveRows:
+        """Check and compute ``new`` (each symbol's bars after those consumed: all of
+        ``given`` when ``fresh``), then align."""
         for symbol, track, bars_new in zip(self.symbols, self._tracks, new, strict=True):
-            check_new_bars(bars_new, track.seen, symbol, self.origin)
-        inside, day = self._inside_hours(new)
+            check_new_bars(bars_new, SymbolBars.empty() if fresh else track.seen, symbol,
+                           self.origin)
+        inside, day = self._inside_hours(new)  # the stream has no session yet when fresh
+        if fresh:
+            self.reset()
         if self.session is None and day is not None:
             self._open_session(day)
         for track, symbol_bars in zip(self._tracks, given, strict=True):
@@ -154,9 +184,12 @@ class SessionFeatureStream:
                                                  "hours")
         return self._align()
 
-    def _inside_hours(self, new: list[SymbolBars]) -> tuple[list[np.ndarray], int | None]:
+    def _inside_hours(self, new: Sequence[SymbolBars]) -> tuple[list[np.ndarray], int | None]:
         """Per symbol, which new bars are inside the spec's hours; their session (day number).
         In-hours bars of another session than the stream's are ``NotStreamable``."""
+        known = self._known_session(new)
+        if known is not None:
+            return known
         inside: list[np.ndarray] = []
         days: set[int] = set()
         for bars_new in new:
@@ -177,10 +210,26 @@ class SessionFeatureStream:
                                 f"{sorted(str(_EPOCH + timedelta(days=d)) for d in days)}")
         return inside, next(iter(days), None)
 
+    def _known_session(self, new: Sequence[SymbolBars]
+                       ) -> tuple[list[np.ndarray], int | None] | None:
+        """``_inside_hours`` without the time-zone lookup when every new bar lies within the
+        stream's session's extended hours (so its New York date is the session's); None
+        otherwise (the general path decides)."""
+        if self.session is None:
+            return None
+        ext_open, ext_close = self._extended
+        if not all(not len(b) or (ext_open <= int(b.ts[0]) and int(b.ts[-1]) < ext_close)
+                   for b in new):
+            return None
+        lo, hi = self._hours if self.spec.hours == "regular" else self._extended
+        inside = [(b.ts >= lo) & (b.ts < hi) for b in new]
+        return inside, (self.session - _EPOCH).days
+
     def _open_session(self, day: int) -> None:
         self.session = _EPOCH + timedelta(days=day)
         bounds = session_bounds(np.array([day], dtype=np.int64))[:, 0]
         self._hours = (int(bounds[0]), int(bounds[1]))
+        self._extended = (int(bounds[2]), int(bounds[3]))
 
     def _compute(self, track: _Track, bars_new: SymbolBars, keep: np.ndarray) -> None:
         """Feature rows of a symbol's new in-hours bars, held until every symbol has them."""

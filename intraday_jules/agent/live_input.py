@@ -8,6 +8,7 @@ on one bar), raising the same ``BarValidationError`` naming origin, symbol, ts a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,15 @@ class SymbolBars:
         m = len(other)
         return (len(self) >= m and np.array_equal(self.ts[:m], other.ts)
                 and np.array_equal(self.values[:, :m], other.values))
+
+    def extended(self, newer: SymbolBars) -> SymbolBars:
+        """These bars followed by ``newer``."""
+        if not len(newer):
+            return self
+        if not len(self):
+            return SymbolBars(self.symbol or newer.symbol, newer.ts, newer.values)
+        return SymbolBars(self.symbol, np.concatenate([self.ts, newer.ts]),
+                          np.concatenate([self.values, newer.values], axis=1))
 
     def after(self, m: int) -> SymbolBars:
         """The bars from the m-th on."""
@@ -94,7 +104,7 @@ def check_new_bars(new: SymbolBars, seen: SymbolBars, symbol: str, origin: str) 
     """Refuse ``new`` (a symbol's bars after ``seen``) as ``validate_bars`` would, naming the
     first offending bar: unaligned ts, NaN/inf or non-positive price, high/low not bracketing
     open and close, NaN, negative or fractional volume, duplicate (symbol, ts)."""
-    if not len(new):
+    if not len(new) or (len(new) == 1 and _one_bar_ok(new, seen)):
         return
     o, h, low, c, v = new.values
     finite = np.isfinite(new.values)
@@ -121,3 +131,15 @@ def check_new_bars(new: SymbolBars, seen: SymbolBars, symbol: str, origin: str) 
             detail = problem if field == "ts" else f"{problem} (bar {new.values[:, i]})"
             raise BarValidationError(origin, detail, symbol=symbol, ts=ts, field=field,
                                      count=int(bad.sum()))
+
+
+def _one_bar_ok(new: SymbolBars, seen: SymbolBars) -> bool:
+    """``check_new_bars``' checks on a single new bar in plain floats (the array checks cost
+    ~40 us, the bar's whole feature row less): True when it passes them all; False sends it
+    through the array checks, which name the problem. NaN fails every comparison."""
+    ts = int(new.ts[0])
+    o, h, low, c, v = (float(x) for x in new.values[:, 0])
+    return (ts % US_PER_MINUTE == 0 and (not len(seen) or ts > int(seen.ts[-1]))
+            and o > 0.0 and h > 0.0 and low > 0.0 and c > 0.0
+            and math.isfinite(o + h + low + c) and h >= low and h >= max(o, c)
+            and low <= min(o, c) and math.isfinite(v) and v >= 0.0 and v == math.floor(v))

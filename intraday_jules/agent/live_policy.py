@@ -10,10 +10,12 @@ and the trading loop use too): after the ``lookback`` warm-up bars, up to the fo
 bar (``flatten_bars_before_close + 1`` minutes before the XNYS close, from the calendar, half
 days included); later bars get no decision.
 
-Two entry points share one pipeline: ``decide(session_bars)`` streams the new bars' features
-(``SessionFeatureStream``) and ``decide_features(ts, raw, ...)`` takes one minute's raw
-feature rows as the trading loop computes them (``features.SessionStreams``); both normalise
-with ``ModelInputs`` and step the LSTM through the same ``_step``.
+Three entry points share one pipeline: ``decide(session_bars)`` streams the new bars'
+features (``SessionFeatureStream``), ``decide_new(new_bars)`` hands the stream only the new
+bars (per symbol, epoch-microsecond arrays: no frame, no time-zone conversion per bar; the
+inference service's sessions use it), and ``decide_features(ts, raw, ...)`` takes one
+minute's raw feature rows as the trading loop computes them (``features.SessionStreams``);
+all normalise with ``ModelInputs`` and step the LSTM through the same ``_step``.
 
 Positions in the observation are the book the policy intended (its own actions under the
 env's ``PositionRules``, flat at the session start) unless ``book`` gives the actual shares
@@ -48,6 +50,7 @@ from intraday_jules.agent.live_features import (
     NotStreamable,
     SessionFeatureStream,
 )
+from intraday_jules.agent.live_input import SymbolBars
 from intraday_jules.agent.model_store import PROMOTED, ModelStore
 from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
 from intraday_jules.domain.calendar import session_date_of
@@ -113,7 +116,24 @@ class LivePolicy:
         """Process every new decision bar in ``session_bars`` (one session's bars so far) and
         return the decision on the latest bar, or None if that bar is not a decision bar
         (still in the warm-up, or after the forced flatten)."""
-        rows = self._rows(session_bars)
+        return self._decide_rows(self._rows(session_bars), book)
+
+    def decide_new(self, new_bars: Sequence[SymbolBars], *, book: Book | None = None
+                   ) -> LiveDecision | None:
+        """``decide`` on the bars handed over so far followed by ``new_bars``, without a
+        frame: ``new_bars`` per symbol in ``symbols`` order, each sorted and newer than that
+        symbol's bars handed over before (by ``decide`` or ``decide_new``). The same answer
+        as ``decide`` on all those bars, bit for bit, at one bar's cost. Raises
+        ``NotStreamable`` (nothing consumed) where ``decide`` would rebuild in full: the
+        model's spec has no streaming form, or the bars span two sessions; call ``decide``
+        with the session's frame instead."""
+        if self.stream is None:
+            raise NotStreamable(f"the features of spec {self.bundle.spec.version} have no "
+                                "streaming form")
+        return self._decide_rows(self.stream.extend(new_bars), book)
+
+    def _decide_rows(self, rows: LiveRows | None, book: Book | None) -> LiveDecision | None:
+        """Step every new decision row of ``rows``; the decision on the latest row, if any."""
         if rows is None or rows.last_ts is None:
             return None
         if rows.session != self._session:

@@ -17,13 +17,16 @@ same for a restarted process as for one that ran all session.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch as th
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-from torch import nn
+from stable_baselines3.common.distributions import CategoricalDistribution
+from stable_baselines3.common.policies import BaseModel
+from torch import _VF, nn
 
 ActionMode = Literal["sample", "argmax"]
 
@@ -54,6 +57,14 @@ class PolicyStepper:
     ``step(obs, starts)`` takes a (batch, obs) float32 array and a (batch,) bool array that is
     True where a session (episode) begins (the LSTM state is zeroed there first, as in
     training) and returns (batch, n_actions) action probabilities.
+
+    A step is sb3's ``get_distribution`` written out: features, the actor LSTM, the actor
+    MLP, the action logits, then ``Categorical(logits=...).probs`` (normalised logits, then
+    softmax: the same operations, so the same bits). It keeps nothing on the shared policy
+    (sb3 stores each call's distribution on ``policy.action_dist``, which two threads
+    stepping at once would overwrite), runs under ``torch.inference_mode`` and writes the
+    inputs into tensors allocated once. So several steppers over one policy may step from
+    several threads at once; one stepper is one caller's (its state and buffers are its own).
     """
 
     def __init__(self, policy: Any, batch: int = 1) -> None:
@@ -61,6 +72,21 @@ class PolicyStepper:
             raise TypeError(f"PolicyStepper needs a recurrent policy, got {type(policy).__name__}")
         self.policy = policy
         self.batch = batch
+        if policy.training:  # evaluation mode once (not per step: it walks every module)
+            policy.set_training_mode(False)
+        self._categorical = isinstance(policy.action_dist, CategoricalDistribution)
+        lstm = policy.lstm_actor
+        self._direct_lstm = (type(lstm) is nn.LSTM and lstm.proj_size == 0
+                             and not lstm.batch_first and not lstm.bidirectional)
+        if self._direct_lstm:
+            lstm._update_flat_weights()
+        shape = policy.observation_space.shape
+        if shape is None:
+            raise TypeError("PolicyStepper needs a policy with a fixed observation shape")
+        width = int(np.prod(shape))
+        self._obs = np.zeros((batch, width), dtype=np.float32)
+        self._starts = np.zeros(batch, dtype=np.float32)
+        self._obs_t, self._starts_t = th.from_numpy(self._obs), th.from_numpy(self._starts)
         self.reset()
 
     def reset(self) -> None:
@@ -74,14 +100,54 @@ class PolicyStepper:
         return np.stack([self.state[0].numpy(), self.state[1].numpy()])
 
     def step(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        self.policy.set_training_mode(False)
-        with th.no_grad():
-            tensor = th.as_tensor(np.asarray(obs, dtype=np.float32).reshape(self.batch, -1))
-            start = th.as_tensor(np.asarray(starts, dtype=np.float32).reshape(self.batch))
-            distribution, state = self.policy.get_distribution(tensor, self.state, start)
+        policy = self.policy
+        if policy.training:  # someone trained it meanwhile (same model object)
+            policy.set_training_mode(False)
+        self._obs[...] = np.asarray(obs, dtype=np.float32).reshape(self.batch, -1)
+        self._starts[...] = np.asarray(starts, dtype=np.float32).reshape(self.batch)
+        with th.inference_mode():
+            if not self._categorical:
+                return self._step_shared()
+            features = BaseModel.extract_features(policy, self._obs_t,
+                                                  policy.pi_features_extractor)
+            latent = self._actor_lstm(features)
+            logits = policy.action_net(policy.mlp_extractor.forward_actor(latent))
+            probs = th.softmax(logits - logits.logsumexp(dim=-1, keepdim=True), dim=-1)
+        return np.asarray(probs.numpy(), dtype=np.float64)
+
+    def _actor_lstm(self, features: th.Tensor) -> th.Tensor:
+        """One step of the actor LSTM from ``self.state`` (zeroed where a session starts),
+        as ``_process_sequence`` computes a one-step sequence: the same ``keep`` product and
+        the same ``_VF.lstm`` call as ``nn.LSTM.forward`` makes, without its per-call
+        argument checks and weight-list refresh (~0.1 ms a step; the weights are refreshed
+        once, in ``__init__``)."""
+        lstm = self.policy.lstm_actor
+        if not self._direct_lstm:
+            latent, state = self.policy._process_sequence(features, self.state,
+                                                          self._starts_t, lstm)
+            self.state = state  # type: ignore[assignment]  # (h, c), despite the stub
+            return latent
+        keep = (1.0 - self._starts_t).view(1, self.batch, 1)
+        sequence = features.reshape((self.batch, -1, lstm.input_size)).swapaxes(0, 1)
+        output, h, c = _VF.lstm(sequence, (keep * self.state[0], keep * self.state[1]),
+                                lstm._flat_weights,  # type: ignore[arg-type]  # all set
+                                lstm.bias, lstm.num_layers, lstm.dropout,
+                                lstm.training, lstm.bidirectional, lstm.batch_first)
+        self.state = (h, c)
+        return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1)
+
+    def _step_shared(self) -> np.ndarray:
+        """Other action distributions: sb3's own path, which writes the shared
+        ``action_dist`` (so one step at a time, process-wide)."""
+        with _SHARED_DISTRIBUTION:
+            distribution, state = self.policy.get_distribution(self._obs_t, self.state,
+                                                               self._starts_t)
             self.state = (state[0].clone(), state[1].clone())
             probs: th.Tensor = distribution.distribution.probs  # type: ignore[union-attr]
-        return np.asarray(probs.numpy(), dtype=np.float64)
+            return np.asarray(probs.numpy(), dtype=np.float64)
+
+
+_SHARED_DISTRIBUTION = threading.Lock()
 
 
 def keyed_uniforms(seeds: Sequence[int], ts_us: int) -> np.ndarray:

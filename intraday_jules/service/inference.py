@@ -56,8 +56,7 @@ def predict_bars(served: ServedModel, request: PredictRequest) -> PredictRespons
     window = session_window(session_date_of(request.bars[0].ts))
     regular = any(window.contains(b.ts) for b in request.bars)
     try:
-        with served.network:
-            decision = policy.decide(bars_frame(request.bars), book=book) if regular else None
+        decision = policy.decide(bars_frame(request.bars), book=book) if regular else None
     except DECIDE_ERRORS as exc:
         raise InputRefused(("body", "bars"), str(exc)) from None
     base: dict[str, Any] = {"model_id": served.id, "spec_version": served.record.spec_version,
@@ -92,9 +91,8 @@ def predict_observations(served: ServedModel, request: PredictRequest) -> Predic
     obs = np.asarray(request.observations, dtype=np.float32)
     stepper = PolicyStepper(served.bundle.model.policy, batch=1)
     probs = np.empty(0)
-    with served.network:
-        for k, row in enumerate(obs):
-            probs = stepper.step(row[None, :], np.array([k == 0]))[0]
+    for k, row in enumerate(obs):
+        probs = stepper.step(row[None, :], np.array([k == 0]))[0]
     ts_us = 0 if request.ts is None else int(pd.Timestamp(request.ts).value // 1000)
     action = int(choose_actions(probs[None, :], mode, [request.seed], ts_us)[0])
     symbols = served.bundle.symbols

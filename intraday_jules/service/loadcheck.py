@@ -6,16 +6,17 @@ process takes it first) with the given environment and waits for ``GET /health``
 ``burst`` sends ``requests`` copies of one request from ``concurrency`` closed-loop clients
 (one HTTP connection each) and reports client-side latency percentiles and throughput;
 ``session_burst`` does the same for the stateful API: each client opens its own session and
-sends it a session's bars in order, one request per minute.
+sends it a session's bars in order, one request per minute (lean asyncio clients, see
+``rawclient``: httpx's own CPU would dominate a ~1 ms answer on the server's machine).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -28,7 +29,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from intraday_jules.service.rawclient import RawConnection
+
 APP = "intraday_jules.service.app:app"
+#: How a session answer that is a decision starts its ``decided`` field (pydantic's JSON).
+DECIDED = b'"decided":true'
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class BurstResult:
     latencies_ms: tuple[float, ...]
     statuses: Mapping[int, int]
     wall_s: float
+    decided: int | None = None  # session answers with a decision (``session_burst`` only)
 
     @property
     def requests(self) -> int:
@@ -136,6 +142,13 @@ class BurstResult:
     @property
     def rps(self) -> float:
         return round(self.requests / self.wall_s, 1)
+
+    @property
+    def decisions_per_s(self) -> float:
+        """Answers that are decisions (``decided`` true), per second of the burst."""
+        if self.decided is None:
+            raise ValueError("not a session burst: decisions were not counted")
+        return round(self.decided / self.wall_s, 1)
 
     def line(self) -> str:
         return (f"{self.requests} requests, concurrency {self.concurrency}: "
@@ -182,31 +195,43 @@ def session_burst(url: str, opening: Mapping[str, Any], minutes: list[list[dict[
     """``concurrency`` clients each open a session (``POST /sessions`` with ``opening``),
     then, all together, send it ``minutes`` in order (one ``POST /sessions/{id}/bars`` per
     item, the next when the answer arrives), then delete it. Latency and wall time cover
-    the bars requests only."""
-    bodies = [json.dumps({"bars": bars}).encode() for bars in minutes]
-    sent_headers = {"content-type": "application/json", **(headers or {})}
-    start = threading.Barrier(concurrency + 1)
+    the bars requests only. The clients are ``rawclient`` connections in one event loop
+    (its docstring says why not httpx)."""
+    return asyncio.run(asyncio.wait_for(
+        _session_burst(url, opening, minutes, concurrency, headers), timeout_s * len(minutes)))
 
-    def client(_: int) -> list[tuple[float, int]]:
-        with httpx.Client(base_url=url, timeout=timeout_s) as session:
-            opened = session.post("/sessions", json=dict(opening), headers=headers)
-            start.wait()
-            if opened.status_code != 201:
-                return [(0.0, opened.status_code)]
-            path = f"/sessions/{opened.json()['id']}/bars"
-            out = []
-            for body in bodies:
-                began = time.perf_counter()
-                response = session.post(path, content=body, headers=sent_headers)
-                out.append(((time.perf_counter() - began) * 1000.0, response.status_code))
-            session.delete(path.removesuffix("/bars"), headers=headers)
+
+async def _session_burst(url: str, opening: Mapping[str, Any],
+                         minutes: list[list[dict[str, Any]]], concurrency: int,
+                         headers: Mapping[str, str] | None) -> BurstResult:
+    bodies = [json.dumps({"bars": bars}).encode() for bars in minutes]
+    connections = [await RawConnection(url, headers).open() for _ in range(concurrency)]
+    opened = [await c.call("POST", "/sessions", dict(opening)) for c in connections]
+    refused = [r.status for r in opened if r.status != 201]
+    if refused:
+        for connection in connections:
+            await connection.close()
+        return BurstResult(concurrency, (0.0,) * len(refused), Counter(refused), 0.0)
+
+    async def client(connection: RawConnection, session_id: str
+                     ) -> list[tuple[float, int, bool]]:
+        path = f"/sessions/{session_id}/bars"
+        requests = [connection.request_bytes("POST", path, body) for body in bodies]
+        out = []
+        for request in requests:
+            began = time.perf_counter()
+            response = await connection.send(request)
+            out.append(((time.perf_counter() - began) * 1000.0, response.status,
+                        DECIDED in response.body))
         return out
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(client, i) for i in range(concurrency)]
-        start.wait()
-        started = time.perf_counter()
-        results = [r for future in futures for r in future.result()]
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    parts = await asyncio.gather(*[client(c, r.json()["id"])
+                                   for c, r in zip(connections, opened, strict=True)])
+    wall = time.perf_counter() - started
+    for connection, response in zip(connections, opened, strict=True):
+        await connection.call("DELETE", f"/sessions/{response.json()['id']}")
+        await connection.close()
+    results = [r for part in parts for r in part]
     return BurstResult(concurrency, tuple(r[0] for r in results),
-                       Counter(r[1] for r in results), wall)
+                       Counter(r[1] for r in results), wall, sum(r[2] for r in results))

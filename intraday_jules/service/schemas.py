@@ -95,6 +95,19 @@ def _iso_string(value: Any) -> Any:
 UtcMinute = Annotated[AwareDatetime, BeforeValidator(_iso_string), AfterValidator(_utc_minute)]
 
 
+def require_trading_day(day: date, what: str) -> date:
+    """``day`` if it is an XNYS session, else ValueError "``what``{day} ..." (``/predict``'s
+    bars and a session's opening share it)."""
+    try:
+        session = is_session(day)
+    except Exception as exc:  # a day outside the calendar's range
+        raise ValueError(f"{what}{day}, outside the XNYS calendar: "
+                         f"{type(exc).__name__}") from None
+    if not session:
+        raise ValueError(f"{what}{day}, which is not an XNYS trading session")
+    return day
+
+
 class BarIn(BaseModel):
     """One 1-minute bar; ``ts`` is the bar START, tz-aware (converted to UTC).
 
@@ -184,14 +197,7 @@ class PredictRequest(BaseModel):
             first, second = list(days.items())[:2]
             raise ValueError(f"bars must be one session's: bars[{first[1]}] is of {first[0]}, "
                              f"bars[{second[1]}] of {second[0]} (America/New_York dates)")
-        day = next(iter(days))
-        try:
-            session = is_session(day)
-        except Exception as exc:  # a day outside the calendar's range
-            raise ValueError(f"bars are of {day}, outside the XNYS calendar: "
-                             f"{type(exc).__name__}") from None
-        if not session:
-            raise ValueError(f"bars are of {day}, which is not an XNYS trading session")
+        require_trading_day(next(iter(days)), "bars are of ")
         missing = [s for s in SERVICE_SYMBOLS if s not in {symbol for symbol, _ in seen}]
         if missing:
             raise ValueError(f"bars must include every symbol {list(SERVICE_SYMBOLS)}; "

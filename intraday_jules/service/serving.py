@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,18 +56,14 @@ KEPT_MODELS = 4
 class ServedModel:
     """A loaded champion: the bundle, its registry row and when it was promoted/loaded.
 
-    ``network``: hold it while running the model. The policy network is shared by every
-    request, and sb3's ``get_distribution`` keeps each call's distribution on the shared
-    ``action_dist`` object, so two threads stepping at once can read each other's
-    probabilities (seen: concurrent sessions answering another session's probabilities).
-    Requests are CPU-bound Python under the GIL, so serialising them costs little."""
+    The policy network is shared by every request and session: ``PolicyStepper`` keeps
+    nothing on it (each stepper has its own LSTM state and buffers), so requests run it
+    from several threads at once without a lock."""
 
     bundle: ModelBundle
     record: ModelRecord
     promoted_since: datetime | None
     loaded_at: datetime
-    network: threading.Lock = field(default_factory=threading.Lock, compare=False,
-                                    repr=False)
 
     @property
     def id(self) -> str:

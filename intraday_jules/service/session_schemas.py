@@ -14,13 +14,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from intraday_jules.domain.calendar import is_session
 from intraday_jules.service.schemas import (
     MAX_BARS,
     BarIn,
     BookEntry,
     Mode,
     PredictResponse,
+    require_trading_day,
 )
 
 
@@ -45,14 +45,7 @@ class SessionCreate(BaseModel):
     @field_validator("session")
     @classmethod
     def _trading_day(cls, day: date) -> date:
-        try:
-            session = is_session(day)
-        except Exception as exc:  # a day outside the calendar's range
-            raise ValueError(f"{day} is outside the XNYS calendar: "
-                             f"{type(exc).__name__}") from None
-        if not session:
-            raise ValueError(f"{day} is not an XNYS trading session")
-        return day
+        return require_trading_day(day, "session ")
 
 
 class SessionCreated(BaseModel):

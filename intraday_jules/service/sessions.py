@@ -3,9 +3,11 @@
 ``/predict`` replays a whole session on every request. A ``DecisionSession`` instead keeps,
 for one trading day, a ``LivePolicy`` (its incremental feature stream and LSTM state) and
 the bars received so far in preallocated column arrays (``BarBuffer``), so a request with
-one new bar costs one bar's features and one LSTM step, plus a frame over the kept columns
-for ``LivePolicy.decide``. The answer is ``decide`` on the session's bars so far: exactly
-what a ``LivePolicy`` handed the same bars answers, bit for bit (tested).
+one new bar costs one bar's features and one LSTM step: the new bars go to
+``LivePolicy.decide_new`` as per-symbol arrays (no frame; the whole frame goes to ``decide``
+only after a refused request, or for a model without streaming features). The answer is
+``decide`` on the session's bars so far: exactly what a ``LivePolicy`` handed the same bars
+answers, bit for bit (tested).
 
 Each session serialises its own requests (a lock); sessions are independent. Bars are
 checked before anything is kept: of the session's day, each newer than the session's latest
@@ -17,18 +19,19 @@ naming the bar and field) leaves the session as it was. ``SessionRegistry`` hold
 from __future__ import annotations
 
 import secrets
-import statistics
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from pandas.arrays import DatetimeArray
 
-from intraday_jules.agent import LivePolicy
+from intraday_jules.agent import LiveDecision, LivePolicy
+from intraday_jules.agent.live_features import NotStreamable
+from intraday_jules.agent.live_input import SymbolBars
 from intraday_jules.agent.policy import ActionMode
 from intraday_jules.domain.calendar import NEW_YORK, session_window
 from intraday_jules.domain.clock import Clock, system_clock
@@ -98,6 +101,19 @@ class BarBuffer:
         self.volume[rows] = [b.volume for b in bars]
         self.n = end
 
+    def since(self, start: int, symbols: Sequence[str]) -> list[SymbolBars]:
+        """Each symbol's bars from the ``start``-th kept on, sorted by ts (no frame)."""
+        rows = slice(start, self.n)
+        names, ts = self.symbol[rows], self.ts[rows]
+        values = np.concatenate([self.prices[:, rows],
+                                 self.volume[rows].astype(np.float64)[None]])
+        out = []
+        for symbol in symbols:
+            mine = np.flatnonzero(names == symbol)
+            mine = mine[np.argsort(ts[mine], kind="stable")]
+            out.append(SymbolBars(symbol, ts[mine], values[:, mine]))
+        return out
+
     def closes(self, symbol: str) -> np.ndarray:
         n = self.n
         close: np.ndarray = self.prices[3, :n][self.symbol[:n] == symbol]
@@ -130,11 +146,17 @@ class DecisionSession:
         self.id, self.served, self.day, self.mode, self.seed = (session_id, served, day,
                                                                 mode, seed)
         self.window = session_window(day)
+        midnight = datetime.combine(day, time(), tzinfo=NEW_YORK)
+        self._day_utc = (midnight.astimezone(UTC),
+                         datetime.combine(day + timedelta(days=1), time(),
+                                          tzinfo=NEW_YORK).astimezone(UTC))
         self.policy = LivePolicy(served.bundle, seed=seed, mode=mode)
         self.buffer = BarBuffer()
         self.book: dict[pd.Timestamp, tuple[int, ...]] = {}
         self.latest: dict[str, datetime] = {}
         self.regular = False  # a regular-hours bar has arrived: decide() may run
+        self._fed = 0  # bars handed to the policy so far (the first ``_fed`` of ``buffer``)
+        self._resync = False  # hand the policy the whole frame next time (after a refusal)
         self.lock = threading.Lock()
         self.last_used = now
 
@@ -155,13 +177,28 @@ class DecisionSession:
                           for e in book or ()})
         self.regular = self.regular or any(self.window.contains(b.ts) for b in bars)
         try:
-            with self.served.network:  # the network is shared (see ServedModel)
-                decision = (self.policy.decide(self.buffer.frame(), book=self.book)
-                            if self.regular else None)
+            decision = self._decide() if self.regular else None
         except DECIDE_ERRORS as exc:
             self.buffer.n, self.latest, self.book, self.regular = before
+            self._resync = True  # the policy may have taken part of the refused bars
             raise InputRefused(("body", "bars"), str(exc)) from None
         return self._answer(decision, max(self.latest.values()))
+
+    def _decide(self) -> LiveDecision | None:
+        """``decide`` on the session's bars so far: only the bars not yet handed over go to
+        the policy (``decide_new``); the whole frame after a refused request (the policy
+        then replays what it must) or for a model without streaming features."""
+        policy = self.policy
+        if self._resync or policy.stream is None:
+            decision = policy.decide(self.buffer.frame(), book=self.book)
+        else:
+            try:
+                decision = policy.decide_new(self.buffer.since(self._fed, policy.symbols),
+                                             book=self.book)
+            except NotStreamable:
+                decision = policy.decide(self.buffer.frame(), book=self.book)
+        self._fed, self._resync = self.buffer.n, False
+        return decision
 
     def _answer(self, decision: Any, latest: datetime) -> SessionDecision:
         base: dict[str, Any] = {
@@ -185,9 +222,10 @@ class DecisionSession:
                 f"the session holds {self.buffer.n} bars; {len(bars)} more exceed its "
                 f"{self.buffer.capacity} (one extended-hours day of every symbol)"))
         latest = dict(self.latest)
+        start, end = self._day_utc
         for i, bar in enumerate(bars):
-            day = bar.ts.astimezone(NEW_YORK).date()
-            if day != self.day:
+            if not start <= bar.ts < end:  # outside the day's New York midnights
+                day = bar.ts.astimezone(NEW_YORK).date()
                 raise InputRefused(("body", "bars", i, "ts"), (
                     f"{bar.symbol} bar at {bar.ts.isoformat()} is of {day} (America/New_York);"
                     f" this session is {self.day}"))
@@ -205,9 +243,9 @@ class DecisionSession:
         """As ``/predict``: prices within a factor ``PRICE_BAND`` of the median close of the
         symbol's bars (here: the session's so far and this request's)."""
         for symbol in {b.symbol for b in bars}:
-            closes = [*self.buffer.closes(symbol).tolist(),
-                      *(b.close for b in bars if b.symbol == symbol)]
-            median = statistics.median(closes)
+            closes = np.concatenate([self.buffer.closes(symbol),
+                                     [b.close for b in bars if b.symbol == symbol]])
+            median = float(np.median(closes))  # statistics.median's value, in numpy
             low, high = max(MIN_PRICE, median / PRICE_BAND), median * PRICE_BAND
             for i, bar in enumerate(bars):
                 for name in _PRICES if bar.symbol == symbol else ():

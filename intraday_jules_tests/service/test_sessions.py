@@ -17,6 +17,7 @@ from intraday_jules.agent import LiveDecision, LivePolicy
 from intraday_jules.agent.policy import ActionMode
 from intraday_jules.domain.calendar import session_window
 from intraday_jules.service import create_app
+from intraday_jules.service.loadcheck import session_burst
 from intraday_jules.service.protection import admitted
 from intraday_jules.service.sessions import SessionLimits
 from intraday_jules_tests.service.conftest import (
@@ -241,3 +242,47 @@ def test_docs_and_redoc_load_only_local_assets(http: httpx.Client) -> None:
             assert ("javascript" in kind or "css" in kind) and len(fetched.content) > 10_000
     paths = http.get("/openapi.json").json()["paths"]
     assert {"/sessions", "/sessions/{session_id}/bars", "/sessions/{session_id}"} <= set(paths)
+
+
+def test_a_bad_body_is_a_422_naming_the_field_and_leaves_the_session_as_it_was(
+        http: httpx.Client, models: Models, session_bars: pd.DataFrame) -> None:
+    """The bars route parses its body itself (no FastAPI body parameter): the refusals must
+    be FastAPI's, ``loc`` from "body" on, and the route documented with its body schema."""
+    created = open_session(http)
+    path = f"/sessions/{created['id']}/bars"
+    bars = bars_payload(first_regular_minutes(session_bars, 60))
+    insane = http.post(path, json={"bars": [dict(bars[0], high=bars[0]["low"] - 1)]})
+    assert insane.status_code == 422
+    assert insane.json()["detail"][0]["loc"] == ["body", "bars", 0, "high"]
+    extra = http.post(path, json={"bars": bars[:1], "sneaky": 1})
+    assert extra.status_code == 422 and extra.json()["detail"][0]["loc"] == ["body", "sneaky"]
+    broken = http.post(path, content=b'{"bars": [', headers={"content-type": "application/json"})
+    assert broken.status_code == 422
+    assert broken.json()["detail"][0]["type"] == "json_invalid"
+    assert broken.json()["detail"][0]["loc"][0] == "body"
+    unknown = http.post("/sessions/nope/bars", json={"bars": bars[:1]})
+    assert unknown.status_code == 404
+    answer = http.post(path, json={"bars": bars}).json()
+    assert answer["bars"] == len(bars)
+    assert_same(answer, LivePolicy(models.store.load(models.dual_a)).decide(
+        first_regular_minutes(session_bars, 60)))
+    saturday = http.post("/sessions", json={"session": "2025-02-22"})
+    assert "session 2025-02-22, which is not an XNYS trading session" in saturday.text
+    route = http.get("/openapi.json").json()["paths"]["/sessions/{session_id}/bars"]["post"]
+    body = route["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["bars"]["items"] == {"$ref": "#/components/schemas/BarIn"}
+    assert body["required"] == ["bars"] and "422" in route["responses"]
+
+
+def test_the_benchmark_client_drives_concurrent_sessions_over_real_connections(
+        http: httpx.Client, url: str, models: Models, session_bars: pd.DataFrame) -> None:
+    bars = first_regular_minutes(session_bars, 55)  # ``http``: the champion is set
+    minutes = [bars_payload(chunk) for chunk in minute_chunks(bars)]
+    result = session_burst(url, {"session": SESSION.isoformat()}, minutes, concurrency=2)
+    assert dict(result.statuses) == {200: 2 * len(minutes)}
+    reference = LivePolicy(models.store.load(models.dual_a))
+    reference.decide(bars)
+    assert result.decided == 2 * len(reference.history) > 0  # one answer per decision bar
+    assert min(result.latencies_ms) > 0 and result.rps > 0
+    refused = session_burst(url, {"session": "2025-02-22"}, minutes, concurrency=2)
+    assert dict(refused.statuses) == {422: 2}
