@@ -12,6 +12,7 @@ import torch
 from intraday_jules.agent import ModelBundle, PreparedData, train_dual, train_foundation
 from intraday_jules.agent.checkpoints import CheckpointError, latest_checkpoint, load
 from intraday_jules.agent.training import train_dual_from_scratch
+from intraday_jules.env import TradingEnvConfig
 from intraday_jules_tests.agent.conftest import tiny_config
 
 
@@ -40,7 +41,10 @@ def _same_weights(a: ModelBundle, b: ModelBundle) -> None:
 CONFIG = {"total_timesteps": 192, "n_envs": 2, "n_steps": 16, "checkpoint_freq": 64}
 
 
-@pytest.mark.parametrize("options", [{}, {"vec_env": "subproc"}], ids=["dummy", "subproc"])
+@pytest.mark.parametrize("options", [
+    {}, {"vec_env": "subproc"},
+    {"episode_mode": "env", "env": TradingEnvConfig(episode_length=20)},
+], ids=["dummy", "subproc", "short-episodes"])
 def test_resumed_foundation_equals_the_uninterrupted_run(
         options: dict[str, object], real_data: PreparedData, tmp_path: Path) -> None:
     config = tiny_config(**CONFIG, **options)
@@ -55,6 +59,8 @@ def test_resumed_foundation_equals_the_uninterrupted_run(
     assert resumed.model.num_timesteps == whole.model.num_timesteps == 192
     _same_weights(whole, resumed)
     assert resumed.metrics["learning_curve"] == whole.metrics["learning_curve"]
+    if options.get("episode_mode") == "env":  # episodes finished: the curve is not empty
+        assert len(whole.metrics["learning_curve"]) >= 3
 
 
 def _key(folder: Path) -> str:
