@@ -175,6 +175,8 @@ class ResumableCheckpoints(BaseCallback):
 
     def _save(self) -> None:
         path = checkpoint_path(self.folder, self.prefix, self.num_timesteps)
-        save(capture(self.model, self._extra()), path)
+        model = self.model
+        assert isinstance(model, RecurrentPPO)  # set by sb3 when training starts
+        save(capture(model, self._extra()), path)
         self.last_saved = self.num_timesteps
         self.saved.append(path)

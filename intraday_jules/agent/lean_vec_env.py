@@ -37,4 +37,4 @@ class LeanDummyVecEnv(DummyVecEnv):
     def _obs_from_buf(self) -> VecEnvObs:
         if self.keys != [None]:  # Dict observations: sb3's own (deep-copying) path
             return super()._obs_from_buf()
-        return np.array(self.buf_obs[None], copy=True)
+        return np.array(self.buf_obs[None], copy=True)  # type: ignore[index]  # Box: key None
