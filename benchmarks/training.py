@@ -14,7 +14,8 @@ Run: ``python -m benchmarks.training [--quick]``.
    says which.
 
 Everything runs with ``torch.set_num_threads(1)`` (docs/training.md). Last line: JSON with
-``ratio`` = ours / stock steps per second (goal >= 1.5).
+``ratio`` = ours / stock steps per second (goal >= 20, issue 14) and ``full_run_s`` (goal
+< 60 s).
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ from intraday_jules.agent import (
 )
 from intraday_jules.agent.envs import make_training_env
 from intraday_jules.agent.policy import SequenceLstmPolicy
+from intraday_jules.agent.training import fast_torch
 from intraday_jules.env import DualTickerTradingEnv, MarketArrays
 from intraday_jules.env.synthetic import synthetic_market_arrays
 
 SHARED_FILE = (Path(__file__).resolve().parents[2] / "shared" / "data" / "market"
                / "nvda_msft_1min_2025-01-02_2025-02-28.csv")
-BUDGET_S = 600.0
+BUDGET_S = 600.0  # measure the full run for real when the estimate fits this
+GOAL_RATIO = 20.0  # issue 14: >= 20x stock sb3-contrib
+GOAL_FULL_RUN_S = 60.0  # issue 14: 50K + 200K under 60 s on 2 cores
 
 
 def stock_fps(arrays: MarketArrays, steps: int) -> float:
@@ -59,13 +63,16 @@ def stock_fps(arrays: MarketArrays, steps: int) -> float:
 
 
 def ours_fps(arrays: MarketArrays, config: TrainingConfig, n_assets: int) -> float:
-    env = make_training_env(arrays.select(arrays.symbols[:n_assets]), n_assets, config)
-    model = RecurrentPPO(SequenceLstmPolicy, env, policy_kwargs=config.policy_kwargs(n_assets),
-                         verbose=0, **config.ppo_kwargs())
-    start = time.perf_counter()
-    model.learn(config.total_timesteps)
-    fps = model.num_timesteps / (time.perf_counter() - start)
-    env.close()
+    """Our training path (agent/training.py's envs, policy and torch settings)."""
+    with fast_torch(config.torch_threads):
+        env = make_training_env(arrays.select(arrays.symbols[:n_assets]), n_assets, config)
+        model = RecurrentPPO(SequenceLstmPolicy, env,
+                             policy_kwargs=config.policy_kwargs(n_assets), verbose=0,
+                             **config.ppo_kwargs())
+        start = time.perf_counter()
+        model.learn(config.total_timesteps)
+        fps = model.num_timesteps / (time.perf_counter() - start)
+        env.close()
     return fps
 
 
@@ -116,11 +123,11 @@ def main() -> None:
     estimate = 50_000 / foundation + 200_000 / ours
     print(f"ours foundation: {foundation:,.0f} steps/s; 50K + 200K estimated {estimate:.0f} s")
     result = {"benchmark": "training", "stock_fps": round(stock, 1), "ours_fps": round(ours, 1),
-              "ratio": round(ours / stock, 2), "goal_ratio": 1.5,
+              "ratio": round(ours / stock, 2), "goal_ratio": GOAL_RATIO,
               "ours_stock_size_fps": round(big, 1), "dummy_fps": round(ours, 1),
               "subproc_fps": round(subproc, 1),
               "foundation_fps": round(foundation, 1), "full_run_s": round(estimate, 1),
-              "full_run": "extrapolated", "target_full_run_s": BUDGET_S}
+              "full_run": "extrapolated", "target_full_run_s": GOAL_FULL_RUN_S}
     if not args.quick and estimate < BUDGET_S:
         bars, origin = load_bars()
         found_s, dual_s = full_run(bars)

@@ -91,6 +91,14 @@ def _broker(text: str) -> str:
     return value
 
 
+def _device(text: str) -> str:
+    # the same choices as agent/device.py, checked here without importing torch
+    value = text.strip().lower()
+    if value not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"expected auto, cpu or cuda, got {text!r}")
+    return value
+
+
 def _path(text: str) -> Path:
     return Path(text).expanduser()
 
@@ -199,6 +207,9 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
                 _budget(50_000, 2_048), "RecurrentPPO steps for the NVDA foundation model"),
     SettingSpec("INTRADAY_JULES_DUAL_STEPS", "dual_steps", _positive_int,
                 _budget(200_000, 4_096), "RecurrentPPO steps for the dual-ticker model"),
+    SettingSpec("INTRADAY_JULES_DEVICE", "device", _device, lambda _: "cpu",
+                "training device: cpu (default, faster for this policy size), cuda (error "
+                "if absent) or auto (CUDA when present)"),
     # The inference service (docs/service.md); its bearer token is the secret service_token.
     SettingSpec("INTRADAY_JULES_SERVICE_MAX_BODY_BYTES", "service_max_body_bytes", _positive_int,
                 lambda _: 1_048_576, "inference service: largest request body, bytes (else 413)"),
@@ -267,6 +278,7 @@ class Settings:
     pnl_target_usd: Decimal = Decimal("1000")
     drawdown_target_pct: Decimal = Decimal("2")
     uptime_target_pct: Decimal = Decimal("99")
+    device: str = "cpu"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

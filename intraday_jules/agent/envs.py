@@ -8,9 +8,10 @@ from typing import Any, SupportsInt
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnv, VecMonitor
 
 from intraday_jules.agent.config import TrainingConfig
+from intraday_jules.agent.lean_vec_env import LeanDummyVecEnv
 from intraday_jules.env import (
     DualTickerTradingEnv,
     ExecutionModel,
@@ -74,5 +75,5 @@ def make_training_env(arrays: MarketArrays, n_assets: int, config: TrainingConfi
 
     builders = [factory(i) for i in range(config.n_envs)]
     vec: VecEnv = (SubprocVecEnv(builders, start_method="fork") if config.vec_env == "subproc"
-                   else DummyVecEnv(builders))
+                   else LeanDummyVecEnv(builders))
     return VecMonitor(vec)

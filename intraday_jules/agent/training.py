@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch as th
 from sb3_contrib import RecurrentPPO
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
+from intraday_jules.agent import checkpoints
 from intraday_jules.agent.bundle import ModelBundle, ModelKind
 from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.curriculum import curriculum_callbacks
@@ -51,6 +52,21 @@ def torch_threads(n: int) -> Iterator[None]:
         th.set_num_threads(before)
 
 
+@contextmanager
+def fast_torch(n_threads: int) -> Iterator[None]:
+    """``torch_threads(n_threads)`` and no argument validation of torch distributions inside
+    the block (restored after). The validation re-checks, on every policy call, that the
+    Categorical's logits are finite reals: ~5% of a training run, and never false for a
+    policy whose logits come out of its own linear layer. The arithmetic is unchanged."""
+    before = th.distributions.Distribution._validate_args
+    th.distributions.Distribution.set_default_validate_args(False)
+    try:
+        with torch_threads(n_threads):
+            yield
+    finally:
+        th.distributions.Distribution.set_default_validate_args(before)
+
+
 class _LearningCurve(BaseCallback):
     """Mean episode (= session, in session mode) reward of the episodes finished in each
     rollout, with the step count: the curve that compares transfer and scratch."""
@@ -72,6 +88,13 @@ class _LearningCurve(BaseCallback):
             self._progress(min(self.num_timesteps, self._total), self._total)
         return True
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint needs to continue the curve (taken at a rollout boundary)."""
+        return {"points": list(self.points), "last": self._last}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.points, self._last, self._rewards = list(state["points"]), state["last"], []
+
     def _on_rollout_end(self) -> None:
         if self._rewards:
             self.points.append((self.num_timesteps, float(np.mean(self._rewards)),
@@ -81,17 +104,18 @@ class _LearningCurve(BaseCallback):
 
 def train_foundation(data: PreparedData, config: TrainingConfig | None = None, *,
                      checkpoint_dir: Path | None = None,
-                     progress: ProgressFn | None = None) -> ModelBundle:
+                     progress: ProgressFn | None = None, resume: bool = False) -> ModelBundle:
     """Train the single-ticker NVDA model (50,000 steps by default) on ``data``'s train
-    window; returns it with its normaliser, spec, window and data hash."""
+    window; returns it with its normaliser, spec, window and data hash. ``resume``: continue
+    from this run's latest checkpoint in ``checkpoint_dir`` (a fresh start when none)."""
     config = config or TrainingConfig.foundation()
     return _train(data, (FOUNDATION_SYMBOL,), config, "foundation", None, checkpoint_dir,
-                  progress)
+                  progress, resume=resume)
 
 
 def train_dual(data: PreparedData, foundation: ModelBundle,
                config: TrainingConfig | None = None, *, checkpoint_dir: Path | None = None,
-               progress: ProgressFn | None = None) -> ModelBundle:
+               progress: ProgressFn | None = None, resume: bool = False) -> ModelBundle:
     """Train the NVDA + MSFT model (200,000 steps by default) starting from ``foundation``.
 
     ``data`` must carry the foundation's NVDA normaliser (prepare it with
@@ -105,15 +129,17 @@ def train_dual(data: PreparedData, foundation: ModelBundle,
         return {"transfer": report.to_dict()}
 
     return _train(data, _dual_symbols(data), config, "dual", init, checkpoint_dir, progress,
-                  parent_id=foundation.model_id)
+                  parent_id=foundation.model_id, resume=resume)
 
 
 def train_dual_from_scratch(data: PreparedData, config: TrainingConfig | None = None, *,
                             checkpoint_dir: Path | None = None,
-                            progress: ProgressFn | None = None) -> ModelBundle:
+                            progress: ProgressFn | None = None,
+                            resume: bool = False) -> ModelBundle:
     """The control for ``train_dual``: same network, data, seed and budget, random init."""
     config = config or TrainingConfig.dual()
-    bundle = _train(data, _dual_symbols(data), config, "dual", None, checkpoint_dir, progress)
+    bundle = _train(data, _dual_symbols(data), config, "dual", None, checkpoint_dir, progress,
+                    resume=resume)
     bundle.metrics["initialisation"] = "scratch"
     return bundle
 
@@ -149,11 +175,13 @@ def _check_transferable(data: PreparedData, foundation: ModelBundle,
 def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
            kind: ModelKind, init: Callable[[RecurrentPPO], dict[str, Any]] | None,
            checkpoint_dir: Path | None, progress: ProgressFn | None,
-           parent_id: str | None = None) -> ModelBundle:
+           parent_id: str | None = None, resume: bool = False) -> ModelBundle:
     if data.train_window is None:
         raise TrainingDataError(f"{data.origin}: no train window: nothing to train on")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir the interrupted run wrote to")
     arrays = data.window(data.train_window, symbols)
-    with torch_threads(config.torch_threads):
+    with fast_torch(config.torch_threads):
         env = make_training_env(arrays, len(symbols), config)
         try:
             model = RecurrentPPO(
@@ -161,19 +189,27 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
                 tensorboard_log=None if config.tensorboard_dir is None
                 else str(config.tensorboard_dir), verbose=0, **config.ppo_kwargs())
             extra = init(model) if init is not None else {}
-            curve = _LearningCurve(progress, config.total_timesteps)
+            run = _Run(model, config, kind, checkpoint_dir, progress,
+                       {"window": data.train_window.to_dict(),
+                        "hashes": {s: data.data_hashes[s] for s in symbols}}, symbols)
+            if resume:
+                extra["resumed_from_step"] = run.resume()
             started = time.perf_counter()
-            model.learn(config.total_timesteps, callback=_callbacks(
-                curve, config, kind, checkpoint_dir), tb_log_name=f"{kind}_seed{config.seed}")
+            model.learn(config.total_timesteps - model.num_timesteps, callback=run.callbacks(),
+                        tb_log_name=f"{kind}_seed{config.seed}",
+                        reset_num_timesteps=model.num_timesteps == 0)
             wall = time.perf_counter() - started
         finally:
             env.close()
     if progress is not None:
         progress(config.total_timesteps, config.total_timesteps)
+    trained = model.num_timesteps - int(extra.get("resumed_from_step") or 0)
     metrics = {"wall_s": round(wall, 3), "steps": int(model.num_timesteps),
-               "steps_per_s": round(model.num_timesteps / wall, 1),
-               "learning_curve": [list(p) for p in curve.points],
-               "train_decisions": len(arrays.decision_schedule(data.lookback)),
+               "steps_per_s": round(trained / wall, 1) if wall > 0 else None,
+               "learning_curve": [list(p) for p in run.curve.points],
+               "train_decisions": len(arrays.decision_schedule(
+                   data.lookback, config.env.flatten_bars_before_close,
+                   config.env.decision_interval_minutes)),
                "initialisation": "transfer" if init is not None else "random", **extra}
     return ModelBundle(
         model=model, kind=kind, symbols=symbols, spec=data.spec,
@@ -185,14 +221,36 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
         execution=ExecutionSpec.from_training(config, symbols, ExecutionModel().config))
 
 
-def _callbacks(curve: _LearningCurve, config: TrainingConfig, kind: str,
-               checkpoint_dir: Path | None) -> CallbackList:
-    callbacks: list[BaseCallback] = [curve, *curriculum_callbacks(config)]
-    if checkpoint_dir is not None and config.checkpoint_freq > 0:
-        callbacks.append(CheckpointCallback(
-            save_freq=max(config.checkpoint_freq // config.n_envs, 1),
-            save_path=str(checkpoint_dir), name_prefix=f"{kind}_seed{config.seed}"))
-    return CallbackList(callbacks)
+class _Run:
+    """One training run's callbacks: the learning curve and, with a checkpoint folder and
+    ``checkpoint_freq`` > 0, resumable checkpoints (agent/checkpoints.py)."""
+
+    def __init__(self, model: RecurrentPPO, config: TrainingConfig, kind: str,
+                 checkpoint_dir: Path | None, progress: ProgressFn | None,
+                 data: dict[str, Any], symbols: tuple[str, ...]) -> None:
+        self.model, self.folder, self.config = model, checkpoint_dir, config
+        self.curve = _LearningCurve(progress, config.total_timesteps)
+        key = checkpoints.run_key(kind, symbols, config.to_dict(), data, model)
+        self.prefix = f"{kind}_seed{config.seed}_{key}"
+        self.saver = None
+        if checkpoint_dir is not None and config.checkpoint_freq > 0:
+            self.saver = checkpoints.ResumableCheckpoints(
+                checkpoint_dir, self.prefix, config.checkpoint_freq, self.curve.state)
+
+    def resume(self) -> int | None:
+        """Restore the run's latest checkpoint; its step count (None: none, start afresh)."""
+        assert self.folder is not None
+        path = checkpoints.latest_checkpoint(self.folder, self.prefix)
+        if path is None:
+            return None
+        self.curve.restore(checkpoints.restore(self.model, checkpoints.load(path)))
+        if self.saver is not None:
+            self.saver.last_saved = self.model.num_timesteps
+        return int(self.model.num_timesteps)
+
+    def callbacks(self) -> CallbackList:
+        callbacks: list[BaseCallback] = [self.curve, *curriculum_callbacks(self.config)]
+        return CallbackList(callbacks + ([self.saver] if self.saver is not None else []))
 
 
 def compare_curves(transfer: list[list[float]], scratch: list[list[float]],

@@ -100,6 +100,10 @@ def register(app: typer.Typer) -> None:
         compare_scratch: bool = typer.Option(
             False, "--compare-scratch", help="Also train the dual model from scratch (same "
             "budget and seed) and report transfer minus scratch."),
+        resume: bool = typer.Option(
+            False, "--resume", help="Continue an interrupted training from its last "
+            "checkpoint (same data, budgets and seed): the result equals an uninterrupted "
+            "run's. A finished phase resumes from its final checkpoint without retraining."),
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Train the NVDA foundation model, transfer it to NVDA + MSFT, save both."""
@@ -111,13 +115,15 @@ def register(app: typer.Typer) -> None:
         steps = (foundation_steps or steps[0], dual_steps or steps[1])
         bars, origin = load_bars(settings, source, replay_path, start, end)
         payload = run_training(settings, bars, origin, steps, seed, compare_scratch,
-                               show=not as_json)
+                               show=not as_json, resume=resume)
         emit(payload, as_json, lambda console: _render(console, payload))
 
 
 def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, int],
-                 seed: int, compare_scratch: bool, show: bool) -> dict[str, Any]:
-    """Split, prepare, train (foundation, dual, optionally scratch), save; the summary."""
+                 seed: int, compare_scratch: bool, show: bool,
+                 resume: bool = False) -> dict[str, Any]:
+    """Split, prepare, train (foundation, dual, optionally scratch), save; the summary.
+    ``resume``: each phase continues from its latest checkpoint (see agent/checkpoints.py)."""
     from intraday_jules.agent import prepare_data, split_sessions
     from intraday_jules.agent.data import cut_to_window
 
@@ -131,7 +137,7 @@ def run_training(settings: Settings, bars: Any, origin: str, steps: tuple[int, i
         data = prepare_data(bars, train_window=splits.train, origin=origin, features=rows)
     except ValueError as exc:
         raise CliError(str(exc), hint="use a longer window (--start/--end)") from None
-    saved = _train_and_save(settings, store, data, steps, seed, compare_scratch, show)
+    saved = _train_and_save(settings, store, data, steps, seed, compare_scratch, show, resume)
     return {**_summary(saved, splits, origin, steps, compare_scratch), "features": features}
 
 
@@ -156,7 +162,8 @@ def stored_rows(engine: Any, bars: Any, origin: str, spec: Any = None,
 
 
 def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int, int],
-                    seed: int, compare_scratch: bool, show: bool) -> dict[str, Any]:
+                    seed: int, compare_scratch: bool, show: bool,
+                    resume: bool) -> dict[str, Any]:
     """Foundation, then dual (transfer), then optionally scratch; each saved when done."""
     from intraday_jules.agent import TrainingConfig
     from intraday_jules.agent.training import (
@@ -174,7 +181,8 @@ def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int,
         push_training_metrics(settings.pushgateway_url, settings.deployment, name,
                               saved[name].metrics)
 
-    common = {"seed": seed, "tensorboard_dir": settings.tensorboard_dir}
+    common = {"seed": seed, "tensorboard_dir": settings.tensorboard_dir,
+              "device": settings.device}
     checkpoints = settings.models_dir / "checkpoints"
     phases = [("foundation", steps[0]), ("dual", steps[1])]
     if compare_scratch:
@@ -187,15 +195,15 @@ def _train_and_save(settings: Settings, store: Any, data: Any, steps: tuple[int,
 
         foundation = train_foundation(data, TrainingConfig.foundation(
             total_timesteps=steps[0], **common), checkpoint_dir=checkpoints,
-            progress=reporter("foundation"))
+            progress=reporter("foundation"), resume=resume)
         save("foundation", foundation)
         dual_config = TrainingConfig.dual(total_timesteps=steps[1], **common)
         dual = train_dual(data, foundation, dual_config, checkpoint_dir=checkpoints,
-                          progress=reporter("dual"))
+                          progress=reporter("dual"), resume=resume)
         save("dual", dual)
         if compare_scratch:
             scratch = train_dual_from_scratch(data, dual_config, checkpoint_dir=checkpoints,
-                                              progress=reporter("scratch"))
+                                              progress=reporter("scratch"), resume=resume)
             save("scratch", scratch)
     return saved
 
@@ -209,7 +217,8 @@ def _summary(saved: dict[str, Any], splits: Any, origin: str, steps: tuple[int, 
         "budgets": {"foundation": steps[0], "dual": steps[1]},
         "models": {name: {**record.to_dict(),
                           "wall_s": record.metrics.get("wall_s"),
-                          "steps_per_s": record.metrics.get("steps_per_s")}
+                          "steps_per_s": record.metrics.get("steps_per_s"),
+                          "resumed_from_step": record.metrics.get("resumed_from_step")}
                    for name, record in saved.items()},
     }
     if compare_scratch:

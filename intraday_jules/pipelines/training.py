@@ -98,11 +98,12 @@ class MetricsTarget:
 def train_foundation_step(store: ModelStore, bars: pd.DataFrame, *, steps: int, seed: int,
                           tensorboard_dir: Path | None, blocked: BlockedPredicate | None,
                           progress: Progress | None = None,
-                          metrics: MetricsTarget = MetricsTarget()) -> TrainedModel:
+                          metrics: MetricsTarget = MetricsTarget(),
+                          device: str = "cpu") -> TrainedModel:
     splits = training_splits(bars)
     data = _prepared(store, bars, splits.train, blocked, "the bar store")
     config = TrainingConfig.foundation(total_timesteps=steps, seed=seed,
-                                       tensorboard_dir=tensorboard_dir)
+                                       tensorboard_dir=tensorboard_dir, device=device)
     bundle = train_foundation(data, config, checkpoint_dir=store.root / "checkpoints",
                               progress=progress)
     return _trained(store.save(bundle), "foundation", splits.to_dict(), steps, metrics)
@@ -112,11 +113,12 @@ def train_dual_step(store: ModelStore, bars: pd.DataFrame, foundation: TrainedMo
                     steps: int, seed: int, tensorboard_dir: Path | None,
                     blocked: BlockedPredicate | None,
                     progress: Progress | None = None,
-                    metrics: MetricsTarget = MetricsTarget()) -> TrainedModel:
+                    metrics: MetricsTarget = MetricsTarget(),
+                    device: str = "cpu") -> TrainedModel:
     """Transfer the foundation to NVDA + MSFT on the foundation's own train window."""
     data = _prepared(store, bars, foundation.train_window(), blocked, "the bar store")
     config = TrainingConfig.dual(total_timesteps=steps, seed=seed,
-                                 tensorboard_dir=tensorboard_dir)
+                                 tensorboard_dir=tensorboard_dir, device=device)
     bundle = train_dual(data, store.load(foundation.model_id, live_spec=None), config,
                         checkpoint_dir=store.root / "checkpoints", progress=progress)
     return _trained(store.save(bundle), "dual", foundation.splits, steps, metrics)

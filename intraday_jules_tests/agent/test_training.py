@@ -43,8 +43,9 @@ def test_tiny_foundation_training_runs_and_saves_checkpoints_and_tensorboard_log
     assert bundle.model.num_timesteps == 64 and bundle.obs_shape == (13,)
     assert bundle.kind == "foundation" and bundle.symbols == ("NVDA",)
     assert seen[-1] == 64 and seen == sorted(seen)
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
-        "foundation_seed0_32_steps.zip", "foundation_seed0_64_steps.zip"]
+    names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert [n.split("_")[:2] + n.split("_")[3:] for n in names] == [
+        ["foundation", "seed0", "32", "steps.ckpt"], ["foundation", "seed0", "64", "steps.ckpt"]]
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     assert bundle.metrics["train_decisions"] > 0 and bundle.metrics["steps_per_s"] > 0
 

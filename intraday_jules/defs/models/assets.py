@@ -72,7 +72,8 @@ def foundation_model_asset(settings: Settings) -> dg.AssetsDefinition:
                                           seed=model_store.seed,
                                           tensorboard_dir=Path(model_store.tensorboard_dir),
                                           blocked=model_store.blocked(store),
-                                          metrics=_metrics_target(settings))
+                                          metrics=_metrics_target(settings),
+                                    device=settings.device)
         context.log.info("foundation %s trained (%s steps/s)", model.model_id,
                          model.steps_per_s)
         return dg.Output(model, metadata=_trained_metadata(model))
@@ -96,7 +97,8 @@ def dual_model_asset(settings: Settings) -> dg.AssetsDefinition:
                                     steps=model_store.dual_steps, seed=model_store.seed,
                                     tensorboard_dir=Path(model_store.tensorboard_dir),
                                     blocked=model_store.blocked(store),
-                                    metrics=_metrics_target(settings))
+                                    metrics=_metrics_target(settings),
+                                    device=settings.device)
         return dg.Output(model, metadata={**_trained_metadata(model),
                                           "foundation_id": foundation.model_id})
 
