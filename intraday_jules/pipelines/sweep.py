@@ -35,9 +35,11 @@ from intraday_jules.pipelines.sweep_space import SearchSpace, apply_params, load
 from intraday_jules.pipelines.sweep_storage import (
     GRACE_PERIOD_S,
     HEARTBEAT_INTERVAL_S,
+    OrphanWatch,
     load_study,
     open_storage,
     open_study,
+    quiet_experimental,
     study_storage_url,
 )
 from intraday_jules.pipelines.sweep_trial import (
@@ -99,6 +101,7 @@ class _Worker:
     settings: Settings
     request: SweepRequest
     name: str
+    storage: optuna.storages.RDBStorage
     study: optuna.Study
     space: SearchSpace
     data: SweepData
@@ -136,7 +139,7 @@ def open_worker(settings: Settings, request: SweepRequest, name: str) -> _Worker
     study = open_study(storage, request.study, sampler=sampler)
     data = load_sweep_data(settings, request.source, request.start, request.end)
     store = ModelStore(settings.models_dir, create_db_engine(settings.database_url))
-    return _Worker(settings, request, name, study, space, data, store, [])
+    return _Worker(settings, request, name, storage, study, space, data, store, [])
 
 
 def run_sweep_worker(settings: Settings, request: SweepRequest, *, worker: str) -> list[int]:
@@ -144,9 +147,12 @@ def run_sweep_worker(settings: Settings, request: SweepRequest, *, worker: str) 
     the numbers of the trials this worker completed. Safe in many processes at once."""
     state = open_worker(settings, request, worker)
     poll_s = min(request.heartbeat_interval_s, 2)
+    orphans = OrphanWatch(state.storage, request.grace_period_s)
     try:
         while True:
-            optuna.storages.fail_stale_trials(state.study)  # dead workers' trials -> retry
+            with quiet_experimental():  # dead workers' trials -> FAILED, and retried
+                optuna.storages.fail_stale_trials(state.study)
+                orphans.check(state.study)
             counts = _counts(state.study)
             if counts[TrialState.COMPLETE] >= request.trials:
                 return list(state.completed)

@@ -16,6 +16,9 @@ free worker runs: no trial is lost, and none is evaluated twice.
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,15 @@ HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 30
 #: how often a killed trial is retried (a trial that kills its worker every time stops)
 MAX_RETRY = 3
+
+
+@contextmanager
+def quiet_experimental() -> Iterator[None]:
+    """Optuna flags the heartbeat API as experimental at every call; we rely on it knowingly
+    (pinned Optuna version, tested here), so the warning is noise in every worker's log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def study_storage_url(settings: Settings) -> str:
@@ -75,11 +87,11 @@ def open_storage(settings: Settings, *, heartbeat_interval_s: int = HEARTBEAT_IN
     else:
         Path(parsed.database or ".").parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 60}  # wait for the other workers' writes
-    return _retrying(lambda: optuna.storages.RDBStorage(
-        url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval_s,
-        grace_period=grace_period_s,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=max_retry)))
+    with quiet_experimental():
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+        return _retrying(lambda: optuna.storages.RDBStorage(
+            url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval_s,
+            grace_period=grace_period_s, heartbeat_stale_trial_callback=retry))
 
 
 def _create_schema(settings: Settings) -> None:
@@ -131,3 +143,45 @@ def mask(url: str) -> str:
     from intraday_jules.url_masking import mask_url
 
     return mask_url(url)
+
+
+class OrphanWatch:
+    """Fails RUNNING trials that never recorded a heartbeat.
+
+    Optuna only fails a trial whose heartbeat went stale; a worker killed between asking for
+    a trial and its first heartbeat (a few milliseconds) leaves a RUNNING trial without any,
+    which Optuna never fails: the study would wait for it forever. A worker that sees such a
+    trial still without a heartbeat ``grace_period_s`` later (by its own clock, so no clock
+    skew between machines matters) fails it and hands it to the retry callback, exactly as
+    the heartbeat would have."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, grace_period_s: float) -> None:
+        self.storage = storage
+        self.grace_period_s = grace_period_s
+        self._first_seen: dict[int, float] = {}
+
+    def check(self, study: optuna.Study, now: float | None = None) -> list[int]:
+        """Fail the orphans seen for longer than the grace period; their trial numbers."""
+        now = time.monotonic() if now is None else now
+        storage = self.storage
+        orphans = _heartbeatless(storage, storage.get_study_id_from_name(study.study_name))
+        self._first_seen = {i: self._first_seen.get(i, now) for i in orphans}
+        failed = []
+        for trial_id, seen in list(self._first_seen.items()):
+            if now - seen >= self.grace_period_s and storage.set_trial_state_values(
+                    trial_id, optuna.trial.TrialState.FAIL):
+                frozen = storage.get_trial(trial_id)
+                callback = storage.get_heartbeat_stale_trial_callback()
+                if callback is not None:
+                    callback(study, frozen)
+                failed.append(frozen.number)
+                del self._first_seen[trial_id]
+        return failed
+
+
+def _heartbeatless(storage: Any, study_id: int) -> set[int]:
+    query = sa.text("SELECT t.trial_id FROM trials t LEFT JOIN trial_heartbeats h "
+                    "ON h.trial_id = t.trial_id WHERE t.study_id = :study AND "
+                    "t.state = 'RUNNING' AND h.trial_id IS NULL")
+    with storage.engine.connect() as conn:
+        return {int(row[0]) for row in conn.execute(query, {"study": study_id})}
