@@ -83,6 +83,16 @@ def _plots(study: optuna.Study, complete: list[optuna.trial.FrozenTrial],
     """The PNGs that can be drawn, and a sentence for each that cannot."""
     from optuna.visualization import matplotlib as vis
 
+    from intraday_jules.pipelines.sweep_storage import quiet_experimental
+
+    if not complete:
+        return [], ["No plots: the study has no complete trial yet."]
+    with quiet_experimental():
+        return _draw(vis, study, complete, out_dir)
+
+
+def _draw(vis: Any, study: optuna.Study, complete: list[optuna.trial.FrozenTrial],
+          out_dir: Path) -> tuple[list[Path], list[str]]:
     if not complete:
         return [], ["No plots: the study has no complete trial yet."]
     images = [_save(vis.plot_optimization_history(study), out_dir / "history.png")]

@@ -144,6 +144,7 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retr
     worker.join(timeout=60)
     if worker.exitcode is None:
         worker.kill()
+        worker.join()
     assert worker.exitcode == 0, "the worker waited for the orphan instead of failing it"
     study = optuna.load_study(study_name="orphan", storage=open_storage(settings))
     trials = {t.number: t for t in study.get_trials()}
