@@ -72,7 +72,8 @@ def register(app: typer.Typer) -> None:
         if not Path(exe).exists():
             raise CliError("optuna-dashboard is not installed", hint="pip install "
                            "optuna-dashboard")
-        raise typer.Exit(subprocess.call([exe, url, "--host", host, "--port", str(port)]))
+        command = [exe, url, "--host", host, "--port", str(port)]
+        raise typer.Exit(subprocess.call(command))  # noqa: S603  # our venv's dashboard
 
 
 def _request(settings: Settings, study: str, trials: int, space: Path | None, source: str,

@@ -83,7 +83,8 @@ class Dimension:
     def suggest(self, trial: optuna.Trial) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
-        assert self.low is not None and self.high is not None  # a range, see _range
+        assert self.low is not None  # a range, see _range
+        assert self.high is not None
         if self.rule.kind is int:
             return trial.suggest_int(self.name, int(self.low), int(self.high),
                                      step=self.step or 1, log=self.log)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 import sqlalchemy as sa
@@ -34,6 +34,7 @@ from intraday_jules.db.engine import (
 )
 from intraday_jules.settings import Settings
 
+T = TypeVar("T")
 STUDY_SCHEMA = "optuna"
 #: seconds between heartbeats of a running trial, and without one before it counts as dead
 HEARTBEAT_INTERVAL_S = 10
@@ -105,7 +106,7 @@ def _create_schema(settings: Settings) -> None:
         engine.dispose()
 
 
-def _retrying(make: Any, attempts: int = 5) -> Any:
+def _retrying(make: Callable[[], T], attempts: int = 5) -> T:
     """Workers starting together race to create Optuna's tables and the study; the loser
     of such a race sees an integrity error and simply tries again (it then finds them)."""
     for attempt in range(attempts):

@@ -151,7 +151,8 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     dual = _trained(store, "dual", stem, tag, tensorboard_root, lambda c: (
         train_dual(prepared, foundation, c)), replace(config, total_timesteps=budgets.dual_steps))
     value = validation_score(store, data, dual, budgets.evaluation_seeds)
-    assert foundation.model_id is not None and dual.model_id is not None  # saved above
+    assert foundation.model_id is not None  # saved above
+    assert dual.model_id is not None
     return TrialOutcome(value, dual.model_id, foundation.model_id, foundation_value)
 
 

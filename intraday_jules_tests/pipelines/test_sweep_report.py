@@ -78,5 +78,5 @@ def test_a_study_without_complete_trials_says_so_and_has_no_best(tmp_path):
 def test_an_unknown_study_is_refused_naming_the_known_ones(tmp_path):
     settings = settings_in(tmp_path)
     study_with(settings, "exists", [1.0])
-    with pytest.raises(KeyError, match="no study 'nope' in sqlite:///.*; studies: exists"):
+    with pytest.raises(KeyError, match=r"no study 'nope' in sqlite:///.*; studies: exists"):
         sweep_summary(settings, "nope")

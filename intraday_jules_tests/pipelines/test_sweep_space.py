@@ -1,11 +1,13 @@
 """The search-space loader: the default space's dimensions, and a precise error for every
 way a file can be wrong (unknown dimension, bad range, bad choice, missing config field)."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from intraday_jules.agent.config import TrainingConfig
+from intraday_jules.env import TradingEnvConfig
 from intraday_jules.pipelines import sweep_space
 from intraday_jules.pipelines.sweep import default_space_path
 from intraday_jules.pipelines.sweep_space import (
@@ -18,6 +20,11 @@ from intraday_jules.pipelines.sweep_space import (
 
 ISSUE_DIMENSIONS = {"reward", "decision_interval", "curriculum", "lstm_size", "learning_rate",
                     "ent_coef", "n_steps", "gamma", "train_sessions"}
+
+
+def field_exists(rule: DimensionRule) -> bool:
+    owner = TradingEnvConfig if rule.target == "env" else TrainingConfig
+    return rule.target == "window" or rule.field in {f.name for f in fields(owner)}
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -92,7 +99,7 @@ def test_a_bad_space_is_refused_naming_the_file_the_dimension_and_why(tmp_path, 
 
 
 def test_a_missing_file_is_refused_by_name(tmp_path):
-    with pytest.raises(SearchSpaceError, match="no_such.yaml: no such file"):
+    with pytest.raises(SearchSpaceError, match=r"no_such\.yaml: no such file"):
         load_space(tmp_path / "no_such.yaml")
 
 
@@ -105,7 +112,7 @@ def test_a_dimension_whose_config_field_does_not_exist_names_the_missing_field(
         load_space(path)
     assert "sets TradingEnvConfig.future_knob, a field this version of IntradayJules does " \
            "not have" in str(caught.value)
-    with pytest.raises(SearchSpaceError, match="TradingEnvConfig.future_knob"):
+    with pytest.raises(SearchSpaceError, match=r"TradingEnvConfig\.future_knob"):
         apply_params({"future_knob": "a"}, TrainingConfig())  # a stored trial's params too
 
 
@@ -114,11 +121,11 @@ def test_every_declared_dimension_targets_a_field_or_says_which_is_missing(tmp_p
     for name, rule in DIMENSIONS.items():
         choice = rule.allowed[0] if rule.allowed else (1 if rule.kind is int else 0.5)
         path = write(tmp_path, f"dimensions:\n  {name}: {{choices: [{choice}]}}\n")
-        try:
-            space = load_space(path)
-        except SearchSpaceError as exc:
-            assert f".{rule.field}, a field this version" in str(exc)
+        if not field_exists(rule):
+            with pytest.raises(SearchSpaceError, match=f"\\.{rule.field}, a field this version"):
+                load_space(path)
             continue
+        space = load_space(path)
         applied = apply_params({name: space.dimensions[0].choices[0]}, TrainingConfig())
         owner = applied.config.env if rule.target == "env" else applied.config
         if rule.target != "window":
