@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from intraday_jules.agent.bundle import ModelBundle
+from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.data import DateWindow, Splits, cut_to_window, prepare_data
 from intraday_jules.agent.evaluation import evaluate, evaluation_data
 from intraday_jules.agent.model_store import ModelStore
@@ -144,7 +145,7 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     stem = _id_stem(tag, seed)
     config = replace(trial.config, seed=seed)
     foundation = _trained(store, "foundation", stem, tag, tensorboard_root, lambda c: (
-        train_foundation(prepared, c)), replace(config, total_timesteps=budgets.foundation_steps))
+        train_foundation(prepared, c)), foundation_config(config, budgets.foundation_steps))
     foundation_value = validation_score(store, data, foundation, budgets.evaluation_seeds)
     if report is not None:
         report(foundation_value, budgets.foundation_steps)
@@ -154,6 +155,15 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     assert foundation.model_id is not None  # saved above
     assert dual.model_id is not None
     return TrialOutcome(value, dual.model_id, foundation.model_id, foundation_value)
+
+
+def foundation_config(config: TrainingConfig, steps: int) -> TrainingConfig:
+    """The trial's config for the NVDA-only foundation: "nvda_first" is a curriculum of the
+    two-asset model (NVDA first, then both), so the one-asset foundation trains without it."""
+    if getattr(config, "curriculum", "none") == "nvda_first":
+        without: dict[str, Any] = {"curriculum": "none"}  # TrainingConfig.curriculum (newer)
+        config = replace(config, **without)
+    return replace(config, total_timesteps=steps)
 
 
 def _trained(store: ModelStore, kind: str, stem: str, tag: Mapping[str, Any],

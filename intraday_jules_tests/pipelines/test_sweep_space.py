@@ -130,3 +130,18 @@ def test_every_declared_dimension_targets_a_field_or_says_which_is_missing(tmp_p
         owner = applied.config.env if rule.target == "env" else applied.config
         if rule.target != "window":
             assert getattr(owner, rule.field) == choice
+
+
+def test_the_foundation_trains_without_the_two_asset_nvda_first_curriculum():
+    from dataclasses import dataclass
+
+    from intraday_jules.pipelines.sweep_trial import foundation_config
+
+    @dataclass(frozen=True)
+    class WithCurriculum(TrainingConfig):  # the field as the curriculum branch adds it
+        curriculum: str = "none"
+
+    assert foundation_config(WithCurriculum(curriculum="nvda_first"), 64).curriculum == "none"
+    kept = foundation_config(WithCurriculum(curriculum="cost_ramp"), 64)
+    assert kept.curriculum == "cost_ramp" and kept.total_timesteps == 64
+    assert foundation_config(TrainingConfig(), 128).total_timesteps == 128
