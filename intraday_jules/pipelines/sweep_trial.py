@@ -146,7 +146,9 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     config = replace(trial.config, seed=seed)
     foundation = _trained(store, "foundation", stem, tag, tensorboard_root, lambda c: (
         train_foundation(prepared, c)), foundation_config(config, budgets.foundation_steps))
-    foundation_value = validation_score(store, data, foundation, budgets.evaluation_seeds)
+    # the pruner only needs the 1x figure: the foundation is scored at that cost alone
+    foundation_value = validation_score(store, data, foundation, budgets.evaluation_seeds,
+                                        cost_multipliers=(1.0,))
     if report is not None:
         report(foundation_value, budgets.foundation_steps)
     dual = _trained(store, "dual", stem, tag, tensorboard_root, lambda c: (
@@ -184,15 +186,16 @@ def _id_stem(tag: Mapping[str, Any], seed: int) -> str:
     return f"{study}-t{tag.get('trial', 'x')}-s{seed}-{secrets.token_hex(3)}"
 
 
-def validation_score(store: ModelStore, data: SweepData, bundle: ModelBundle,
-                     seeds: int) -> float:
-    """The walk-forward evaluation on the validation window (recorded in the registry);
-    returns the objective: the model's net P&L in $ at 1x costs."""
+def validation_score(store: ModelStore, data: SweepData, bundle: ModelBundle, seeds: int,
+                     cost_multipliers: tuple[float, ...] = (0.0, 1.0, 2.0)) -> float:
+    """The walk-forward evaluation on the validation window at ``cost_multipliers`` (recorded
+    in the registry); returns the objective: the model's net P&L in $ at 1x costs."""
     window = data.splits.validation
     held_out = cut_to_window(data.bars, window)
     rows = _rows(store, data, held_out, bundle.spec, bundle.symbols)
     prepared = evaluation_data(bundle, held_out, origin="validation window", features=rows)
-    report = evaluate(bundle, prepared, window=window, seeds=seeds)
+    report = evaluate(bundle, prepared, window=window, seeds=seeds,
+                      cost_multipliers=cost_multipliers)
     assert bundle.model_id is not None  # saved before it is scored
     store.record_evaluation(bundle.model_id, report.summary())
     return float(report.metrics("model", "1x")["pnl_usd"] or 0.0)
