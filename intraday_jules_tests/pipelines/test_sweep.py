@@ -127,8 +127,9 @@ def test_a_worker_killed_mid_trial_has_its_trial_failed_by_heartbeat_and_retried
     assert retries[0].state == TrialState.COMPLETE
     assert retries[0].params == killed.params == trials[killed.number].params
     complete = [t.number for t in trials.values() if t.state == TrialState.COMPLETE]
-    assert sorted(complete) == sorted(done) and len(complete) == 2
-    assert all(trials[n].user_attrs["worker"] == "survivor" for n in complete)
+    assert len(complete) == 2  # exactly N: one worker finished the study
+    assert retries[0].number in done and set(done) <= set(complete)
+    assert all(trials[n].user_attrs["worker"] == "survivor" for n in done)
 
 
 def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
