@@ -124,6 +124,8 @@ class _Worker:
                             tensorboard_root=self.settings.tensorboard_dir, report=report)
         trial.set_user_attr("model_id", outcome.model_id)
         trial.set_user_attr("foundation_id", outcome.foundation_id)
+        trial.set_user_attr("train_s", outcome.train_s)  # the rest of the trial's time is
+        trial.set_user_attr("evaluate_s", outcome.evaluate_s)  # data, saving, the study
         self.completed.append(trial.number)
         return outcome.value
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -123,6 +124,8 @@ class TrialOutcome:
     model_id: str
     foundation_id: str
     foundation_value: float
+    train_s: float  # both trainings' wall time (their metrics["wall_s"])
+    evaluate_s: float  # both validation evaluations' wall time
 
 
 def train_window(splits: Splits, bars: pd.DataFrame, sessions: int | None) -> DateWindow:
@@ -147,16 +150,22 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     foundation = _trained(store, "foundation", stem, tag, tensorboard_root, lambda c: (
         train_foundation(prepared, c)), foundation_config(config, budgets.foundation_steps))
     # the pruner only needs the 1x figure: the foundation is scored at that cost alone
+    started = time.perf_counter()
     foundation_value = validation_score(store, data, foundation, budgets.evaluation_seeds,
                                         cost_multipliers=(1.0,))
+    evaluate_s = time.perf_counter() - started
     if report is not None:
         report(foundation_value, budgets.foundation_steps)
     dual = _trained(store, "dual", stem, tag, tensorboard_root, lambda c: (
         train_dual(prepared, foundation, c)), replace(config, total_timesteps=budgets.dual_steps))
+    started = time.perf_counter()
     value = validation_score(store, data, dual, budgets.evaluation_seeds)
+    evaluate_s += time.perf_counter() - started
     assert foundation.model_id is not None  # saved above
     assert dual.model_id is not None
-    return TrialOutcome(value, dual.model_id, foundation.model_id, foundation_value)
+    train_s = float(foundation.metrics["wall_s"]) + float(dual.metrics["wall_s"])
+    return TrialOutcome(value, dual.model_id, foundation.model_id, foundation_value,
+                        round(train_s, 3), round(evaluate_s, 3))
 
 
 def foundation_config(config: TrainingConfig, steps: int) -> TrainingConfig:
