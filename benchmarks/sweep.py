@@ -3,11 +3,12 @@ and each trial's time outside training.
 
 Run: ``python -m benchmarks.sweep [--quick]``.
 
-Both runs use the same search space (learning rate only, so every trial costs the same),
-the same simulated sessions, the same per-trial budgets, and worker processes started the
-same way (spawned, as ``intraday-jules sweep --workers K`` does); each run has its own study
-and its own SQLite database in a temporary home. Pruning cannot fire before 3 complete trials
-and prunes trials of both runs alike. Per trial (from the study's user attributes):
+Both runs use the same search space (learning rate only), the same simulated sessions, the
+same per-trial budgets, no pruning (so every trial costs about the same: a pruned trial is
+cheaper, and which trials are pruned differs between the runs), and worker processes started
+the same way (spawned, as ``intraday-jules sweep --workers K`` does); each run has its own
+study and its own SQLite database in a temporary home. The wall time includes starting the
+processes (imports) and waiting for the last trial. Per trial (from the study's user attributes):
 ``train_s`` (both trainings), ``evaluate_s`` (both validation evaluations), and the rest
 (data preparation, saving the models, the study's storage, heartbeats): the overhead.
 Last line: JSON with ``ratio`` = trials per hour with 2 workers / with 1 (goal >= 1.7 on
@@ -46,7 +47,7 @@ def run(workers: int, trials: int, steps: tuple[int, int], root: Path) -> dict[s
     space.write_text(SPACE)
     request = SweepRequest(study=f"bench-{workers}w", trials=trials, space=space,
                            start=date(2025, 3, 3), end=date(2025, 3, 28),
-                           foundation_steps=steps[0], dual_steps=steps[1])
+                           foundation_steps=steps[0], dual_steps=steps[1], prune=False)
     context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
     processes = [context.Process(target=_worker, args=(settings, request, f"w{i}"))
@@ -77,9 +78,10 @@ def _figures(study: Any, workers: int, wall: float) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 trials, 1024 + 2048 steps")
+    parser.add_argument("--quick", action="store_true", help="4 trials of 1024 + 2048 steps "
+                        "(default: 10 of 4096 + 8192)")
     args = parser.parse_args()
-    trials, steps = (4, (1024, 2048)) if args.quick else (8, (4096, 8192))
+    trials, steps = (4, (1024, 2048)) if args.quick else (10, (4096, 8192))
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         one = run(1, trials, steps, Path(tmp))
         two = run(2, trials, steps, Path(tmp))

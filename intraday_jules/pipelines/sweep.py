@@ -79,6 +79,9 @@ class SweepRequest:
     evaluation_seeds: int = 3
     heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S
     grace_period_s: int = GRACE_PERIOD_S
+    #: stop trials whose foundation scores below the median (False: every trial runs to
+    #: the end, e.g. to compare worker counts on trials of equal cost)
+    prune: bool = True
 
     def __post_init__(self) -> None:
         if not self.study.strip():
@@ -138,7 +141,7 @@ def open_worker(settings: Settings, request: SweepRequest, name: str) -> _Worker
     # each worker samples with its own seed: the same seed would propose the same params
     # to workers that ask at the same time
     sampler = optuna.samplers.TPESampler(seed=request.seed + zlib.crc32(name.encode()) % 2**20)
-    study = open_study(storage, request.study, sampler=sampler)
+    study = open_study(storage, request.study, sampler=sampler, prune=request.prune)
     data = load_sweep_data(settings, request.source, request.start, request.end)
     store = ModelStore(settings.models_dir, create_db_engine(settings.database_url))
     return _Worker(settings, request, name, storage, study, space, data, store, [])

@@ -121,9 +121,13 @@ def _retrying(make: Callable[[], T], attempts: int = 5) -> T:
 
 
 def open_study(storage: optuna.storages.RDBStorage, name: str, *,
-               sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
-    """Create the study (maximise, median pruning) or join it if it exists."""
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+               sampler: optuna.samplers.BaseSampler | None = None,
+               prune: bool = True) -> optuna.Study:
+    """Create the study (maximise, median pruning) or join it if it exists. The pruner is
+    the worker's own (Optuna stores none): ``prune=False`` lets this worker's trials run
+    to the end."""
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0) if prune
+              else optuna.pruners.NopPruner())
     return _retrying(lambda: optuna.create_study(
         storage=storage, study_name=name, direction="maximize", load_if_exists=True,
         sampler=sampler, pruner=pruner))

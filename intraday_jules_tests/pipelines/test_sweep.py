@@ -87,6 +87,11 @@ def test_two_worker_processes_reach_n_complete_trials_without_duplicates(tmp_pat
         assert store.get(record.parent_id).metrics["sweep"]["trial"] == trial["number"]
         assert (settings.tensorboard_dir / trial["model_id"]).is_dir()  # run named by id
     store.engine.dispose()
+    study = optuna.load_study(study_name="two-workers", storage=open_storage(settings))
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        # where a trial's time went (benchmarks.sweep reads these)
+        assert trial.user_attrs["train_s"] > 0 and trial.user_attrs["evaluate_s"] > 0
+        assert trial.user_attrs["foundation_id"].startswith("foundation-two-workers-t")
 
 
 def _running_trial(settings: Settings, name: str, process, timeout_s: float = 120
