@@ -124,7 +124,7 @@ class TrialOutcome:
     model_id: str
     foundation_id: str
     foundation_value: float
-    train_s: float  # both trainings' wall time (their metrics["wall_s"])
+    train_s: float  # both trainings' wall time (building their envs included)
     evaluate_s: float  # both validation evaluations' wall time
 
 
@@ -147,7 +147,7 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
                             features=_rows(store, data, train_bars))
     stem = _id_stem(tag, seed)
     config = replace(trial.config, seed=seed)
-    foundation = _trained(store, "foundation", stem, tag, tensorboard_root, lambda c: (
+    foundation, train_s = _trained(store, "foundation", stem, tag, tensorboard_root, lambda c: (
         train_foundation(prepared, c)), foundation_config(config, budgets.foundation_steps))
     # the pruner only needs the 1x figure: the foundation is scored at that cost alone
     started = time.perf_counter()
@@ -156,16 +156,15 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     evaluate_s = time.perf_counter() - started
     if report is not None:
         report(foundation_value, budgets.foundation_steps)
-    dual = _trained(store, "dual", stem, tag, tensorboard_root, lambda c: (
+    dual, dual_s = _trained(store, "dual", stem, tag, tensorboard_root, lambda c: (
         train_dual(prepared, foundation, c)), replace(config, total_timesteps=budgets.dual_steps))
     started = time.perf_counter()
     value = validation_score(store, data, dual, budgets.evaluation_seeds)
     evaluate_s += time.perf_counter() - started
     assert foundation.model_id is not None  # saved above
     assert dual.model_id is not None
-    train_s = float(foundation.metrics["wall_s"]) + float(dual.metrics["wall_s"])
     return TrialOutcome(value, dual.model_id, foundation.model_id, foundation_value,
-                        round(train_s, 3), round(evaluate_s, 3))
+                        round(train_s + dual_s, 3), round(evaluate_s, 3))
 
 
 def foundation_config(config: TrainingConfig, steps: int) -> TrainingConfig:
@@ -179,15 +178,18 @@ def foundation_config(config: TrainingConfig, steps: int) -> TrainingConfig:
 
 def _trained(store: ModelStore, kind: str, stem: str, tag: Mapping[str, Any],
              tensorboard_root: Path | None, train: Callable[[Any], ModelBundle],
-             config: Any) -> ModelBundle:
-    """Train under a model id chosen first, so the TensorBoard run is named by it."""
+             config: Any) -> tuple[ModelBundle, float]:
+    """Train under a model id chosen first, so the TensorBoard run is named by it; the
+    saved bundle and the training's wall time (building the envs included)."""
     model_id = f"{kind}-{stem}"[:64]
     config = replace(config, tensorboard_dir=None if tensorboard_root is None
                      else tensorboard_root / model_id)
+    started = time.perf_counter()
     bundle = train(config)
+    seconds = time.perf_counter() - started
     bundle.metrics["sweep"] = dict(tag)
     store.save(bundle, model_id=model_id)
-    return bundle
+    return bundle, seconds
 
 
 def _id_stem(tag: Mapping[str, Any], seed: int) -> str:

@@ -158,3 +158,16 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retr
     retried = [t for t in trials.values()
                if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == orphan.number]
     assert [t.state for t in retried] == [TrialState.COMPLETE]
+
+
+def test_the_median_pruner_is_on_unless_the_request_turns_it_off(tmp_path):
+    from intraday_jules.pipelines.sweep_storage import open_study
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'home' / 'ij.db'}")
+    storage = open_storage(settings)
+    assert isinstance(open_study(storage, "p").pruner, optuna.pruners.MedianPruner)
+    assert isinstance(open_study(storage, "p", prune=False).pruner, optuna.pruners.NopPruner)
+    with pytest.raises(ValueError, match="grace_period_s must exceed heartbeat_interval_s"):
+        make_request(tmp_path, "bad", trials=1, heartbeat_interval_s=5, grace_period_s=5)
+    with pytest.raises(ValueError, match=r"SweepRequest\.trials must be >= 1, got 0"):
+        make_request(tmp_path, "bad", trials=0)
