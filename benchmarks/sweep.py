@@ -8,9 +8,10 @@ same per-trial budgets, no pruning (so every trial costs about the same: a prune
 cheaper, and which trials are pruned differs between the runs), and worker processes started
 the same way (spawned, as ``intraday-jules sweep --workers K`` does); each run has its own
 study and its own SQLite database in a temporary home. The wall time includes starting the
-processes (imports) and waiting for the last trial. Per trial (from the study's user attributes):
-``train_s`` (both trainings, building their envs included), ``evaluate_s`` (both validation evaluations), and the rest
-(data preparation, saving the models, the study's storage, heartbeats): the overhead.
+processes (imports) and waiting for the last trial. Per trial (from the study's user
+attributes): ``train_s`` (both trainings, building their envs included), ``evaluate_s``
+(both validation evaluations), and the rest (data preparation, saving the models, the
+study's storage, heartbeats): the overhead.
 Last line: JSON with ``ratio`` = trials per hour with 2 workers / with 1 (goal >= 1.7 on
 2 cores) and ``overhead_pct`` (goal < 5% of a trial's time).
 """

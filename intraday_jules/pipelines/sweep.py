@@ -40,6 +40,7 @@ from intraday_jules.pipelines.sweep_storage import (
     open_storage,
     open_study,
     quiet_experimental,
+    retrying,
     study_storage_url,
 )
 from intraday_jules.pipelines.sweep_trial import (
@@ -143,7 +144,8 @@ def open_worker(settings: Settings, request: SweepRequest, name: str) -> _Worker
     sampler = optuna.samplers.TPESampler(seed=request.seed + zlib.crc32(name.encode()) % 2**20)
     study = open_study(storage, request.study, sampler=sampler, prune=request.prune)
     data = load_sweep_data(settings, request.source, request.start, request.end)
-    store = ModelStore(settings.models_dir, create_db_engine(settings.database_url))
+    store = retrying(lambda: ModelStore(settings.models_dir,
+                                        create_db_engine(settings.database_url)))
     return _Worker(settings, request, name, storage, study, space, data, store, [])
 
 

@@ -90,7 +90,7 @@ def open_storage(settings: Settings, *, heartbeat_interval_s: int = HEARTBEAT_IN
         kwargs["connect_args"] = {"timeout": 60}  # wait for the other workers' writes
     with quiet_experimental():
         retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-        return _retrying(lambda: optuna.storages.RDBStorage(
+        return retrying(lambda: optuna.storages.RDBStorage(
             url, engine_kwargs=kwargs, heartbeat_interval=heartbeat_interval_s,
             grace_period=grace_period_s, heartbeat_stale_trial_callback=retry))
 
@@ -106,9 +106,10 @@ def _create_schema(settings: Settings) -> None:
         engine.dispose()
 
 
-def _retrying(make: Callable[[], T], attempts: int = 5) -> T:
-    """Workers starting together race to create Optuna's tables and the study; the loser
-    of such a race sees an integrity error and simply tries again (it then finds them)."""
+def retrying(make: Callable[[], T], attempts: int = 8) -> T:
+    """Workers starting together race to create the same tables (Optuna's, the study, the
+    project's migrations); the loser of such a race sees an integrity error (or, on SQLite,
+    a lock or "already exists") and simply tries again: it then finds them."""
     for attempt in range(attempts):
         try:
             return make()
@@ -116,7 +117,7 @@ def _retrying(make: Callable[[], T], attempts: int = 5) -> T:
                 optuna.exceptions.DuplicatedStudyError):
             if attempt == attempts - 1:
                 raise
-            time.sleep(0.2 * (attempt + 1))
+            time.sleep(0.25 * (attempt + 1))
     raise AssertionError("unreachable")
 
 
@@ -128,7 +129,7 @@ def open_study(storage: optuna.storages.RDBStorage, name: str, *,
     to the end."""
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0) if prune
               else optuna.pruners.NopPruner())
-    return _retrying(lambda: optuna.create_study(
+    return retrying(lambda: optuna.create_study(
         storage=storage, study_name=name, direction="maximize", load_if_exists=True,
         sampler=sampler, pruner=pruner))
 

@@ -193,7 +193,7 @@ def _trained(store: ModelStore, kind: str, stem: str, tag: Mapping[str, Any],
 
 
 def _id_stem(tag: Mapping[str, Any], seed: int) -> str:
-    study = re.sub(r"[^A-Za-z0-9_.]+", "_", str(tag.get("study", "sweep")))[:24]
+    study = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(tag.get("study", "sweep")))[:24]
     return f"{study}-t{tag.get('trial', 'x')}-s{seed}-{secrets.token_hex(3)}"
 
 
