@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -74,7 +75,8 @@ def _counts(study: optuna.Study) -> tuple[int, int]:
 
 
 def run_sweep_worker(settings: Settings, request: SweepRequest, *, worker: str) -> list[int]:
-    study = _study(settings, request.study, request.seed)
+    # each worker its own sampler seed: with one seed, all workers ask the same parameters
+    study = _study(settings, request.study, request.seed + zlib.crc32(worker.encode()))
     completed: list[int] = []
 
     def objective(trial: optuna.Trial) -> float:
