@@ -62,7 +62,7 @@ def study_storage_url(settings: Settings) -> str:
 def _study(settings: Settings, name: str, seed: int = 0) -> optuna.Study:
     storage = RDBStorage(study_storage_url(settings), heartbeat_interval=HEARTBEAT_S,
                          grace_period=GRACE_S,
-                         failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+                         heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=2))
     return optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed))
 

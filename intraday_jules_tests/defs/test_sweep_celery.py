@@ -26,7 +26,7 @@ from optuna.storages import RetryFailedTrialCallback
 from optuna.trial import TrialState
 
 from intraday_jules.defs.sweeps.celery_config import broker_url
-from intraday_jules_tests.defs import sweep_celery_target, sweep_standin
+from intraday_jules_tests.defs import sweep_celery_target
 
 REPO = Path(__file__).resolve().parents[2]
 TRIALS = 4

@@ -2,8 +2,6 @@
 dynamic partition per study. ``sweep_job``'s last step adds the study's partition and records
 the report; materializing the asset again re-renders it from the study as it stands."""
 
-from __future__ import annotations
-
 import base64
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,8 @@ import dagster as dg
 from intraday_jules.settings import Settings
 
 SWEEP_REPORT_KEY = dg.AssetKey(["models", "sweep_report"])
-SWEEP_STUDIES = dg.DynamicPartitionsDefinition(name="sweep_study")
+STUDY_PARTITIONS = "sweep_study"
+SWEEP_STUDIES = dg.DynamicPartitionsDefinition(name=STUDY_PARTITIONS)
 
 
 def report_dir(settings: Settings, study: str) -> Path:
@@ -47,7 +46,7 @@ def sweep_report_asset(settings: Settings) -> dg.AssetsDefinition:
               kinds={"optuna"},
               description="One sweep's study: trials, best configuration, optimization "
                           "history, parameter importances, parallel coordinates.")
-    def sweep_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def sweep_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:  # type: ignore[type-arg]
         return dg.MaterializeResult(metadata=report_metadata(settings, context.partition_key))
 
     return sweep_report

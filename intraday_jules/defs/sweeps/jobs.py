@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from intraday_jules.defs.sweeps.assets import SWEEP_REPORT_KEY, SWEEP_STUDIES, report_metadata
+from intraday_jules.defs.sweeps.assets import STUDY_PARTITIONS, SWEEP_REPORT_KEY, report_metadata
 from intraday_jules.defs.sweeps.celery_config import executor_config
 from intraday_jules.settings import Settings
 
@@ -82,7 +82,7 @@ def _checked(config: SweepJobConfig) -> dict[str, Any]:
 
 @dg.op(out=dg.DynamicOut(dict))
 def plan_sweep(context: dg.OpExecutionContext,
-               config: SweepJobConfig) -> Iterator[dg.DynamicOutput[dict]]:
+               config: SweepJobConfig) -> Iterator[dg.DynamicOutput[dict[str, Any]]]:
     """One output per worker step, each the whole (checked) request."""
     fields = _checked(config)
     context.log.info("study %s: %d trials over %d workers", fields["study"], fields["trials"],
@@ -93,7 +93,7 @@ def plan_sweep(context: dg.OpExecutionContext,
 
 def _worker_op(settings: Settings) -> dg.OpDefinition:
     @dg.op(name="sweep_worker")
-    def sweep_worker(context: dg.OpExecutionContext, request: dict) -> dict:
+    def sweep_worker(context: dg.OpExecutionContext, request: dict[str, Any]) -> dict[str, Any]:
         from intraday_jules.pipelines.sweep import run_sweep_worker
 
         # the step key names the worker in each trial's user attributes; a step that Celery
@@ -108,14 +108,15 @@ def _worker_op(settings: Settings) -> dg.OpDefinition:
 
 def _summary_op(settings: Settings) -> dg.OpDefinition:
     @dg.op(name="summarize_sweep")
-    def summarize_sweep(context: dg.OpExecutionContext, workers: list[dict]) -> Iterator[Any]:
+    def summarize_sweep(context: dg.OpExecutionContext,
+                        workers: list[dict[str, Any]]) -> Iterator[Any]:
         from intraday_jules.pipelines.sweep import sweep_summary
 
         study = workers[0]["study"]
         summary = sweep_summary(settings, study)
         context.log.info("study %s: %s; best %s", study,
                          {w["worker"]: w["completed"] for w in workers}, summary.get("best"))
-        context.instance.add_dynamic_partitions(SWEEP_STUDIES.name, [study])
+        context.instance.add_dynamic_partitions(STUDY_PARTITIONS, [study])
         yield dg.AssetMaterialization(asset_key=SWEEP_REPORT_KEY, partition=study,
                                       metadata=report_metadata(settings, study))
         yield dg.Output(summary)
