@@ -67,11 +67,10 @@ def _study(settings: Settings, name: str, seed: int = 0) -> optuna.Study:
                                load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed))
 
 
-def _counts(study: optuna.Study) -> tuple[int, int]:
-    trials = study.get_trials(deepcopy=False)
-    done = sum(t.state == TrialState.COMPLETE for t in trials)
-    pending = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
-    return done, pending
+def _counts(study: optuna.Study) -> tuple[int, int, int]:
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    return (states.count(TrialState.COMPLETE), states.count(TrialState.RUNNING),
+            states.count(TrialState.WAITING))
 
 
 def run_sweep_worker(settings: Settings, request: SweepRequest, *, worker: str) -> list[int]:
@@ -88,10 +87,12 @@ def run_sweep_worker(settings: Settings, request: SweepRequest, *, worker: str) 
 
     while True:
         optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, then retried
-        done, pending = _counts(study)
+        done, running, waiting = _counts(study)
         if done >= request.trials:
             return completed
-        if done + pending >= request.trials:  # enough in flight: wait, maybe for a stale one
+        # a waiting trial (a retry) is taken first; else enough running: wait, maybe for a
+        # stale one to fail and come back as a retry
+        if not waiting and done + running >= request.trials:
             time.sleep(0.5)
             continue
         study.optimize(objective, n_trials=1)
