@@ -139,22 +139,33 @@ def _flat_config(executor: dict[str, Any] | None) -> dg.ConfigMapping:
     return dg.ConfigMapping(config_fn=to_run_config)
 
 
-def build_sweep_job(settings: Settings, *, celery: bool = False) -> dg.JobDefinition:
-    """``sweep_job`` (local processes) or, with ``celery``, ``sweep_job_celery``."""
+def sweep_graph(settings: Settings) -> dg.GraphDefinition:
+    """plan_sweep -> sweep_worker[0..K-1] -> summarize_sweep. Both jobs of a code location
+    must share one graph (op names are unique per repository)."""
     worker, summary = _worker_op(settings), _summary_op(settings)
 
     @dg.graph(name="sweep")
     def sweep() -> None:
         summary(plan_sweep().map(worker).collect())
 
+    return sweep
+
+
+def sweep_job_from(graph: dg.GraphDefinition, *, celery: bool = False) -> dg.JobDefinition:
+    """``sweep_job`` (local processes) or, with ``celery``, ``sweep_job_celery``."""
     if celery:
         from dagster_celery import celery_executor
 
-        return sweep.to_job(name=SWEEP_CELERY_JOB_NAME, executor_def=celery_executor,
+        return graph.to_job(name=SWEEP_CELERY_JOB_NAME, executor_def=celery_executor,
                             config=_flat_config(executor_config()),
                             description="sweep_job with its worker steps on Celery workers "
                                         "(docs/sweeps_scale_out.md).")
-    return sweep.to_job(name=SWEEP_JOB_NAME, executor_def=dg.multiprocess_executor,
+    return graph.to_job(name=SWEEP_JOB_NAME, executor_def=dg.multiprocess_executor,
                         config=_flat_config(None),
                         description="K workers pull trials from one Optuna study until it "
                                     "holds N complete trials; then models/sweep_report.")
+
+
+def build_sweep_job(settings: Settings, *, celery: bool = False) -> dg.JobDefinition:
+    """One of the two jobs on its own (tests, the Celery workers' reconstructable target)."""
+    return sweep_job_from(sweep_graph(settings), celery=celery)
