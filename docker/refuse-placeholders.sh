@@ -4,14 +4,14 @@
 # compose must still accept .env.example at config time (CI validates the stack with it), so the
 # refusal happens here, when a container starts. The app image runs it as its ENTRYPOINT; the
 # timescaledb and grafana services run it in front of their images' entrypoints.
-# Checked: variables named like a secret (*PASSWORD*, *SECRET*, *TOKEN*, *_KEY, *ACCOUNT*,
+# Checked: variables named like a secret (*PASSWORD*, *_PASS (RabbitMQ), *SECRET*, *TOKEN*, *_KEY, *ACCOUNT*,
 # *USERID*) whose value starts with change-me, and *_URL variables whose userinfo password does.
 set -eu
 refused=""
 for name in $(awk 'BEGIN { for (k in ENVIRON) print k }'); do
   value=$(printenv "$name" || true)
   case "$name" in
-    *PASSWORD*|*SECRET*|*TOKEN*|*_KEY|*ACCOUNT*|*USERID*)
+    *PASSWORD*|*_PASS|*SECRET*|*TOKEN*|*_KEY|*ACCOUNT*|*USERID*)
       case "$value" in change-me*) refused="$refused $name" ;; esac ;;
     *_URL)
       case "$value" in *://*:change-me*@*) refused="$refused $name" ;; esac ;;

@@ -22,6 +22,7 @@ from intraday_jules.defs.features.definitions import build_features_defs
 from intraday_jules.defs.ingestion.definitions import build_ingestion_defs
 from intraday_jules.defs.models.definitions import build_models_defs
 from intraday_jules.defs.quality.definitions import build_quality_defs
+from intraday_jules.defs.sweeps.definitions import build_sweeps_defs
 from intraday_jules.defs.trading.definitions import build_trading_defs
 from intraday_jules.observability.logging import configure_logging
 from intraday_jules.settings import Settings
@@ -39,7 +40,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
 # Each defs/<area> slice (they import only defs.common, never each other).
 SLICES = (build_ingestion_defs, build_quality_defs, build_features_defs, build_models_defs,
-          build_trading_defs)
+          build_trading_defs, build_sweeps_defs)
 
 
 def shared_resources(settings: Settings) -> dict[str, dg.ConfigurableResource[Any]]:

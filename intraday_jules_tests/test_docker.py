@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 ENV_EXAMPLE = DOCKER / ".env.example"
-APP_SERVICES = ("code", "webserver", "daemon", "inference")
+APP_SERVICES = ("code", "webserver", "daemon", "inference", "celery_worker")
 REQUIRED_SECRETS = ("INTRADAY_JULES_DATABASE_PASSWORD", "DAGSTER_PG_PASSWORD",
                     "INTRADAY_JULES_GRAFANA_ADMIN_PASSWORD", "INTRADAY_JULES_DB_READER_PASSWORD",
-                    "INTRADAY_JULES_SERVICE_TOKEN")
+                    "INTRADAY_JULES_SERVICE_TOKEN", "INTRADAY_JULES_RABBITMQ_PASSWORD")
 SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|USERID|ACCOUNT")
 VAR_REF = re.compile(r"(?<!\$)\$\{(\w+)")
 
@@ -92,7 +92,8 @@ def test_promtool_accepts_the_prometheus_config_and_its_alert_rules() -> None:
 def test_the_stack_has_every_service_and_ib_gateway_is_an_opt_in_paper_profile() -> None:
     svc = services()
     assert set(svc) == {"timescaledb", "code", "webserver", "daemon", "inference",
-                        "pushgateway", "prometheus", "alertmanager", "grafana", "ibgateway"}
+                        "pushgateway", "prometheus", "alertmanager", "grafana", "ibgateway",
+                        "rabbitmq", "celery_worker"}
     assert [name for name, s in svc.items() if s.get("profiles")] == ["ibgateway"]
     assert svc["ibgateway"]["profiles"] == ["ibgateway"]
     assert svc["ibgateway"]["environment"]["TRADING_MODE"] == "${IB_TRADING_MODE:-paper}"
@@ -475,3 +476,24 @@ def test_the_reader_role_init_script_gives_the_inference_service_read_only_acces
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{reader}"')
+
+
+def test_celery_workers_and_the_code_service_share_one_broker_and_the_sweep_app() -> None:
+    svc = services()
+    broker = compose()["x-celery-env"]["INTRADAY_JULES_CELERY_BROKER_URL"]
+    assert broker.startswith("amqp://${INTRADAY_JULES_RABBITMQ_USER:-intraday_jules}:"
+                             "${INTRADAY_JULES_RABBITMQ_PASSWORD:?")
+    assert broker.endswith("@rabbitmq:5672//")
+    for name in ("code", "celery_worker"):
+        assert svc[name]["environment"]["INTRADAY_JULES_CELERY_BROKER_URL"] == broker, name
+        assert svc[name]["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+    worker = svc["celery_worker"]
+    assert worker["command"][:3] == ["celery", "-A", "intraday_jules.defs.sweeps.celery_app"]
+    assert worker["environment"]["INTRADAY_JULES_DATABASE_URL"] == \
+        svc["code"]["environment"]["INTRADAY_JULES_DATABASE_URL"]
+    assert svc["rabbitmq"]["entrypoint"][:2] == ["/bin/sh", "/usr/local/bin/refuse-placeholders"]
+    mounted = [v.split(":")[0] for v in svc["rabbitmq"]["volumes"]]
+    conf = DOCKER / "rabbitmq" / "20-consumer-timeout.conf"
+    assert "./rabbitmq/20-consumer-timeout.conf" in mounted
+    # a sweep step runs for hours and is acknowledged only at its end (task_acks_late)
+    assert "consumer_timeout = 604800000" in conf.read_text()

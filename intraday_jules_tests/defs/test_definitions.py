@@ -24,6 +24,7 @@ GRAPH = {  # asset -> its upstream assets: the lineage the Dagster UI shows
     "models/dual_ticker_model": ["features/feature_table", "models/nvda_foundation_model"],
     "models/model_evaluation": ["features/feature_table", "models/dual_ticker_model"],
     "models/promoted_model": ["models/model_evaluation"],
+    "models/sweep_report": [],
     "trading/session_report": ["models/promoted_model"],
     "trading/performance_report": ["trading/session_report"],
     "trading/session_reconciliation": ["trading/session_report"],
@@ -47,7 +48,8 @@ BLOCKING = {"market_data/bars": ["contract_schema_valid", "newest_bar_fresh",
                                        "keys_unique"],
             "trading/session_reconciliation": ["replay_matches_ledger"]}
 JOBS = ["ingest_bars_job", "reconcile_broker_job", "report_quality_job", "report_session_job",
-        "session_reconciliation_job", "trade_session_job", "train_models_job"]
+        "session_reconciliation_job", "sweep_job", "sweep_job_celery", "trade_session_job",
+        "train_models_job"]
 SCHEDULES = ["daily_bars_schedule", "end_of_session_report_schedule", "preopen_ingest_schedule",
              "preopen_reconcile_schedule"]
 SENSORS = ["trading_session_sensor"]
