@@ -16,13 +16,13 @@ export DAGSTER_HOME ?= $(INTRADAY_JULES_HOME)/dagster
 export OMP_NUM_THREADS ?= 1
 UI_PORT ?= 3000
 
-.PHONY: demo test ui lint type imports bench stack-config train serve tensorboard clean help
+.PHONY: demo test ui lint type imports bench stack-config train serve tensorboard sweep-ui sweep-worker clean help
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline on the embedded default"
 	@echo "make test   - set up .venv with dev extras and run the test suite"
 	@echo "make ui     - open the Dagster UI (dagster dev) on http://127.0.0.1:$(UI_PORT)"
-	@echo "make lint | type | imports | bench | train | serve | tensorboard | clean"
+	@echo "make lint | type | imports | bench | train | serve | tensorboard | sweep-ui | sweep-worker | clean"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -61,7 +61,7 @@ type: $(VENV)/.installed-dev
 imports: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 
-BENCHMARKS ?= ingest backfill quality features env training decision_latency inference
+BENCHMARKS ?= ingest backfill quality features env training decision_latency inference sweep
 
 bench: $(VENV)/.installed-dev
 	@for b in $(BENCHMARKS); do echo "== python -m benchmarks.$$b"; $(PY) -m benchmarks.$$b || exit 1; done
@@ -81,6 +81,14 @@ serve: $(VENV)/.installed
 
 tensorboard: $(VENV)/.installed
 	$(VENV)/bin/tensorboard --logdir $(INTRADAY_JULES_HOME)/tensorboard --host 127.0.0.1
+
+# optuna-dashboard on the sweeps' study storage (docs/sweeps.md)
+sweep-ui: $(VENV)/.installed
+	$(VENV)/bin/intraday-jules sweep-ui --host 127.0.0.1 --port 8080
+
+# a Celery worker for sweep_job_celery (docs/sweeps_scale_out.md)
+sweep-worker: $(VENV)/.installed
+	$(PY) -m celery -A intraday_jules.defs.sweeps.celery_app worker -Q dagster --concurrency 1 -l INFO
 
 clean:
 	rm -rf $(INTRADAY_JULES_HOME)

@@ -25,8 +25,9 @@ LIMIT_FLAGS = ("--max-position", "900", "--daily-loss-limit", "100000", "--drawd
 
 
 @functools.cache
-def tiny_dual(replay_file: Path) -> Any:
-    """Trained once per test process: RecurrentPPO, 64 steps, on three sessions of the file."""
+def tiny_dual(replay_file: Path, interval: int = 1) -> Any:
+    """Trained once per test process (per ``interval``: the model's decision interval in
+    minutes): RecurrentPPO, 64 steps, on three sessions of the file."""
     import torch
 
     from intraday_jules.agent import DateWindow, prepare_data, train_dual_from_scratch
@@ -39,7 +40,8 @@ def tiny_dual(replay_file: Path) -> Any:
     bars = bars[bars["ts"].dt.tz_convert("America/New_York").dt.date.isin(TRAIN_SESSIONS)]
     data = prepare_data(bars.drop(columns=["source"], errors="ignore"),
                         train_window=DateWindow.of(list(TRAIN_SESSIONS)))
-    env = TradingEnvConfig(max_position_notional=CAP, step_notional=CAP, allow_short=False)
+    env = TradingEnvConfig(max_position_notional=CAP, step_notional=CAP, allow_short=False,
+                           decision_interval_minutes=interval)
     return train_dual_from_scratch(data, tiny_config(seed=5, env=env))
 
 

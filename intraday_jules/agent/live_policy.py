@@ -173,7 +173,8 @@ class LivePolicy:
     def _start_session(self, session: date) -> None:
         self._session = session
         self._schedule = SessionSchedule(session, self.config.lookback,
-                                         self.config.flatten_bars_before_close)
+                                         self.config.flatten_bars_before_close,
+                                         self.config.decision_interval_minutes)
         self._flatten = pd.Timestamp(self._schedule.flatten_at).tz_convert("UTC")
         self._stepper.reset()
         self.history = []

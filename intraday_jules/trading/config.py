@@ -35,6 +35,7 @@ class Phase(StrEnum):
 
     WARMUP = "warmup"  # features still warming up: no decision
     DECIDE = "decide"  # the policy decides
+    HOLD = "hold"  # between two decisions (decision interval > 1): the book is held
     FLATTEN = "flatten"  # the session's forced flatten (policy consulted, action ignored)
     CLOSED = "closed"  # after the flatten: only flattening of leftovers
 
@@ -48,6 +49,8 @@ class SessionConfig:
     starting_cash: cash deposited before the first fill ever recorded in the ledger.
     lookback: complete minutes of warm-up before the first decision (the env's lookback).
     flatten_minutes_before_close: positions are closed by this many minutes before the close.
+    decision_interval_minutes: the model decides every k-th minute from the session's open
+        (1, 5 or 15: its ExecutionSpec's); the minutes between are HOLD.
     max_bar_delay: a bar whose close is older than this when it arrives is stale (bad input);
         no bar for this long (heartbeat) is stale data.
     max_order_delay: on restart, an order recorded but never sent is still sent if its decision
@@ -63,6 +66,7 @@ class SessionConfig:
     starting_cash: Decimal = Decimal("10000")
     lookback: int = DEFAULT_LOOKBACK
     flatten_minutes_before_close: int = DEFAULT_FLATTEN_BARS
+    decision_interval_minutes: int = 1
     max_bar_delay: timedelta = timedelta(seconds=90)
     max_order_delay: timedelta = timedelta(seconds=60)
     position_rules: PositionRules | None = None
@@ -90,7 +94,8 @@ class SessionConfig:
     @cached_property
     def schedule(self) -> SessionSchedule:
         """The session's decision-bar schedule (``env.schedule``: the env's and the model's)."""
-        return SessionSchedule(self.session, self.lookback, self.flatten_minutes_before_close)
+        return SessionSchedule(self.session, self.lookback, self.flatten_minutes_before_close,
+                               self.decision_interval_minutes)
 
     def rules(self, max_position_usd: Decimal) -> PositionRules:
         """The sizing rules: explicit ones, else step = cap = the risk limit (the seed's)."""

@@ -122,4 +122,5 @@ def model_session_config(config: SessionConfig, spec: ExecutionSpec | None) -> S
         return config
     return replace(config, position_rules=spec.position_rules(), lookback=spec.lookback,
                    flatten_minutes_before_close=spec.flatten_bars_before_close,
+                   decision_interval_minutes=spec.decision_interval_minutes,
                    execution=spec.execution_config())
