@@ -19,8 +19,8 @@ random run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). No fsync
 measured path: the journal's lines reach the kernel before the broker answers and the disk at
 the loop's housekeeping after the minute's orders; the ledger commits in SQLite WAL mode
 (``synchronous=NORMAL``) and checkpoints after the minute's orders
-(docs/risk_and_ledger.md, "What is durable when"). The span is the loop's own (``SessionResult.latencies_ms``), unchanged: from the
-minute's first bar delivered (the clock jumps to its close) to its last order handed to
+(docs/risk_and_ledger.md, "What is durable when"). The span is the loop's own
+(``SessionResult.latencies_ms``), unchanged: from the minute's first bar delivered (the clock jumps to its close) to its last order handed to
 the broker.
 """
 
