@@ -12,16 +12,16 @@ loop's own clock (a ``ReplayClock``: the time since the minute's last bar was de
 Risk limits are set high enough that no session halts, so every decision minute of every
 session takes the full path (orders sent most minutes): the heaviest realistic load.
 
-Policies: ``random`` (the loop's own cost) and ``lstm``: a freshly initialised (untrained)
-dual RecurrentPPO behind the agent's ``LivePolicy``, i.e. the real inference path of the
-promoted model. The top-level figures are the LSTM run's when it ran (the real cost), else the
-random run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). No fsync is on the
-measured path: the journal's lines reach the kernel before the broker answers and the disk at
-the loop's housekeeping after the minute's orders; the ledger commits in SQLite WAL mode
-(``synchronous=NORMAL``) and checkpoints after the minute's orders
-(docs/risk_and_ledger.md, "What is durable when"). The span is the loop's own
-(``SessionResult.latencies_ms``), unchanged: from the minute's first bar delivered (the clock jumps to its close) to its last order handed to
-the broker.
+Policies: ``random`` (the loop's own cost) and ``lstm``: a freshly initialised (untrained) dual
+RecurrentPPO behind the agent's ``LivePolicy``, i.e. the real inference path of the promoted
+model. The top-level figures are the LSTM run's when it ran (the real cost), else the random
+run's. Last line: JSON (targets: p99 < 5 ms, peak RSS < 1.5 GB). No fsync is on the measured
+path: the journal's lines reach the kernel before the broker answers and the disk at the loop's
+housekeeping after the minute's orders; the ledger commits in SQLite WAL mode
+(``synchronous=NORMAL``) and checkpoints after the minute's orders (docs/risk_and_ledger.md,
+"What is durable when"). The span is the loop's own (``SessionResult.latencies_ms``),
+unchanged: from the minute's first bar delivered (the clock jumps to its close) to its last
+order handed to the broker.
 """
 
 from __future__ import annotations
