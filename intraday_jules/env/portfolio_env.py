@@ -133,7 +133,9 @@ class PortfolioTradingEnv(gym.Env[np.ndarray, np.int64]):
                                                       self.config.decision_interval_minutes)
         self._turnover_coef, self._drawdown_coef = self.config.penalty_coefficients()
         self._dsr = DifferentialSharpe(self.config.dsr_eta)
-        self._reward = self._dsr_reward if self.config.reward == "dsr" else self._pnl_reward
+        # a flag, not a bound method in __dict__: a checkpoint pickles the env's __dict__, and a
+        # pickled bound method would come back bound to a detached copy of the env
+        self._dsr_rewarded = self.config.reward == "dsr"
         self._load_arrays()
         n, clip = len(self.symbols), float(self.config.observation_clip)
         self._n_feature_values = n * self.arrays.n_features
@@ -214,7 +216,8 @@ class PortfolioTradingEnv(gym.Env[np.ndarray, np.int64]):
         value = self._cash
         for shares, price in zip(self._shares, self._close[mark], strict=True):
             value += shares * price
-        reward = self._reward(value, traded)
+        reward = (self._dsr_reward(value, traded) if self._dsr_rewarded
+                  else self._pnl_reward(value, traded))
         self._k += 1
         truncated = self._k >= self._end
         obs = self._observation(t + 1 if truncated else self._bars[self._k])

@@ -6,9 +6,7 @@ import dagster as dg
 
 from intraday_jules.defs.sweeps.jobs import build_sweep_job
 from intraday_jules.settings import Settings
-from intraday_jules_tests.defs import sweep_standin
 
 
 def celery_sweep_job() -> dg.JobDefinition:
-    sweep_standin.install()  # until intraday_jules.pipelines.sweep is merged
     return build_sweep_job(Settings.from_env(), celery=True)

@@ -1,10 +1,7 @@
 """``sweep_job``'s wiring on the embedded default: the flat run config, the fan-out into K
 worker steps on one study, the summary and ``models/sweep_report``; bad config refused by name;
-the Celery variant's executor settings. Runs on the stand-in of ``intraday_jules.pipelines.sweep``
-while that library is absent (sweep_standin.py)."""
-
-import importlib.util
-import sys
+the Celery variant's executor settings. Real trials (``intraday_jules.pipelines.sweep``) at
+small budgets."""
 
 import dagster as dg
 import pytest
@@ -17,15 +14,8 @@ from intraday_jules.defs.sweeps.celery_config import (
     executor_config,
 )
 from intraday_jules.defs.sweeps.jobs import build_sweep_job
-from intraday_jules_tests.defs import sweep_standin
 
-
-@pytest.fixture
-def sweep_library(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stand-in as the library, for this test only, when the library is absent."""
-    if importlib.util.find_spec(sweep_standin.LIBRARY) is None:
-        monkeypatch.setitem(sys.modules, sweep_standin.LIBRARY, sweep_standin)
-    monkeypatch.setattr(sweep_standin, "TRIAL_SECONDS", 0.05)
+BUDGETS = {"foundation_steps": 512, "dual_steps": 1024}
 
 
 @pytest.fixture
@@ -38,10 +28,10 @@ def _run(settings, instance, **config):
                                                        raise_on_error=False)
 
 
-@pytest.mark.usefixtures("sweep_library")
 def test_sweep_job_fills_the_study_and_records_its_report(settings) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
-        result = _run(settings, instance, study="wiring", trials=3, workers=2)
+        result = _run(settings, instance, study="wiring", trials=3, workers=2,
+                      **BUDGETS)
         assert result.success
         summary = result.output_for_node("summarize_sweep")
         complete = [t for t in summary["trials"] if t["state"] == "COMPLETE"]
@@ -53,7 +43,7 @@ def test_sweep_job_fills_the_study_and_records_its_report(settings) -> None:
             sorted(t["number"] for t in complete)
         [report] = result.asset_materializations_for_node("summarize_sweep")
         assert report.asset_key == SWEEP_REPORT_KEY and report.partition == "wiring"
-        assert "# Sweep wiring" in report.metadata["report"].value
+        assert "# Sweep `wiring`" in report.metadata["report"].value
         assert report.metadata["history_png"].value.startswith("![history](data:image/png")
         assert report.metadata["best"].value == summary["best"]
         assert instance.get_dynamic_partitions("sweep_study") == ["wiring"]
@@ -64,7 +54,6 @@ def test_sweep_job_fills_the_study_and_records_its_report(settings) -> None:
         assert meta["best"].value == summary["best"]
 
 
-@pytest.mark.usefixtures("sweep_library")
 @pytest.mark.parametrize(("config", "message"), [
     ({"trials": 0}, "trials must be at least 1, got 0"),
     ({"workers": 0}, "workers must be at least 1, got 0"),

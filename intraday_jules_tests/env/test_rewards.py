@@ -95,3 +95,26 @@ def test_bad_reward_settings_are_refused_precisely(overrides: dict[str, object],
                                                    message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TradingEnvConfig(**overrides)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reward", ["pnl", "penalised", "dsr"])
+def test_an_env_restored_from_its_pickled_state_goes_on_paying_the_same_rewards(
+        arrays: MarketArrays, reward: str) -> None:
+    # regression: the reward function was a bound method kept in the env's __dict__; a resumed
+    # training (agent.checkpoints pickles each env's __dict__) called it on a detached copy
+    import pickle
+
+    config = replace(WALK, reward=reward)  # type: ignore[arg-type]
+    expected, _ = _rollout(DualTickerTradingEnv(arrays, config))
+    env = DualTickerTradingEnv(arrays, config)
+    env.reset(options={"start_index": 0})
+    rng = np.random.default_rng(0)
+    rewards = [env.step(int(rng.integers(9)))[1] for _ in range(5)]
+    restored = DualTickerTradingEnv(arrays, config)
+    restored.__dict__ = pickle.loads(pickle.dumps(env.__dict__))  # noqa: S301
+    done = False
+    while not done:
+        _, r, terminated, truncated, _ = restored.step(int(rng.integers(9)))
+        rewards.append(r)
+        done = terminated or truncated
+    assert rewards == expected
