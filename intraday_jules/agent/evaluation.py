@@ -29,7 +29,13 @@ import numpy as np
 from intraday_jules.agent.baselines import baselines_for
 from intraday_jules.agent.bundle import ModelBundle
 from intraday_jules.agent.data import DateWindow, PreparedData, TrainingDataError
-from intraday_jules.agent.metrics import Metrics, ci95, compute_metrics, mean_metrics
+from intraday_jules.agent.metrics import (
+    Metrics,
+    ci95,
+    compute_metrics,
+    daily_pnl_usd,
+    mean_metrics,
+)
 from intraday_jules.agent.policy import ActionMode, PolicyStepper, choose_actions
 from intraday_jules.agent.rollout import (
     Decide,
@@ -123,6 +129,18 @@ class EvaluationReport:
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     actions: dict[str, np.ndarray] = field(default_factory=dict)
     execution_spec: dict[str, Any] | None = None
+    #: per policy at the reference cost: each evaluated session's net P&L in $ (mean over
+    #: the seeds), in ``session_dates`` order: the unit of the session bootstrap, the
+    #: deflated Sharpe ratio and the overfitting statistics
+    session_dates: tuple[date, ...] = ()
+    session_pnl: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def session_returns(self, name: str = MODEL) -> np.ndarray:
+        """Per-session return of ``name`` on the evaluation book (P&L / initial cash: the
+        book is flat at every close and starts each session near its initial value)."""
+        if self.execution_spec is None:
+            raise ValueError("this evaluation records no ExecutionSpec: no book size")
+        return self.session_pnl[name] / float(self.execution_spec["evaluation_book_usd"])
 
     def metrics(self, name: str = MODEL, cost: str | None = None) -> Metrics:
         return mean_metrics(self.runs[cost or self.reference][name])
@@ -201,7 +219,15 @@ def evaluate(bundle: ModelBundle, data: PreparedData, *, window: DateWindow | No
         execution=base.config.to_dict(), runs=runs,
         fold_metrics=_per_fold(recorded, folds, arrays.session_dates),
         curves={n: ts[0].values for n, ts in recorded.items()}, actions=actions,
-        execution_spec={"version": spec.version, **spec.to_dict()})
+        execution_spec={"version": spec.version, **spec.to_dict()},
+        session_dates=_traded_sessions(recorded[MODEL][0], arrays.session_dates),
+        session_pnl={n: np.mean([daily_pnl_usd(t) for t in ts], axis=0)
+                     for n, ts in recorded.items()})
+
+
+def _traded_sessions(traj: Trajectory, dates: tuple[date, ...]) -> tuple[date, ...]:
+    """The sessions of ``traj`` in order (``daily_pnl_usd``'s order)."""
+    return tuple(dates[int(s)] for s in np.unique(traj.session))
 
 
 def _split_agent(agent: list[Trajectory]) -> dict[str, list[Trajectory]]:

@@ -173,3 +173,17 @@ def test_artifacts_are_a_markdown_table_and_an_equity_drawdown_png(
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = paths["markdown"].read_text()
     assert "| model |" in table and "| buy_and_hold_nvda |" in table and "95% CI" in table
+
+
+def test_per_session_pnl_adds_up_to_each_policys_pnl(report: EvaluationReport) -> None:
+    # the unit of the session bootstrap and of the deflated Sharpe ratio: one net P&L per
+    # evaluated session and policy, mean over seeds, summing to the policy's P&L
+    assert len(report.session_dates) == len(report.session_pnl["model"]) >= 2
+    assert list(report.session_dates) == sorted(set(report.session_dates))
+    assert all(report.window.contains(d) for d in report.session_dates)
+    for name in ("model", "flat", "buy_and_hold_nvda", "random"):
+        assert report.session_pnl[name].sum() == pytest.approx(
+            report.metrics(name)["pnl_usd"], abs=1e-6)
+    book = report.to_dict()["execution_spec"]["evaluation_book_usd"]
+    assert report.session_returns("flat").tolist() == [0.0] * len(report.session_dates)
+    assert report.session_returns("model") * book == pytest.approx(report.session_pnl["model"])
