@@ -49,6 +49,10 @@ def fmt(value: float | None, name: str) -> str:
     """``value`` of metric ``name`` for display: $ to the cent, % or a 2-decimal ratio."""
     if value is None:
         return "n/a"
+    return _no_negative_zero(_fmt(value, name), signed=name == "total_return")
+
+
+def _fmt(value: float, name: str) -> str:
     if name.endswith("_usd"):
         return money(value)
     if name in _FRACTIONS:
@@ -63,8 +67,16 @@ def fmt(value: float | None, name: str) -> str:
 
 
 def money(value: float) -> str:
-    """$ to the cent, sign first: -$1,234.57."""
-    return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
+    """$ to the cent, sign first: -$1,234.57 ($0.00, not -$0.00, for -$0.004)."""
+    return _no_negative_zero(f"{'-' if value < 0 else ''}${abs(value):,.2f}")
+
+
+def _no_negative_zero(text: str, signed: bool = False) -> str:
+    """``text`` without its minus sign when it shows only zeros ("-$0.00" -> "$0.00"; a
+    ``signed`` figure gets "+" instead, as its other zeros do)."""
+    if text.startswith("-") and not re.search("[1-9]", text):
+        return ("+" if signed else "") + text[1:]
+    return text
 
 
 def _row(label: str, cells: Iterable[str]) -> str:
@@ -128,8 +140,9 @@ def cost_verdict(m: Metrics) -> str | None:
     if edge is None or cost is None or cost <= 0:
         return None
     if edge < cost:
+        worse = " (it loses even before costs)" if round(edge, 2) < 0 else ""
         return (f"gross edge {money(edge)} per trade < costs {money(cost)} per trade: "
-                "the policy cannot pay its costs")
+                f"the policy cannot pay its costs{worse}")
     return (f"gross edge {money(edge)} per trade >= costs {money(cost)} per trade: it "
             f"breaks even at {fmt(m.get('break_even_cost_x'), 'break_even_cost_x')} costs")
 
@@ -231,7 +244,7 @@ def _gate_text(value: Any, percent: bool) -> str:
         return str(value).lower()
     if isinstance(value, int | float):
         if percent:
-            return f"{100 * value:+.2f}%"
+            return _no_negative_zero(f"{100 * value:+.2f}%", signed=True)
         return f"{value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
     text = " ".join(str(value).split()).replace("|", "/")  # one line; no stray table cell
     return text if len(text) <= GATE_TEXT_WIDTH else text[:GATE_TEXT_WIDTH - 1].rstrip() + "…"

@@ -16,8 +16,10 @@ from intraday_jules.agent.evaluation import ARGMAX, MODEL, EvaluationReport
 from intraday_jules.agent.metrics import METRICS, Metrics
 from intraday_jules.agent.report import (
     GATE_TEXT_WIDTH,
+    cost_verdict,
     curve_styles,
     equity_figure,
+    fmt,
     gate_table_markdown,
     markdown_table,
     write_artifacts,
@@ -68,6 +70,13 @@ def test_table_rounds_money_to_cents_ratios_to_2_decimals_and_shows_returns_in_p
     assert "walk-forward folds" in table and "| model 95% CI |" in table
 
 
+def test_figures_that_round_to_zero_never_show_a_minus_sign() -> None:
+    assert fmt(-0.004, "pnl_usd") == "$0.00" and fmt(-0.006, "pnl_usd") == "-$0.01"
+    assert fmt(-0.00001, "total_return") == "+0.00%" and fmt(-0.0001, "total_return") == "-0.01%"
+    assert fmt(-0.003, "break_even_cost_x") == "0.00x" and fmt(-0.003, "calmar") == "0.00"
+    assert fmt(None, "sharpe") == "n/a"
+
+
 def test_a_short_window_shows_sharpe_per_session_and_says_so() -> None:
     short, long = markdown_table(_report(3)), markdown_table(_report(20))
     assert "Sharpe / session" in short and "Sharpe (ann.)" not in short
@@ -90,6 +99,9 @@ def test_costs_table_and_plain_words_when_the_gross_edge_cannot_pay_the_costs() 
             "even at 4.00x costs") in table
     assert "| model | 10 | $1.20 | $10.50 | $0.12 | $1.05 | 0.11x |" in table
     assert "- flat:" not in table  # no trades: nothing to say
+    losing = _metrics(3, gross_edge_per_trade_usd=-0.5, cost_per_trade_usd=1.0)
+    assert cost_verdict(losing) == ("gross edge -$0.50 per trade < costs $1.00 per trade: the "
+                                    "policy cannot pay its costs (it loses even before costs)")
 
 
 def test_the_equity_plot_draws_every_baseline_with_distinct_colours_and_styles(
