@@ -9,14 +9,25 @@ Conventions (docs/training.md):
   ``worst_daily_pnl_usd`` the most negative session P&L in $ (the daily loss halt's unit;
   the smallest session P&L, positive if every session made money). A session is one
   exchange session of the trajectory, as for the daily returns.
-- Sharpe and Sortino use DAILY returns (one per session: session P&L / equity at its start),
-  annualised by sqrt(252). The book is flat at every close, so a session's P&L is exactly
-  the day's return; per-bar returns (sqrt(252 x 390)) would mostly be zeros of flat bars and
-  assume independent minutes, which intraday returns are not. Sortino's downside deviation is
+- Sharpe and Sortino use DAILY returns (one per session: session P&L / equity at its start).
+  ``sharpe_per_session`` / ``sortino_per_session`` are the raw ratios (always present);
+  ``sharpe`` / ``sortino`` annualise them by sqrt(252) only when the window has at least
+  ``MIN_ANNUALISED_SESSIONS`` (20) sessions, and are None (JSON null) below that: on a few
+  sessions sqrt(252) x a noisy per-session ratio reads like a yearly figure it is not. The
+  book is flat at every close, so a session's P&L is exactly the day's return; per-bar
+  returns (sqrt(252 x 390)) would mostly be zeros of flat bars and assume independent
+  minutes, which intraday returns are not. Sortino's downside deviation is
   sqrt(mean(min(r, 0)^2)) over all sessions. Calmar = (mean daily return x 252) / max
   drawdown (fraction).
 - A ratio with a zero denominator is 0.0 when its numerator is 0 too (e.g. flat), and None
   (JSON null: undefined) otherwise.
+- Costs (``costs_usd``): commission + slippage in $ (slippage is inside the fill price, so
+  ``gross_pnl_usd`` = ``pnl_usd`` + ``costs_usd`` is the P&L at the unslipped next-bar open
+  without commission). ``trades`` counts fills (one asset's order in one step);
+  ``gross_edge_per_trade_usd`` / ``cost_per_trade_usd`` divide by it (None without trades).
+  ``break_even_cost_x`` = gross / costs: the multiple of this run's costs at which its net P&L
+  is 0 (at the 1x reference it is the break-even cost multiplier; below 1 the policy cannot
+  pay its costs, negative when it loses before costs); None without trades or without costs.
 - turnover: traded notional per session / equity. trades_per_day: fills per session.
   exposure: fraction of decision steps that end holding any position. hit_rate: fraction of
   round trips (flat -> position -> flat, per asset, commissions included) that made money.
@@ -32,9 +43,12 @@ import numpy as np
 from intraday_jules.agent.rollout import Trajectory
 
 TRADING_DAYS = 252
+MIN_ANNUALISED_SESSIONS = 20
 METRICS: tuple[str, ...] = (
     "total_return", "pnl_usd", "sharpe", "sortino", "max_drawdown_pct", "max_drawdown_usd",
     "worst_daily_pnl_usd", "calmar", "turnover", "trades_per_day", "exposure", "hit_rate",
+    "sharpe_per_session", "sortino_per_session", "trades", "gross_pnl_usd", "costs_usd",
+    "gross_edge_per_trade_usd", "cost_per_trade_usd", "break_even_cost_x",
 )
 Metrics = dict[str, float | None]
 
@@ -90,13 +104,12 @@ def compute_metrics(traj: Trajectory, sessions: np.ndarray | None = None) -> Met
     mean = float(days.mean()) if len(days) else 0.0
     std = float(days.std(ddof=1)) if len(days) > 1 else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(days, 0.0) ** 2))) if len(days) else 0.0
-    annual = math.sqrt(TRADING_DAYS)
     sharpe, sortino = _ratio(mean, std), _ratio(mean, downside)
     return {
         "total_return": end / start - 1.0,
         "pnl_usd": end - start,
-        "sharpe": None if sharpe is None else sharpe * annual,
-        "sortino": None if sortino is None else sortino * annual,
+        "sharpe": annualised(sharpe, len(days)),
+        "sortino": annualised(sortino, len(days)),
         "max_drawdown_pct": 100.0 * dd_frac,
         "max_drawdown_usd": dd_usd,
         "worst_daily_pnl_usd": float(day_pnl.min()) if len(day_pnl) else 0.0,
@@ -107,6 +120,31 @@ def compute_metrics(traj: Trajectory, sessions: np.ndarray | None = None) -> Met
         "hit_rate": hit_rate(traj, steps),
         "costs_usd": float(traj.costs[steps].sum()),
         "sessions": float(len(days)),
+        "sharpe_per_session": sharpe,
+        "sortino_per_session": sortino,
+        **cost_metrics(end - start, float(traj.costs[steps].sum()),
+                       int(traj.trades[steps].sum())),
+    }
+
+
+def annualised(per_session: float | None, sessions: int) -> float | None:
+    """``per_session`` x sqrt(252), or None when undefined or on fewer than
+    ``MIN_ANNUALISED_SESSIONS`` sessions."""
+    if per_session is None or sessions < MIN_ANNUALISED_SESSIONS:
+        return None
+    return per_session * math.sqrt(TRADING_DAYS)
+
+
+def cost_metrics(pnl_usd: float, costs_usd: float, trades: int) -> Metrics:
+    """Gross P&L, costs per trade and the break-even cost of a run with net ``pnl_usd``,
+    ``costs_usd`` of commission + slippage and ``trades`` fills."""
+    gross = pnl_usd + costs_usd
+    return {
+        "trades": float(trades),
+        "gross_pnl_usd": gross,
+        "gross_edge_per_trade_usd": gross / trades if trades else None,
+        "cost_per_trade_usd": costs_usd / trades if trades else None,
+        "break_even_cost_x": gross / costs_usd if trades and costs_usd > 0 else None,
     }
 
 

@@ -63,9 +63,18 @@ def _model_text(m: dict[str, Any]) -> str:
     if not m.get("champion"):
         return (f"[yellow]no promoted model[/] (latest trained: {m.get('latest') or 'none'}); "
                 "trading loads only a model that passed the gate")
-    ev = ", ".join(f"{k} {v:.4g}" for k, v in m.get("evaluation", {}).items())
+    ev = ", ".join(f"{k} {_figure(k, v)}" for k, v in m.get("evaluation", {}).items())
     return (f"{m['champion']} ({m['kind']}, trained on {m['trained_on']}, spec "
             f"{m['spec_version']}…)\nvalidation: {ev or 'n/a'}")
+
+
+def _figure(name: str, value: float | None) -> str:
+    """A headline figure for the screen: returns in %, ratios to 2 decimals, None as n/a."""
+    if value is None:
+        return "n/a"
+    if name == "total_return":  # a fraction in the JSON
+        return f"{100 * value:+.2f}%"
+    return f"{value:.2f}%" if name.endswith("_pct") else f"{value:.2f}"
 
 
 def _today_text(t: dict[str, Any]) -> str:

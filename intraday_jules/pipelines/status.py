@@ -164,11 +164,20 @@ def _model(engine: Engine, settings: Settings) -> dict[str, Any]:
         latest = store.records()
         return {"champion": None, "latest": latest[-1].id if latest else None}
     record = store.get(champion)
-    evaluation = record.metrics.get("evaluation", {})
     return {"champion": champion, "kind": record.kind, "trained_on": str(record.window),
             "spec_version": record.spec_version[:12],
-            "evaluation": {k: evaluation.get(k) for k in ("total_return", "sharpe",
-                                                          "max_drawdown_pct") if k in evaluation}}
+            "evaluation": champion_evaluation(record.metrics.get("evaluation", {}))}
+
+
+STATUS_EVALUATION_KEYS = ("total_return", "sharpe", "sharpe_per_session", "max_drawdown_pct")
+
+
+def champion_evaluation(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of a recorded evaluation (``EvaluationReport.summary()``): the
+    model's row at the reference cost; ``sharpe`` is null on windows too short to annualise,
+    ``sharpe_per_session`` is always there (absent in evaluations recorded before it)."""
+    model = evaluation.get("model") or {}
+    return {k: model[k] for k in STATUS_EVALUATION_KEYS if k in model}
 
 
 def _risk(engine: Engine, now: datetime) -> dict[str, Any]:

@@ -107,6 +107,37 @@ def test_buy_and_hold_equals_the_price_change_minus_costs(
     assert got["trades_per_day"] == 2.0
 
 
+def test_buy_and_holds_gross_pnl_is_the_open_to_open_price_change_and_costs_the_rest(
+        report: EvaluationReport, dual: ModelBundle, real_data: PreparedData) -> None:
+    arrays = real_data.window(report.window, ("NVDA", "MSFT"))
+    schedule = DualTickerTradingEnv(arrays, evaluation_env_config(dual.config.env)).schedule
+    gross = 0.0
+    for s in range(len(arrays.session_dates)):
+        bars = schedule.bars[arrays.session[schedule.bars] == s]
+        first, last = int(bars[0]), int(bars[-1])
+        shares = int(1000.0 / arrays.close[first, 0])
+        gross += shares * (arrays.open[last + 1, 0] - arrays.open[first + 1, 0])
+    for cost in ("0x", "1x", "2x"):
+        got = report.metrics("buy_and_hold_nvda", cost)
+        assert got["gross_pnl_usd"] == pytest.approx(gross, abs=1e-6)
+        assert got["costs_usd"] == pytest.approx(gross - got["pnl_usd"], abs=1e-6)
+        assert got["trades"] == 2 * len(arrays.session_dates)
+        assert got["cost_per_trade_usd"] == pytest.approx(got["costs_usd"] / got["trades"])
+    one = report.metrics("buy_and_hold_nvda", "1x")
+    assert one["break_even_cost_x"] == pytest.approx(gross / one["costs_usd"])
+
+
+def test_gross_pnl_and_trades_do_not_depend_on_costs_and_costs_scale_with_them(
+        report: EvaluationReport) -> None:
+    for name in ("model", "model_argmax", "random", "momentum"):
+        zero, one, two = (report.metrics(name, c) for c in ("0x", "1x", "2x"))
+        assert zero["gross_pnl_usd"] == pytest.approx(one["gross_pnl_usd"], abs=1e-6)
+        assert two["gross_pnl_usd"] == pytest.approx(one["gross_pnl_usd"], abs=1e-6)
+        assert zero["trades"] == one["trades"] == two["trades"] > 0
+        assert zero["costs_usd"] == 0.0 and zero["break_even_cost_x"] is None
+        assert two["costs_usd"] == pytest.approx(2 * one["costs_usd"])
+
+
 def test_more_costs_never_raise_the_return_of_a_trading_policy(report: EvaluationReport) -> None:
     for name in ("model", "random", "momentum"):
         runs = [[r["total_return"] for r in report.runs[c][name]] for c in ("0x", "1x", "2x")]

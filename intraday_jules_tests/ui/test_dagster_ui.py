@@ -47,7 +47,8 @@ EXPECTED_ASSETS: tuple[str, ...] = (
 EXPECTED_METADATA: dict[str, tuple[str, ...]] = {
     "market_data/bars": ("rows_written", "source", "backend"),
     "quality/bar_quality_report": ("checks", "failed_checks", "blocking_failed", "report"),
-    "models/model_evaluation": ("model_id", "total_return", "sharpe", "max_drawdown_pct"),
+    "models/model_evaluation": ("model_id", "total_return_pct", "sharpe", "sharpe_per_session",
+                                "max_drawdown_pct"),
     "models/promoted_model": ("champion", "challenger", "promoted", "gate"),
     "trading/session_report": ("report", "equity_png", "summary"),
     "trading/performance_report": ("report", "equity_png", "targets", "targets_met"),

@@ -11,7 +11,7 @@ asset imports it when it runs, not when the code location loads.
 
 import base64
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -125,11 +125,26 @@ def model_evaluation(model_store: ModelStoreResource, model) -> dg.Output:  # ty
         "table": dg.MetadataValue.md(markdown_table(report)),
         "equity_png": dg.MetadataValue.md(
             f"![equity and drawdown](data:image/png;base64,{png.decode('ascii')})"),
-        "total_return": payload["model"]["total_return"],
-        "sharpe": payload["model"]["sharpe"],
-        "max_drawdown_pct": payload["model"]["max_drawdown_pct"],
+        **evaluation_headline(payload["model"]),
         "evaluation": dg.MetadataValue.json(payload),
     })
+
+
+def _rounded(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def evaluation_headline(model: Mapping[str, float | None]) -> dict[str, float | None]:
+    """The model's headline figures as the UI shows them (the JSON keeps the raw values):
+    returns in percent, money to the cent, ratios to 2 decimals; ``sharpe`` is null (shown
+    as null) on a window too short to annualise, ``sharpe_per_session`` always set."""
+    ret = model["total_return"]
+    return {"total_return_pct": _rounded(None if ret is None else 100 * ret),
+            "pnl_usd": _rounded(model["pnl_usd"]),
+            "sharpe": _rounded(model["sharpe"]),
+            "sharpe_per_session": _rounded(model.get("sharpe_per_session")),
+            "max_drawdown_pct": _rounded(model["max_drawdown_pct"]),
+            "break_even_cost_x": _rounded(model.get("break_even_cost_x"))}
 
 
 def promoted_model_asset(settings: Settings) -> dg.AssetsDefinition:
