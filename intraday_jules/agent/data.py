@@ -257,12 +257,14 @@ def _train_days(window: DateWindow | None, sessions: Sequence[date] | None,
 
 def _bar_days(bars: pd.DataFrame) -> pd.Series:
     """Each bar's session (New York date)."""
-    return bars["ts"].dt.tz_convert(NEW_YORK).dt.date
+    days: pd.Series = bars["ts"].dt.tz_convert(NEW_YORK).dt.date
+    return days
 
 
 def _feature_days(features: pd.DataFrame) -> pd.Index:
     """Each feature row's session (New York date)."""
-    return pd.Index(features.index.get_level_values("ts").tz_convert(NEW_YORK).date)
+    return pd.Index(pd.DatetimeIndex(features.index.get_level_values("ts"))
+                    .tz_convert(NEW_YORK).date)
 
 
 def _describe(dates: Sequence[date]) -> str:
