@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from intraday_jules.agent import training
 from intraday_jules.agent.cpcv import CpcvPlanError, session_splits
-from intraday_jules.domain.calendar import sessions_in_range
+from intraday_jules.domain.calendar import NEW_YORK, sessions_in_range
+from intraday_jules.env import MarketArrays
 from intraday_jules.pipelines.cpcv import CpcvReport, distribution, path_metrics, run_cpcv
 from intraday_jules_tests.agent.conftest import synthetic_bars, tiny_config
 
@@ -55,6 +57,27 @@ def test_run_cpcv_is_deterministic_for_a_seed(bars: pd.DataFrame, report: CpcvRe
     again = run_cpcv(bars, tiny_config(), foundation_steps=256, dual_steps=256, seed=1,
                      seeds=2, n_groups=3, n_test_groups=2)
     assert again.to_dict() == report.to_dict()
+
+
+def test_run_cpcv_trains_each_split_on_its_training_sessions_only(
+        bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[set[date]] = []
+    real = training.make_training_env
+
+    def spy(arrays: MarketArrays, *args: object, **kwargs: object) -> object:
+        ts = pd.DatetimeIndex(arrays.ts).tz_localize("UTC").tz_convert(NEW_YORK)
+        seen.append(set(ts.date))
+        return real(arrays, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training, "make_training_env", spy)
+    report = run_cpcv(bars, tiny_config(), foundation_steps=32, dual_steps=32, seeds=1,
+                      n_groups=3, n_test_groups=2)
+    splits = report.plan.splits
+    assert len(seen) == 2 * len(splits)  # foundation, then dual, per split
+    for i, split in enumerate(splits):
+        for trained in seen[2 * i:2 * i + 2]:
+            assert trained == set(split.train)
+            assert not trained & set(split.test_sessions)
 
 
 def test_run_cpcv_refuses_too_few_sessions_before_training(bars: pd.DataFrame) -> None:
