@@ -205,10 +205,11 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
     instead of building them from ``bars`` (still needed for prices); refused unless built
     with ``spec`` and covering every bar (``MissingFeaturesError`` names the partitions).
     ``train_sessions`` (instead of ``train_window``): train on exactly these sessions, a
-    non-contiguous set such as a CPCV split's. Features are still built on every bar (they
-    only look back), but the normalisers, the blocked-partition check and the data hashes
-    see the listed sessions only, and ``train_arrays`` holds no other session's bar; the
-    result's ``train_window`` is their span (the model's record).
+    non-contiguous set such as a CPCV split's. Features are still built on every bar (each
+    within its own session, so excluding a session changes no other's), but the normalisers,
+    the blocked-partition check and the data hashes see the listed sessions only, and
+    ``train_arrays`` holds no other session's bar; the result's ``train_window`` is their
+    span (the model's record).
     Raises ``BlockedPartitionError`` if ``is_partition_blocked`` flags any (symbol, session)
     of the training sessions, ``WindowTooShortError`` if no session (or no train session)
     outlasts the lookback, ``TrainingDataError`` for a missing symbol or normaliser, or a
