@@ -147,10 +147,35 @@ class PreparedData:
     origin: str
     lookback: int = DEFAULT_LOOKBACK
     features_from: str = "bars"
+    train_sessions: tuple[date, ...] | None = None
 
     @property
     def sessions(self) -> tuple[date, ...]:
         return self.arrays.session_dates
+
+    def train_arrays(self, symbols: Sequence[str] | None = None) -> MarketArrays:
+        """What a model trains on: the train window's sessions, or exactly
+        ``train_sessions`` when the training set is a list (no other session's bar)."""
+        if self.train_window is None:
+            raise TrainingDataError(f"{self.origin}: no train window: nothing to train on")
+        if self.train_sessions is None:
+            return self.window(self.train_window, symbols)
+        return self.select_sessions(self.train_sessions, symbols)
+
+    def select_sessions(self, dates: Sequence[date],
+                        symbols: Sequence[str] | None = None) -> MarketArrays:
+        """The arrays of exactly the sessions in ``dates`` (possibly non-contiguous, e.g. a
+        CPCV split's test groups), refused clearly if the lookback leaves no decision bar."""
+        arrays = self.arrays if symbols is None else self.arrays.select(symbols)
+        where = _describe(dates)
+        try:
+            cut = arrays.select_sessions(dates)
+            cut.decision_schedule(self.lookback, DEFAULT_FLATTEN_BARS)
+        except WindowTooShortError as exc:
+            raise WindowTooShortError(f"{self.origin}: {where}: {exc}") from None
+        except ValueError as exc:
+            raise TrainingDataError(f"{self.origin}: {where}: {exc}") from None
+        return cut
 
     def window(self, window: DateWindow, symbols: Sequence[str] | None = None) -> MarketArrays:
         """The arrays of ``window``'s sessions (refused, clearly, if the lookback leaves no
@@ -171,27 +196,40 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
                  normalizers: Mapping[str, Normalizer] | None = None,
                  is_partition_blocked: BlockedPredicate | None = None,
                  lookback: int = DEFAULT_LOOKBACK, origin: str = "bars",
-                 features: pd.DataFrame | None = None) -> PreparedData:
+                 features: pd.DataFrame | None = None,
+                 train_sessions: Sequence[date] | None = None) -> PreparedData:
     """Features -> per-symbol normalisation (fit on ``train_window`` only, unless carried in
     ``normalizers``) -> ``MarketArrays``.
 
     ``features``: stored rows in ``build_features``' layout (``read_feature_frame``) used
     instead of building them from ``bars`` (still needed for prices); refused unless built
     with ``spec`` and covering every bar (``MissingFeaturesError`` names the partitions).
+    ``train_sessions`` (instead of ``train_window``): train on exactly these sessions, a
+    non-contiguous set such as a CPCV split's. Features are still built on every bar (each
+    within its own session, so excluding a session changes no other's), but the normalisers,
+    the blocked-partition check and the data hashes see the listed sessions only, and
+    ``train_arrays`` holds no other session's bar; the result's ``train_window`` is their
+    span (the model's record).
     Raises ``BlockedPartitionError`` if ``is_partition_blocked`` flags any (symbol, session)
-    of the train window, ``WindowTooShortError`` if no session (or no train session) outlasts
-    the lookback, ``TrainingDataError`` for a missing symbol or normaliser."""
+    of the training sessions, ``WindowTooShortError`` if no session (or no train session)
+    outlasts the lookback, ``TrainingDataError`` for a missing symbol or normaliser, or a
+    training session without bars."""
     spec = DEFAULT_SPEC if spec is None else spec
     symbols = tuple(symbols)
     missing = sorted(set(symbols) - set(bars["symbol"].unique()))
     if missing:
         raise TrainingDataError(f"{origin}: no bars for symbol(s) {missing}")
+    days = _train_days(train_window, train_sessions, origin)
+    train_window = DateWindow.of(sorted(days)) if days is not None else train_window
+    train_bars = bars if days is None else bars[_bar_days(bars).isin(days).to_numpy()]
     if train_window is not None and is_partition_blocked is not None:
-        refuse_blocked(bars, symbols, train_window, is_partition_blocked, origin)
+        refuse_blocked(train_bars, symbols, train_window, is_partition_blocked, origin)
     features_from = "bars" if features is None else "stored rows"
     features = _features(bars, features, spec, symbols, origin)
-    _check_long_enough(features, train_window, lookback, origin)
-    fitted = _normalizers(features, spec, symbols, train_window, normalizers or {}, origin)
+    train_features = features if days is None else features[_feature_days(features).isin(days)]
+    _check_long_enough(train_features, train_window, lookback, origin)
+    fitted = _normalizers(train_features, spec, symbols, train_window, normalizers or {},
+                          origin)
     normalised = pd.concat([fitted[s].apply(features.loc[[s]]) for s in symbols])
     try:
         arrays = MarketArrays.from_frames(bars, normalised, symbols, spec.names,
@@ -199,11 +237,42 @@ def prepare_data(bars: pd.DataFrame, *, train_window: DateWindow | None,
     except WindowTooShortError as exc:
         raise WindowTooShortError(f"{origin}: {exc}") from None
     data = PreparedData(arrays, spec, fitted, train_window,
-                        bars_hashes(bars, symbols, train_window), origin, lookback,
-                        features_from)
+                        bars_hashes(train_bars, symbols, train_window), origin, lookback,
+                        features_from, None if days is None else tuple(sorted(days)))
     if train_window is not None:
-        data.window(train_window)  # the train window itself must outlast the lookback
+        data.train_arrays()  # the training sessions themselves must outlast the lookback
     return data
+
+
+def _train_days(window: DateWindow | None, sessions: Sequence[date] | None,
+                origin: str) -> frozenset[date] | None:
+    """The listed training sessions (None: the whole train window, if any, trains)."""
+    if sessions is None:
+        return None
+    if window is not None:
+        raise TrainingDataError(f"{origin}: give train_window or train_sessions, not both")
+    if not sessions:
+        raise TrainingDataError(f"{origin}: train_sessions is empty: nothing to train on")
+    return frozenset(sessions)
+
+
+def _bar_days(bars: pd.DataFrame) -> pd.Series:
+    """Each bar's session (New York date)."""
+    days: pd.Series = bars["ts"].dt.tz_convert(NEW_YORK).dt.date
+    return days
+
+
+def _feature_days(features: pd.DataFrame) -> pd.Index:
+    """Each feature row's session (New York date)."""
+    return pd.Index(pd.DatetimeIndex(features.index.get_level_values("ts"))
+                    .tz_convert(NEW_YORK).date)
+
+
+def _describe(dates: Sequence[date]) -> str:
+    ordered = sorted(dates)
+    if not ordered:
+        return "no sessions"
+    return (f"{len(ordered)} session(s) {ordered[0].isoformat()}..{ordered[-1].isoformat()}")
 
 
 def _features(bars: pd.DataFrame, stored: pd.DataFrame | None, spec: FeatureSpec,

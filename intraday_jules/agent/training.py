@@ -180,7 +180,7 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
         raise TrainingDataError(f"{data.origin}: no train window: nothing to train on")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir the interrupted run wrote to")
-    arrays = data.window(data.train_window, symbols)
+    arrays = data.train_arrays(symbols)  # the window's sessions, or exactly the listed ones
     with fast_torch(config.torch_threads):
         env = make_training_env(arrays, len(symbols), config)
         try:
@@ -190,8 +190,7 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
                 else str(config.tensorboard_dir), verbose=0, **config.ppo_kwargs())
             extra = init(model) if init is not None else {}
             run = _Run(model, config, kind, checkpoint_dir, progress,
-                       {"window": data.train_window.to_dict(),
-                        "hashes": {s: data.data_hashes[s] for s in symbols}}, symbols)
+                       _run_data(data, symbols), symbols)
             if resume:
                 extra["resumed_from_step"] = run.resume()
             started = time.perf_counter()
@@ -219,6 +218,16 @@ def _train(data: PreparedData, symbols: tuple[str, ...], config: TrainingConfig,
         parent_id=parent_id,
         # the training envs price fills with the default ExecutionModel (agent/envs.py)
         execution=ExecutionSpec.from_training(config, symbols, ExecutionModel().config))
+
+
+def _run_data(data: PreparedData, symbols: tuple[str, ...]) -> dict[str, Any]:
+    """What identifies the training data in a checkpoint's run key."""
+    assert data.train_window is not None
+    out: dict[str, Any] = {"window": data.train_window.to_dict(),
+                           "hashes": {s: data.data_hashes[s] for s in symbols}}
+    if data.train_sessions is not None:  # a listed (non-contiguous) training set
+        out["sessions"] = [d.isoformat() for d in data.train_sessions]
+    return out
 
 
 class _Run:

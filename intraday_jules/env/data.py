@@ -127,6 +127,29 @@ class MarketArrays:
                        session_dates=self.session_dates[keep[0]:keep[-1] + 1],
                        warmup=self.warmup[rows])
 
+    def select_sessions(self, dates: Sequence[date]) -> MarketArrays:
+        """Only the bars of the sessions in ``dates`` (any order; kept in time order), with
+        session ids renumbered: a non-contiguous set, e.g. a CPCV split's training sessions.
+        Sessions stay whole and apart (each session's decisions end with its own flatten),
+        so no decision or reward spans two of them. A date without bars is an error."""
+        wanted = set(dates)
+        missing = sorted(wanted - set(self.session_dates))
+        if missing:
+            listed = ", ".join(d.isoformat() for d in missing[:10])
+            raise MarketArraysError(f"MarketArrays: {len(missing)} requested session(s) have "
+                                    f"no bars: {listed}")
+        keep = [i for i, d in enumerate(self.session_dates) if d in wanted]
+        if not keep:
+            raise MarketArraysError("MarketArrays: no session selected")
+        rows = np.isin(self.session, keep)
+        renumber = np.full(len(self.session_dates), -1, dtype=np.int32)
+        renumber[keep] = np.arange(len(keep), dtype=np.int32)
+        return replace(self, features=self.features[rows], open=self.open[rows],
+                       close=self.close[rows], ts=self.ts[rows],
+                       session=renumber[self.session[rows]],
+                       session_dates=tuple(self.session_dates[i] for i in keep),
+                       warmup=self.warmup[rows])
+
     def session_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(first row, one past last row) of every session that has bars, in order."""
         change = np.flatnonzero(np.diff(self.session)) + 1
