@@ -36,8 +36,11 @@ import numpy as np
 from scipy import stats
 from skfolio import measures
 
-#: ``metric(rows)``: one figure per column of a (sessions x configs) block, higher is better
+#: ``metric(rows)``: one figure per configuration, higher is better, reducing axis -2 (the
+#: sessions) of a (splits, sessions, configurations) batch of in- or out-of-sample rows
 Metric = Callable[[np.ndarray], np.ndarray]
+#: CSCV splits evaluated at once (bounds the batch's memory: splits x T/2 x N floats)
+_BATCH = 256
 
 
 def expected_max_sharpe(n_trials: float, trial_sharpe_variance: float) -> float:
@@ -145,16 +148,15 @@ def deflated_sharpe(returns: np.ndarray, *, n_trials: int,
 
 
 def column_sharpe(rows: np.ndarray) -> np.ndarray:
-    """Per column: mean / sample std (ddof 1). A constant column is 0 when its mean is 0
-    (e.g. a policy that stays flat) and +/-inf otherwise (a sure gain or loss ranks first
-    or last)."""
-    mean = rows.mean(axis=0)
-    std = rows.std(axis=0, ddof=1)
+    """Per column, over axis -2 (the sessions; leading axes are a batch): mean / sample std
+    (ddof 1). A constant column is 0 when its mean is 0 (e.g. a policy that stays flat) and
+    +/-inf otherwise (a sure gain or loss ranks first or last)."""
+    mean = rows.mean(axis=-2)
+    std = rows.std(axis=-2, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = mean / std
-    constant = ~(std > 0)
     sure = np.where(mean > 0, np.inf, np.where(mean < 0, -np.inf, 0.0))
-    return np.asarray(np.where(constant, sure, sharpe), dtype=np.float64)
+    return np.asarray(np.where(std > 0, sharpe, sure), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -185,25 +187,30 @@ class Pbo:
 def probability_of_backtest_overfitting(performance: np.ndarray, n_partitions: int = 16,
                                         metric: Metric = column_sharpe) -> Pbo:
     """PBO by CSCV of ``performance`` (T sessions, oldest first, x N configurations; e.g.
-    per-session P&L), with ``metric`` ranking the configurations on a block of rows (default:
-    per-column Sharpe ratio). The in-sample best is the first maximum; T not a multiple of
-    ``n_partitions`` drops the oldest T mod S rows."""
+    per-session P&L), with ``metric`` ranking the configurations (default: per-column Sharpe
+    ratio; it reduces axis -2 of a (splits, sessions, N) batch). The in-sample best is the
+    first maximum; T not a multiple of ``n_partitions`` drops the oldest T mod S rows."""
     matrix = _checked(performance, n_partitions)
     n_rows, n_configs = matrix.shape
     dropped = n_rows % n_partitions
-    blocks = np.split(matrix[dropped:], n_partitions)
-    logits, losses = [], 0
-    for chosen in combinations(range(n_partitions), n_partitions // 2):
-        inside = np.concatenate([blocks[i] for i in chosen])
-        outside = np.concatenate([blocks[i] for i in range(n_partitions) if i not in chosen])
-        best = int(np.argmax(metric(inside)))
+    blocks = matrix[dropped:].reshape(n_partitions, -1, n_configs)
+    chosen = np.array(list(combinations(range(n_partitions), n_partitions // 2)))
+    others = np.array([[b for b in range(n_partitions) if b not in row] for row in chosen])
+    logits, losses = [], []
+    for batch in np.array_split(np.arange(len(chosen)), max(1, len(chosen) // _BATCH)):
+        inside = blocks[chosen[batch]].reshape(len(batch), -1, n_configs)
+        outside = blocks[others[batch]].reshape(len(batch), -1, n_configs)
+        best = np.argmax(metric(inside), axis=1)
         oos = metric(outside)
-        w = stats.rankdata(oos)[best] / (n_configs + 1)
-        logits.append(math.log(w / (1.0 - w)))
-        losses += bool(oos[best] < 0)
-    pbo = sum(lam <= 0 for lam in logits) / len(logits)
-    return Pbo(pbo, tuple(logits), len(logits), n_partitions, n_configs, n_rows - dropped,
-               dropped, losses / len(logits))
+        oos_best = oos[np.arange(len(batch)), best][:, None]
+        # the relative rank, ties given their average rank (1 = lowest)
+        rank = (oos < oos_best).sum(axis=1) + ((oos == oos_best).sum(axis=1) + 1) / 2
+        w = rank / (n_configs + 1)
+        logits.append(np.log(w / (1.0 - w)))
+        losses.append(oos_best[:, 0] < 0)
+    lam = np.concatenate(logits)
+    return Pbo(float(np.mean(lam <= 0)), tuple(float(x) for x in lam), len(lam), n_partitions,
+               n_configs, n_rows - dropped, dropped, float(np.mean(np.concatenate(losses))))
 
 
 def _checked(performance: np.ndarray, n_partitions: int) -> np.ndarray:

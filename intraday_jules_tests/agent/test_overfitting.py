@@ -107,7 +107,7 @@ HAND = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.5]])
 
 def test_pbo_matches_the_hand_computed_example():
     result = probability_of_backtest_overfitting(HAND, n_partitions=4,
-                                                 metric=lambda rows: rows.sum(axis=0))
+                                                 metric=lambda rows: rows.sum(axis=-2))
     ln2 = math.log(2.0)
     assert result.logits == pytest.approx((ln2, -ln2, 0.0, ln2, -ln2, ln2))
     assert result.pbo == 0.5
@@ -119,7 +119,7 @@ def test_pbo_matches_the_hand_computed_example():
 def test_pbo_drops_the_oldest_rows_when_sessions_do_not_fill_the_blocks():
     older = np.array([[100.0, -100.0], [50.0, -50.0]])  # would make A best everywhere
     result = probability_of_backtest_overfitting(np.vstack([older, HAND]), n_partitions=4,
-                                                 metric=lambda rows: rows.sum(axis=0))
+                                                 metric=lambda rows: rows.sum(axis=-2))
     assert (result.dropped_rows, result.n_rows) == (2, 4)
     assert result.pbo == 0.5
 
