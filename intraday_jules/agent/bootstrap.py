@@ -10,14 +10,15 @@ few, often tied, session figures of a short window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
 
 Statistic = Literal["sum", "mean"]
-_STATISTICS = {"sum": np.sum, "mean": np.mean}
+_STATISTICS: dict[str, Callable[..., Any]] = {"sum": np.sum, "mean": np.mean}
 
 
 @dataclass(frozen=True)
