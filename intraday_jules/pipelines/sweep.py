@@ -130,6 +130,8 @@ class _Worker:
         trial.set_user_attr("foundation_id", outcome.foundation_id)
         trial.set_user_attr("train_s", outcome.train_s)  # the rest of the trial's time is
         trial.set_user_attr("evaluate_s", outcome.evaluate_s)  # data, saving, the study
+        # the study's sessions x trials matrix: its probability of backtest overfitting
+        trial.set_user_attr("session_pnl_usd", outcome.session_pnl_usd)
         self.completed.append(trial.number)
         return outcome.value
 

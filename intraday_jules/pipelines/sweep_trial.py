@@ -6,7 +6,10 @@ one-session embargoes); both models train on the train window (its last ``train_
 sessions when the trial shortens it) and are scored by the walk-forward evaluation on the
 validation window, never seen in training. The score is the one the promotion gate decides
 on: the model's net P&L in $ at 1x costs (mean over the evaluation's seeds; the gate's
-"beats flat" criterion is this figure > 0). Every model is saved in the model store and its
+"beats flat" criterion is this figure > 0). The trial also records that P&L per validation
+session (session date -> $, at 1x costs, mean over the seeds): the sessions x trials matrix
+of a study is what its probability of backtest overfitting is computed on
+(``study_stats``). Every model is saved in the model store and its
 registry with ``metrics["sweep"]`` = {study, trial, params, worker} and its TensorBoard run
 in ``<tensorboard dir>/<model id>/``.
 """
@@ -22,16 +25,26 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from intraday_jules.agent.bundle import ModelBundle
 from intraday_jules.agent.config import TrainingConfig
-from intraday_jules.agent.data import DateWindow, Splits, cut_to_window, prepare_data
-from intraday_jules.agent.evaluation import evaluate, evaluation_data
+from intraday_jules.agent.data import (
+    DateWindow,
+    PreparedData,
+    Splits,
+    cut_to_window,
+    prepare_data,
+)
+from intraday_jules.agent.evaluation import EvaluationReport, evaluate, evaluation_data
+from intraday_jules.agent.metrics import daily_pnl_usd
 from intraday_jules.agent.model_store import ModelStore
+from intraday_jules.agent.rollout import build_envs, replay
 from intraday_jules.agent.training import train_dual, train_foundation
 from intraday_jules.domain.calendar import sessions_in_range
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
+from intraday_jules.env import DualTickerTradingEnv, SingleTickerTradingEnv
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.coverage import MissingFeaturesError
 from intraday_jules.features.store import read_feature_frame
@@ -117,6 +130,15 @@ class Budgets:
 
 
 @dataclass(frozen=True)
+class ValidationScore:
+    """The objective (net P&L in $ at 1x costs, mean over the seeds) and the same P&L per
+    validation session (ISO date -> $; the values sum to ``value``)."""
+
+    value: float
+    session_pnl_usd: dict[str, float]
+
+
+@dataclass(frozen=True)
 class TrialOutcome:
     """A finished trial: the dual model's score (the objective) and both models."""
 
@@ -126,6 +148,8 @@ class TrialOutcome:
     foundation_value: float
     train_s: float  # both trainings' wall time (building their envs included)
     evaluate_s: float  # both validation evaluations' wall time
+    #: the dual model's validation P&L per session (ISO date -> $, 1x costs, seeds' mean)
+    session_pnl_usd: dict[str, float]
 
 
 def train_window(splits: Splits, bars: pd.DataFrame, sessions: int | None) -> DateWindow:
@@ -152,19 +176,20 @@ def run_trial(store: ModelStore, data: SweepData, trial: TrialSettings, *, budge
     # the pruner only needs the 1x figure: the foundation is scored at that cost alone
     started = time.perf_counter()
     foundation_value = validation_score(store, data, foundation, budgets.evaluation_seeds,
-                                        cost_multipliers=(1.0,))
+                                        cost_multipliers=(1.0,)).value
     evaluate_s = time.perf_counter() - started
     if report is not None:
         report(foundation_value, budgets.foundation_steps)
     dual, dual_s = _trained(store, "dual", stem, tag, tensorboard_root, lambda c: (
         train_dual(prepared, foundation, c)), replace(config, total_timesteps=budgets.dual_steps))
     started = time.perf_counter()
-    value = validation_score(store, data, dual, budgets.evaluation_seeds)
+    score = validation_score(store, data, dual, budgets.evaluation_seeds)
     evaluate_s += time.perf_counter() - started
     assert foundation.model_id is not None  # saved above
     assert dual.model_id is not None
-    return TrialOutcome(value, dual.model_id, foundation.model_id, foundation_value,
-                        round(train_s + dual_s, 3), round(evaluate_s, 3))
+    return TrialOutcome(score.value, dual.model_id, foundation.model_id, foundation_value,
+                        round(train_s + dual_s, 3), round(evaluate_s, 3),
+                        score.session_pnl_usd)
 
 
 def foundation_config(config: TrainingConfig, steps: int) -> TrainingConfig:
@@ -198,9 +223,9 @@ def _id_stem(tag: Mapping[str, Any], seed: int) -> str:
 
 
 def validation_score(store: ModelStore, data: SweepData, bundle: ModelBundle, seeds: int,
-                     cost_multipliers: tuple[float, ...] = (0.0, 1.0, 2.0)) -> float:
+                     cost_multipliers: tuple[float, ...] = (0.0, 1.0, 2.0)) -> ValidationScore:
     """The walk-forward evaluation on the validation window at ``cost_multipliers`` (recorded
-    in the registry); returns the objective: the model's net P&L in $ at 1x costs."""
+    in the registry); the objective, the model's net P&L in $ at 1x costs, and its sessions'."""
     window = data.splits.validation
     held_out = cut_to_window(data.bars, window)
     rows = _rows(store, data, held_out, bundle.spec, bundle.symbols)
@@ -209,7 +234,26 @@ def validation_score(store: ModelStore, data: SweepData, bundle: ModelBundle, se
                       cost_multipliers=cost_multipliers)
     assert bundle.model_id is not None  # saved before it is scored
     store.record_evaluation(bundle.model_id, report.summary())
-    return float(report.metrics("model", "1x")["pnl_usd"] or 0.0)
+    return ValidationScore(float(report.metrics("model", "1x")["pnl_usd"] or 0.0),
+                           session_pnl(bundle, prepared, report))
+
+
+def session_pnl(bundle: ModelBundle, prepared: PreparedData,
+                report: EvaluationReport) -> dict[str, float]:
+    """The model's net P&L per session of ``report``'s window at 1x costs, mean over its
+    seeds: the evaluation keeps every seed's actions but not its trajectories, so they are
+    replayed through the evaluation's own envs (same spec, same window, 1x costs: the
+    replay of the reference run is that run, the env being deterministic)."""
+    arrays = prepared.window(report.window, bundle.symbols)
+    spec = bundle.execution
+    env_cls = SingleTickerTradingEnv if len(bundle.symbols) == 1 else DualTickerTradingEnv
+    actions = report.actions["model"]
+    envs = build_envs(arrays, env_cls, spec.env_config(bundle.config.env),
+                      spec.execution_model().with_cost_multiplier(1.0), len(actions))
+    runs = replay(envs, actions)
+    mean = np.mean([daily_pnl_usd(run) for run in runs], axis=0)
+    days = [arrays.session_dates[i] for i in np.unique(runs[0].session)]
+    return {day.isoformat(): float(pnl) for day, pnl in zip(days, mean, strict=True)}
 
 
 def _rows(store: ModelStore, data: SweepData, bars: pd.DataFrame,
