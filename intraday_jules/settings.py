@@ -207,6 +207,11 @@ SETTING_SPECS: tuple[SettingSpec, ...] = (
                 _budget(50_000, 2_048), "RecurrentPPO steps for the NVDA foundation model"),
     SettingSpec("INTRADAY_JULES_DUAL_STEPS", "dual_steps", _positive_int,
                 _budget(200_000, 4_096), "RecurrentPPO steps for the dual-ticker model"),
+    SettingSpec("INTRADAY_JULES_CPCV_FOUNDATION_STEPS", "cpcv_foundation_steps", _positive_int,
+                _budget(8_192, 256), "CPCV: foundation steps per split (the gate's "
+                "cross-validation retrains the recipe on each of 15 splits)"),
+    SettingSpec("INTRADAY_JULES_CPCV_DUAL_STEPS", "cpcv_dual_steps", _positive_int,
+                _budget(16_384, 512), "CPCV: dual-ticker steps per split"),
     SettingSpec("INTRADAY_JULES_DEVICE", "device", _device, lambda _: "cpu",
                 "training device: cpu (default, faster for this policy size), cuda (error "
                 "if absent) or auto (CUDA when present)"),
@@ -279,6 +284,8 @@ class Settings:
     drawdown_target_pct: Decimal = Decimal("2")
     uptime_target_pct: Decimal = Decimal("99")
     device: str = "cpu"
+    cpcv_foundation_steps: int = 8_192
+    cpcv_dual_steps: int = 16_384
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -134,6 +134,9 @@ class EvaluationReport:
     #: deflated Sharpe ratio and the overfitting statistics
     session_dates: tuple[date, ...] = ()
     session_pnl: dict[str, np.ndarray] = field(default_factory=dict)
+    #: CPCV, deflated Sharpe, PBO and session bootstrap (``pipelines.robustness``), when
+    #: computed: their keys join the JSON
+    robustness: dict[str, Any] | None = None
 
     def session_returns(self, name: str = MODEL) -> np.ndarray:
         """Per-session return of ``name`` on the evaluation book (P&L / initial cash: the
@@ -165,6 +168,8 @@ class EvaluationReport:
                "ci95": ref["ci95"], "costs": costs}
         if self.execution_spec is not None:
             out["execution_spec"] = self.execution_spec
+        if self.robustness is not None:
+            out.update(self.robustness)
         return out
 
     def summary(self) -> dict[str, Any]:

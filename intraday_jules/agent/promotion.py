@@ -11,7 +11,17 @@ On the validation windows, after 1x costs, the challenger must
    (``RiskLimits.daily_loss_limit_usd``, $50 by default),
 6. have the live FeatureSpec hash (a model on other features cannot be served), and
 7. have an ExecutionSpec the live risk limits honour (its cap <= the max position per
-   asset, its step <= the max order, shorts only if the limits allow them).
+   asset, its step <= the max order, shorts only if the limits allow them),
+8. have a CPCV median P&L (its recipe retrained on every split of combinatorial purged
+   cross-validation over the training and validation sessions, ``pipelines.robustness``)
+   above $0 and
+9. above the best buy-and-hold's median P&L on the same paths,
+10. have a deflated Sharpe probability >= 0.95 (its per-session validation P&L, every trial
+    of its study counted; one trial when it has no study), and
+11. have a probability of backtest overfitting <= 0.5 for the study it came from (a model
+    that did not come from a sweep was not selected among trials: not applicable, shown so).
+A figure the evaluation could not compute (too few sessions, a flat policy, no CPCV run)
+fails its criterion, with the reason as its value.
 The percent and dollar figures are both measured by the evaluation, which runs on the
 model's ExecutionSpec: its evaluation book ($10,000 by default) and its position caps, which
 equal the live caps by default ($1,000 per asset = ``RiskLimits.max_position_usd``), so the
@@ -34,6 +44,8 @@ from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.risk.limits import RiskLimits
 
 MAX_DRAWDOWN_PCT = 2.0
+MIN_DEFLATED_SHARPE = 0.95
+MAX_PBO = 0.5
 GATE_COST = "1x"
 HOLD_BASELINES = ("buy_and_hold_", "fifty_fifty")
 
@@ -89,10 +101,10 @@ class GateReport:
                 "summary": self.summary()}
 
     def markdown(self) -> str:
-        rows = [f"| {c.name} | {'pass' if c.passed else '**FAIL**'} | {c.value} | {c.rule} "
-                f"{c.threshold} |" for c in self.criteria]
-        return "\n".join([f"**{self.summary()}**", "", "| criterion | result | value | "
-                          "threshold |", "|---|---|---|---|", *rows])
+        from intraday_jules.agent.report import gate_table_markdown
+
+        return "\n".join([f"**{self.summary()}**", "",
+                          gate_table_markdown(c.to_dict() for c in self.criteria)])
 
 
 def gate_criteria(evaluation: Mapping[str, Any], challenger_spec_version: str,
@@ -100,7 +112,7 @@ def gate_criteria(evaluation: Mapping[str, Any], challenger_spec_version: str,
                   max_drawdown_pct: float = MAX_DRAWDOWN_PCT,
                   cost: str = GATE_COST, limits: RiskLimits | None = None,
                   execution: ExecutionSpec | None = None) -> tuple[Criterion, ...]:
-    """The seven criteria, from an evaluation in its JSON form (``EvaluationReport.to_dict``).
+    """The eleven criteria, from an evaluation in its JSON form (``EvaluationReport.to_dict``).
 
     ``limits``: the live risk limits (default ``RiskLimits()``: $100 drawdown, $50 daily
     loss, $1,000 per asset). ``execution``: the challenger's ExecutionSpec (default: the one
@@ -125,7 +137,42 @@ def gate_criteria(evaluation: Mapping[str, Any], challenger_spec_version: str,
         Criterion("feature_spec_matches", challenger_spec_version == live_spec.version,
                   challenger_spec_version, live_spec.version, "FeatureSpec hash =="),
         _execution_criterion(execution or _recorded_spec(evaluation), limits),
+        *robustness_criteria(evaluation),
     )
+
+
+def robustness_criteria(evaluation: Mapping[str, Any]) -> tuple[Criterion, ...]:
+    """CPCV median P&L > 0 and > the best buy-and-hold's, deflated Sharpe >= 0.95, PBO <=
+    0.5, from the evaluation's JSON (``pipelines.robustness`` keys)."""
+    cpcv = evaluation.get("cpcv")
+    missing = evaluation.get("cpcv_reason") or "not measured"
+    median = None if cpcv is None else cpcv["pnl_usd"]["median"]
+    hold = None if cpcv is None else cpcv["buy_and_hold_pnl_usd"]["median"]
+    dsr = evaluation.get("dsr")
+    probability = None if dsr is None else dsr["probability"]
+    return (
+        Criterion("cpcv_median_pnl_usd", median is not None and median > 0,
+                  missing if median is None else median, 0.0, "CPCV median P&L $ >"),
+        Criterion("cpcv_beats_buy_and_hold", median is not None and hold is not None
+                  and median > hold, missing if median is None else median, hold,
+                  "CPCV median P&L $ > best buy-and-hold's median"),
+        Criterion("deflated_sharpe", probability is not None
+                  and probability >= MIN_DEFLATED_SHARPE,
+                  (evaluation.get("dsr_reason") or "not measured") if probability is None
+                  else probability, MIN_DEFLATED_SHARPE, "deflated Sharpe probability >="),
+        _pbo_criterion(evaluation),
+    )
+
+
+def _pbo_criterion(evaluation: Mapping[str, Any]) -> Criterion:
+    pbo, rule = evaluation.get("pbo"), "probability of backtest overfitting <="
+    if pbo is not None:
+        return Criterion("pbo", pbo <= MAX_PBO, pbo, MAX_PBO, rule)
+    if "pbo" in evaluation and evaluation.get("study") is None:
+        # not selected among trials: nothing to overfit by selection (the DSR counts 1 trial)
+        return Criterion("pbo", True, "n/a: the model has no study", MAX_PBO, rule)
+    return Criterion("pbo", False, evaluation.get("pbo_reason") or "not measured", MAX_PBO,
+                     rule)
 
 
 def _live_unit_criteria(model: Mapping[str, Any], limits: RiskLimits) -> tuple[Criterion, ...]:

@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         end: str | None = typer.Option(None, help="Last session, YYYY-MM-DD (inclusive)."),
         seeds: int = typer.Option(3, min=1, max=50, help="Evaluation seeds (for the CIs)."),
         folds: int = typer.Option(3, min=1, help="Walk-forward folds of the window."),
+        cpcv: bool = typer.Option(True, help="Also cross-validate the model's recipe (CPCV, "
+                                  "retrained per split at INTRADAY_JULES_CPCV_*_STEPS) on "
+                                  "these sessions; --no-cpcv: \"cpcv\" is null."),
         as_json: bool = JSON_OPTION,
     ) -> None:
         """Evaluate a model vs flat, buy-and-hold, 50/50, random and momentum baselines at
@@ -36,13 +39,13 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         bars, origin = load_bars(settings, source, replay_path, start, end)
         report, paths = run_evaluation(settings, model, bars, origin, seeds, folds,
-                                       show=not as_json)
+                                       show=not as_json, cpcv=cpcv)
         payload = report.to_dict()
         emit(payload, as_json, lambda console: _render(console, report, paths))
 
 
 def run_evaluation(settings: Any, ref: str, bars: Any, origin: str, seeds: int, folds: int,
-                   show: bool) -> tuple[Any, dict[str, Path]]:
+                   show: bool, cpcv: bool = True) -> tuple[Any, dict[str, Path]]:
     from intraday_jules.agent.bundle import ModelMismatchError
     from intraday_jules.agent.data import TrainingDataError
     from intraday_jules.agent.evaluation import evaluate, evaluation_data
@@ -60,12 +63,29 @@ def run_evaluation(settings: Any, ref: str, bars: Any, origin: str, seeds: int, 
         try:
             data = evaluation_data(bundle, bars, origin=origin)
             report = evaluate(bundle, data, seeds=seeds, n_folds=folds)
+            bar.update(task, description=f"robustness of {bundle.model_id}"
+                       + (" (CPCV: retraining per split)" if cpcv else ""))
+            report.robustness = _robustness(settings, store, bundle, report, bars, seeds, cpcv)
         except (TrainingDataError, ValueError) as exc:
             raise CliError(str(exc)) from None
         bar.update(task, total=1, completed=1)
     folder = (store.model_dir(bundle.model_id) / "evaluations" /
               f"{report.window.start.isoformat()}_{report.window.end.isoformat()}")
     return report, write_artifacts(report, folder)
+
+
+def _robustness(settings: Any, store: Any, bundle: Any, report: Any, bars: Any, seeds: int,
+                cpcv: bool) -> dict[str, Any]:
+    from intraday_jules.pipelines.robustness import CpcvBudget, robustness_figures
+    from intraday_jules.pipelines.study_stats import model_study, study_overfitting
+
+    assert bundle.model_id is not None  # loaded from the registry
+    origin = model_study(store, bundle.model_id)
+    budget = CpcvBudget(settings.cpcv_foundation_steps, settings.cpcv_dual_steps, seeds=seeds)
+    return robustness_figures(report, bundle, bars if cpcv else None,
+                              budget=budget if cpcv else None,
+                              study=None if origin is None else origin.study,
+                              study_lookup=lambda study: study_overfitting(settings, study))
 
 
 def _render(console: Console, report: Any, paths: dict[str, Path]) -> None:

@@ -25,26 +25,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from intraday_jules.agent.bundle import ModelBundle
 from intraday_jules.agent.config import TrainingConfig
 from intraday_jules.agent.data import (
     DateWindow,
-    PreparedData,
     Splits,
     cut_to_window,
     prepare_data,
 )
 from intraday_jules.agent.evaluation import EvaluationReport, evaluate, evaluation_data
-from intraday_jules.agent.metrics import daily_pnl_usd
 from intraday_jules.agent.model_store import ModelStore
-from intraday_jules.agent.rollout import build_envs, replay
 from intraday_jules.agent.training import train_dual, train_foundation
 from intraday_jules.domain.calendar import sessions_in_range
 from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
-from intraday_jules.env import DualTickerTradingEnv, SingleTickerTradingEnv
 from intraday_jules.features import DEFAULT_SPEC, FeatureSpec
 from intraday_jules.features.coverage import MissingFeaturesError
 from intraday_jules.features.store import read_feature_frame
@@ -235,25 +230,17 @@ def validation_score(store: ModelStore, data: SweepData, bundle: ModelBundle, se
     assert bundle.model_id is not None  # saved before it is scored
     store.record_evaluation(bundle.model_id, report.summary())
     return ValidationScore(float(report.metrics("model", "1x")["pnl_usd"] or 0.0),
-                           session_pnl(bundle, prepared, report))
+                           session_pnl(report))
 
 
-def session_pnl(bundle: ModelBundle, prepared: PreparedData,
-                report: EvaluationReport) -> dict[str, float]:
-    """The model's net P&L per session of ``report``'s window at 1x costs, mean over its
-    seeds: the evaluation keeps every seed's actions but not its trajectories, so they are
-    replayed through the evaluation's own envs (same spec, same window, 1x costs: the
-    replay of the reference run is that run, the env being deterministic)."""
-    arrays = prepared.window(report.window, bundle.symbols)
-    spec = bundle.execution
-    env_cls = SingleTickerTradingEnv if len(bundle.symbols) == 1 else DualTickerTradingEnv
-    actions = report.actions["model"]
-    envs = build_envs(arrays, env_cls, spec.env_config(bundle.config.env),
-                      spec.execution_model().with_cost_multiplier(1.0), len(actions))
-    runs = replay(envs, actions)
-    mean = np.mean([daily_pnl_usd(run) for run in runs], axis=0)
-    days = [arrays.session_dates[i] for i in np.unique(runs[0].session)]
-    return {day.isoformat(): float(pnl) for day, pnl in zip(days, mean, strict=True)}
+def session_pnl(report: EvaluationReport) -> dict[str, float]:
+    """The model's net P&L per session of ``report``'s window at its reference cost (1x),
+    mean over its seeds (``EvaluationReport.session_pnl``), keyed by ISO date."""
+    if report.reference != "1x":
+        raise ValueError(f"the session P&L is recorded at 1x costs; this evaluation's "
+                         f"reference is {report.reference}")
+    return {day.isoformat(): float(pnl)
+            for day, pnl in zip(report.session_dates, report.session_pnl["model"], strict=True)}
 
 
 def _rows(store: ModelStore, data: SweepData, bars: pd.DataFrame,

@@ -40,6 +40,8 @@ from intraday_jules.domain.symbols import DEFAULT_SYMBOLS
 from intraday_jules.features import DEFAULT_SPEC
 from intraday_jules.features.store import read_feature_frame
 from intraday_jules.observability.pipeline_push import push_training
+from intraday_jules.pipelines.robustness import CpcvBudget, StudyLookup, robustness_figures
+from intraday_jules.pipelines.study_stats import model_study
 from intraday_jules.risk.limits import RiskLimits
 
 Progress = Callable[[int, int], None]
@@ -150,10 +152,13 @@ def push_training_metrics(gateway_url: str | None, deployment: str, model: str,
 
 
 def evaluate_step(store: ModelStore, bars: pd.DataFrame, model: TrainedModel, *,
-                  seeds: int = 3) -> EvaluationReport:
+                  seeds: int = 3, cpcv: CpcvBudget | None = None,
+                  study_lookup: StudyLookup | None = None) -> EvaluationReport:
     """Walk-forward evaluation of ``model`` on its validation window (never seen in training),
-    on the feature rows stored for the model's spec, baselines and costs included; recorded
-    in the registry."""
+    on the feature rows stored for the model's spec, baselines and costs included; then the
+    robustness figures (``pipelines.robustness``: CPCV of its recipe over the training and
+    validation sessions at the ``cpcv`` budgets, deflated Sharpe and PBO against the study it
+    came from, read with ``study_lookup``, session bootstrap); recorded in the registry."""
     bundle = store.load(model.model_id)
     window = model.validation_window()
     held_out = cut_to_window(bars, window)
@@ -161,6 +166,11 @@ def evaluate_step(store: ModelStore, bars: pd.DataFrame, model: TrainedModel, *,
                               origin="validation window")
     data = evaluation_data(bundle, held_out, origin="validation window", features=rows)
     report = evaluate(bundle, data, window=window, seeds=seeds)
+    origin = model_study(store, model.model_id)
+    span = cut_to_window(bars, DateWindow(model.train_window().start, window.end))
+    report.robustness = robustness_figures(
+        report, bundle, span, budget=cpcv, study=None if origin is None else origin.study,
+        study_lookup=study_lookup)
     store.record_evaluation(model.model_id, report.summary())
     return report
 

@@ -26,7 +26,17 @@ GOOD = {"model": (0.010, 1.0), "flat": (0.0, 0.0), "buy_and_hold_nvda": (0.004, 
         "buy_and_hold_msft": (-0.002, 0.9), "fifty_fifty": (0.001, 0.5), "random": (-0.2, 20.0)}
 
 
+#: robustness figures that pass the gate: CPCV median $40 over 5 paths (best buy-and-hold
+#: $12), deflated Sharpe 0.97, a model from no study (PBO not applicable)
+ROBUST = {"cpcv": {"paths": 5, "pnl_usd": {"median": 40.0, "p05": -5.0, "p95": 80.0},
+                   "buy_and_hold_pnl_usd": {"median": 12.0, "p05": 12.0, "p95": 12.0}},
+          "cpcv_reason": None, "dsr": {"probability": 0.97, "n_trials": 1},
+          "dsr_reason": None, "pbo": None, "pbo_reason": "the model has no study",
+          "study": None}
+
+
 def _report(model_id: str, returns: dict[str, tuple[float, float]],
+            robustness: dict[str, object] | None = None,
             **model_metrics: float) -> EvaluationReport:
     def metrics(total_return: float, drawdown: float) -> dict[str, float | None]:
         out: dict[str, float | None] = dict.fromkeys(METRICS, 0.0)
@@ -41,7 +51,8 @@ def _report(model_id: str, returns: dict[str, tuple[float, float]],
     return EvaluationReport(
         model_id=model_id, kind="dual", window=DateWindow(date(2025, 2, 5), date(2025, 2, 14)),
         folds=[], dropped=[], seeds=1, action_mode="sample", reference="1x", execution={},
-        runs={"1x": runs}, fold_metrics=[])
+        runs={"1x": runs}, fold_metrics=[],
+        robustness=ROBUST if robustness is None else robustness)
 
 
 @pytest.fixture
@@ -63,8 +74,13 @@ def test_a_challenger_that_passes_every_criterion_is_promoted(store: ModelStore)
     assert store.champion_id() == "challenger" and store.get("champion").status == "retired"
     assert [c.name for c in report.criteria] == [
         "beats_flat", "beats_buy_and_hold", "max_drawdown", "max_drawdown_usd",
-        "worst_daily_loss_usd", "feature_spec_matches", "execution_spec_honoured"]
+        "worst_daily_loss_usd", "feature_spec_matches", "execution_spec_honoured",
+        "cpcv_median_pnl_usd", "cpcv_beats_buy_and_hold", "deflated_sharpe", "pbo"]
     live = {c.name: (c.value, c.threshold) for c in report.criteria}
+    assert live["pbo"] == ("n/a: the model has no study", 0.5)
+    assert live["cpcv_median_pnl_usd"] == (40.0, 0.0)
+    assert live["cpcv_beats_buy_and_hold"] == (40.0, 12.0)
+    assert live["deflated_sharpe"] == (0.97, 0.95)
     assert live["max_drawdown_usd"] == (60.0, 100.0)  # $ against RiskLimits() defaults
     assert live["worst_daily_loss_usd"] == (20.0, 50.0)
     assert live["execution_spec_honoured"][0] == "long-only, step $1000, cap $1000"
@@ -160,3 +176,46 @@ def test_a_challenger_on_another_feature_spec_is_not_promoted(store: ModelStore)
 def test_the_gate_refuses_an_evaluation_of_another_model(store: ModelStore) -> None:
     with pytest.raises(ValueError, match="not of the challenger"):
         promote(store, "challenger", _report("champion", GOOD))
+
+
+def _robust(**changes: object) -> dict[str, object]:
+    return {**ROBUST, **changes}
+
+
+@pytest.mark.parametrize(("robustness", "criterion", "value", "threshold"), [
+    (_robust(cpcv={"paths": 5, "pnl_usd": {"median": -3.0},
+                   "buy_and_hold_pnl_usd": {"median": -9.0}}),
+     "cpcv_median_pnl_usd", -3.0, 0.0),
+    (_robust(cpcv={"paths": 5, "pnl_usd": {"median": 30.0},
+                   "buy_and_hold_pnl_usd": {"median": 31.0}}),
+     "cpcv_beats_buy_and_hold", 30.0, 31.0),
+    (_robust(dsr={"probability": 0.94}), "deflated_sharpe", 0.94, 0.95),
+    (_robust(study={"study": "s", "n_trials": 20}, pbo=0.6, pbo_reason=None), "pbo", 0.6, 0.5),
+    # a model from a study whose PBO cannot be computed is refused, not waved through
+    (_robust(study={"study": "s", "n_trials": 1}, pbo=None,
+             pbo_reason="study s: 1 complete trial(s)"), "pbo", "study s: 1 complete trial(s)",
+     0.5),
+    (_robust(dsr=None, dsr_reason="validation P&L per session: constant series"),
+     "deflated_sharpe", "validation P&L per session: constant series", 0.95),
+])
+def test_a_challenger_failing_a_robustness_criterion_is_rejected_with_its_figure(
+        store: ModelStore, robustness: dict[str, object], criterion: str, value: object,
+        threshold: float) -> None:
+    report = promote(store, "challenger", _report("challenger", GOOD, robustness))
+    failed = [c for c in report.criteria if not c.passed]
+    assert [(c.name, c.value, c.threshold) for c in failed] == [(criterion, value, threshold)]
+    assert not report.promoted and store.champion_id() == "champion"
+
+
+def test_an_evaluation_without_robustness_figures_fails_those_criteria(
+        store: ModelStore) -> None:
+    # never passed by default: an old evaluation (no CPCV, no DSR) cannot be promoted
+    report = promote(store, "challenger", _report("challenger", GOOD, robustness={}))
+    failed = {c.name: c.value for c in report.criteria if not c.passed}
+    assert failed == {"cpcv_median_pnl_usd": "not measured",
+                      "cpcv_beats_buy_and_hold": "not measured",
+                      "deflated_sharpe": "not measured", "pbo": "not measured"}
+    cpcv_missing = _report("challenger", GOOD, _robust(cpcv=None, cpcv_reason="too few"))
+    failed_cpcv = [c.value for c in gate_criteria(cpcv_missing.to_dict(), DEFAULT_SPEC.version)
+                   if not c.passed and c.name.startswith("cpcv")]
+    assert failed_cpcv == ["too few", "too few"]

@@ -104,9 +104,11 @@ def _running_trial(settings: Settings, name: str, process, timeout_s: float = 12
         except KeyError:
             time.sleep(0.2)
             continue
-        # with its params drawn the objective runs, so the heartbeat thread has started
+        # its "worker" attribute is set once ALL its params are drawn (the objective runs, so
+        # the heartbeat thread has started); waiting for the first param only once compared
+        # a half-drawn trial with its retry under load
         running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                   if t.params]
+                   if "worker" in t.user_attrs]
         if running:
             return running[0]
         time.sleep(0.05)

@@ -109,6 +109,23 @@ class ModelStoreResource(dg.ConfigurableResource):
     symbols: list[str]
     seed: int = 0
     evaluation_seeds: int = 3
+    #: per-split budgets of the gate's CPCV (``pipelines.robustness``)
+    cpcv_foundation_steps: int = 8_192
+    cpcv_dual_steps: int = 16_384
+
+    def cpcv_budget(self):  # type: ignore[no-untyped-def]
+        from intraday_jules.pipelines.robustness import CpcvBudget
+
+        return CpcvBudget(self.cpcv_foundation_steps, self.cpcv_dual_steps,
+                          seeds=self.evaluation_seeds)
+
+    def study_lookup(self):  # type: ignore[no-untyped-def]
+        """Reads a sweep study of this database (``pipelines.study_stats``)."""
+        from intraday_jules.pipelines.study_stats import study_overfitting
+        from intraday_jules.settings import Settings
+
+        settings = Settings.from_env(database_url=self.database_url)
+        return lambda study: study_overfitting(settings, study)
 
     def open(self):  # type: ignore[no-untyped-def]
         from intraday_jules.agent import ModelStore
@@ -141,7 +158,9 @@ def model_store_resource(settings: Settings, bar_store: BarStoreResource) -> Mod
                               models_dir=str(settings.models_dir),
                               tensorboard_dir=str(settings.tensorboard_dir),
                               foundation_steps=settings.foundation_steps,
-                              dual_steps=settings.dual_steps, symbols=list(settings.symbols))
+                              dual_steps=settings.dual_steps, symbols=list(settings.symbols),
+                              cpcv_foundation_steps=settings.cpcv_foundation_steps,
+                              cpcv_dual_steps=settings.cpcv_dual_steps)
 
 
 class LedgerResource(dg.ConfigurableResource):

@@ -116,7 +116,9 @@ def model_evaluation(model_store: ModelStoreResource, model) -> dg.Output:  # ty
     store = model_store.open()
     with _data_refusals():
         report = evaluate_step(store, model_store.bars(), model,
-                               seeds=model_store.evaluation_seeds)
+                               seeds=model_store.evaluation_seeds,
+                               cpcv=model_store.cpcv_budget(),
+                               study_lookup=model_store.study_lookup())
     with tempfile.TemporaryDirectory() as tmp:
         png = base64.b64encode(equity_plot(report, Path(tmp) / "equity.png").read_bytes())
     payload = report.to_dict()
