@@ -81,8 +81,16 @@ def test_evaluate_an_unseen_replay_file_end_to_end_prints_the_json_shape(
         "--start", "2025-02-20", "--end", "2025-02-24", "--seeds", "2", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert list(out) == ["model", "baselines", "seeds", "ci95", "costs", "execution_spec"]
+    assert list(out) == ["model", "baselines", "seeds", "ci95", "costs", "execution_spec",
+                         "study", "cpcv", "cpcv_reason", "dsr", "dsr_reason", "pbo",
+                         "pbo_reason", "pbo_detail", "bootstrap"]
     assert out["seeds"] == 2 and out["execution_spec"]["allow_short"] is False
+    # 3 sessions: too few to cross-validate; a model of no sweep: PBO not applicable
+    assert out["cpcv"] is None and "3 sessions are too few" in out["cpcv_reason"]
+    assert out["pbo"] is None and out["pbo_reason"] == (
+        "the model has no study (it did not come from a sweep)")
+    assert out["study"] is None and out["bootstrap"]["sessions"] == 3
+    assert (out["dsr"] is None) != (out["dsr_reason"] is None)
     assert set(METRICS) <= set(out["model"]) and set(METRICS) <= set(out["ci95"])
     assert {"flat", "buy_and_hold_nvda", "buy_and_hold_msft", "fifty_fifty", "random",
             "momentum"} == set(out["baselines"])
