@@ -51,7 +51,8 @@ from intraday_jules.env import DualTickerTradingEnv, ExecutionModel, SingleTicke
 from intraday_jules.env.portfolio_env import PortfolioTradingEnv
 
 MODEL, ARGMAX = "model", "model_argmax"
-ARGMAX_KEYS = ("total_return", "pnl_usd", "sharpe", "max_drawdown_pct", "trades_per_day")
+ARGMAX_KEYS = ("total_return", "pnl_usd", "sharpe", "sharpe_per_session", "max_drawdown_pct",
+               "trades_per_day")
 
 
 class EvaluationWindowError(TrainingDataError):

@@ -18,7 +18,7 @@ Conventions (docs/training.md):
   returns (sqrt(252 x 390)) would mostly be zeros of flat bars and assume independent
   minutes, which intraday returns are not. Sortino's downside deviation is
   sqrt(mean(min(r, 0)^2)) over all sessions. Calmar = (mean daily return x 252) / max
-  drawdown (fraction).
+  drawdown (fraction), null below ``MIN_ANNUALISED_SESSIONS`` sessions as well.
 - A ratio with a zero denominator is 0.0 when its numerator is 0 too (e.g. flat), and None
   (JSON null: undefined) otherwise.
 - Costs (``costs_usd``): commission + slippage in $ (slippage is inside the fill price, so
@@ -113,7 +113,9 @@ def compute_metrics(traj: Trajectory, sessions: np.ndarray | None = None) -> Met
         "max_drawdown_pct": 100.0 * dd_frac,
         "max_drawdown_usd": dd_usd,
         "worst_daily_pnl_usd": float(day_pnl.min()) if len(day_pnl) else 0.0,
-        "calmar": _ratio(mean * TRADING_DAYS, dd_frac),
+        # annualised too: null on windows too short to annualise, like sharpe and sortino
+        "calmar": (_ratio(mean * TRADING_DAYS, dd_frac)
+                   if len(days) >= MIN_ANNUALISED_SESSIONS else None),
         "turnover": float(traj.traded[steps].sum()) / (traj.initial * n_days),
         "trades_per_day": float(traj.trades[steps].sum()) / n_days,
         "exposure": float(np.any(traj.shares[steps] != 0, axis=1).mean()),

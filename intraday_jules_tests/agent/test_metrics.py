@@ -41,16 +41,22 @@ def test_returns_drawdown_sharpe_sortino_calmar_follow_their_documented_definiti
     assert m["max_drawdown_usd"] == pytest.approx(50.0)
     assert m["worst_daily_pnl_usd"] == pytest.approx(-50.0)  # the daily loss halt's unit
     assert m["max_drawdown_pct"] == pytest.approx(100 * 50 / 10_100)
-    assert m["calmar"] == pytest.approx(days.mean() * 252 / (50 / 10_100))
+    assert m["calmar"] is None  # annualised: not on 3 sessions
     assert m["trades_per_day"] == 0.0 and m["exposure"] == 0.0 and m["hit_rate"] is None
 
 
 def test_undefined_ratios_are_zero_for_a_flat_book_and_null_without_downside() -> None:
     flat = compute_metrics(_trajectory([10_000] * 5, [0, 0, 1, 1], [0] * 4, [0.0] * 4))
-    assert flat["sharpe_per_session"] == flat["sortino_per_session"] == flat["calmar"] == 0.0
+    assert flat["sharpe_per_session"] == flat["sortino_per_session"] == 0.0
     rising = compute_metrics(_trajectory([10_000, 10_010, 10_020, 10_040, 10_050],
                                          [0, 0, 1, 1], [0] * 4, [0.0] * 4))
-    assert rising["sortino_per_session"] is None and rising["calmar"] is None
+    assert rising["sortino_per_session"] is None
+    # Calmar on 20 sessions: 0.0 flat, null without a drawdown to divide by
+    flat20 = _trajectory([10_000.0] * 21, list(range(20)), [0] * 20, [0.0] * 20)
+    assert compute_metrics(flat20)["calmar"] == 0.0
+    rising20 = _trajectory([10_000.0 + 10 * i for i in range(21)], list(range(20)), [0] * 20,
+                           [0.0] * 20)
+    assert compute_metrics(rising20)["calmar"] is None
 
 
 def _alternating_sessions(n: int) -> Trajectory:
@@ -73,8 +79,10 @@ def test_sharpe_and_sortino_are_annualised_from_20_sessions_and_per_session_belo
         assert m["sharpe_per_session"] == pytest.approx(per)
         assert m["sortino_per_session"] == pytest.approx(per_down)
         if n < 20:
-            assert m["sharpe"] is None and m["sortino"] is None
+            assert m["sharpe"] is None and m["sortino"] is None and m["calmar"] is None
         else:
+            drawdown = 10.0 / max(traj.values[: int(np.argmin(np.diff(traj.values))) + 1])
+            assert m["calmar"] == pytest.approx(days.mean() * 252 / drawdown)
             assert m["sharpe"] == pytest.approx(per * math.sqrt(252))
             assert m["sortino"] == pytest.approx(per_down * math.sqrt(252))
     # the same rule on a subset of sessions: 20 sessions annualised, its first 5 not
