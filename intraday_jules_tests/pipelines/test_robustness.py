@@ -3,8 +3,6 @@ the trial model's recipe over its training and validation sessions, the deflated
 counting every trial of its study, the study's PBO (or why there is none), the session
 bootstrap; and the gate reads them."""
 
-from datetime import date
-from pathlib import Path
 
 import optuna
 import pytest
