@@ -163,7 +163,7 @@ class Guard:
         body = await self._read_body(scope, receive, send, config.limits.max_body_bytes)
         if body is None:
             return  # answered (413) or the client went away
-        replay = _replaying(body, receive)
+        replay = replaying(body, receive)
         if not admitted(path):
             await self.app(scope, replay, send)
             return
@@ -284,7 +284,7 @@ async def _drain(receive: Receive, budget: int) -> None:
             return
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
+def replaying(body: bytes, receive: Receive) -> Receive:
     sent = False
 
     async def replay() -> Message:
