@@ -20,6 +20,7 @@ control, as one pure ASGI middleware (``Guard``) in front of every route.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
 import json
@@ -80,6 +81,7 @@ class ServiceLimits:
                    max_queue=settings.service_max_queue)
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of a few strings, asked per request
 def is_loopback(host: str | None) -> bool:
     """True for a loopback address or name (``127.0.0.0/8``, ``::1``, ``localhost``) and for
     a unix socket (``None``); False for anything else, wildcards (``0.0.0.0``, ``::``)
