@@ -3,7 +3,7 @@ against the real server.
 
     python -m benchmarks.inference [--requests 200] [--concurrency 4] [--minutes 120]
                                    [--input bars|observations] [--workers 1]
-                                   [--session-concurrency 8]
+                                   [--session-concurrency 8] [--no-access-log]
 
 Builds a dual model at the production network size (``TrainingConfig.dual()``: LSTM 2 x 64;
 untrained weights, since inference cost does not depend on training) normalised on two
@@ -29,6 +29,9 @@ clients are lean asyncio connections in one thread (``service.rawclient``: httpx
 server); the stateless burst keeps httpx, as before. "One new bar per request" is one new
 minute: each request carries that minute's bar of each symbol (NVDA and MSFT), the smallest
 request after which a decision is due.
+
+``--no-access-log`` starts uvicorn with ``--no-access-log`` (``make serve`` keeps uvicorn's
+access log: one formatted, redacted log line per request, ~0.1 ms of the server's CPU).
 
 Latency is client-side (request sent -> answer read), on the same machine as the server.
 Last line: {"benchmark": "inference", "requests", "p50_ms", "p99_ms", "rps", ...,
@@ -155,6 +158,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--session-concurrency", type=int, default=8,
                         help="concurrent sessions of the stateful run (one client each)")
+    parser.add_argument("--no-access-log", action="store_true",
+                        help="serve without uvicorn's access log (--no-access-log)")
     args = parser.parse_args()
     source = bar_source()
     body = request_body(source, args.input, args.minutes)
@@ -162,7 +167,7 @@ def main() -> None:
         home = Path(tmp)
         promote_untrained_dual(source, home)
         with run_service(service_env(home), home / "service.log",
-                         workers=args.workers) as service:
+                         workers=args.workers, access_log=not args.no_access_log) as service:
             warm = burst(service.url, "/predict", body, requests=5, concurrency=1)
             if warm.statuses != {200: 5}:
                 raise SystemExit(f"warm-up failed: {dict(warm.statuses)}\n{service.log()}")
@@ -188,6 +193,7 @@ def main() -> None:
                  "stateful_concurrency": args.session_concurrency,
                  "stateful_sequential_p50_ms": one_session.percentile(50),
                  "stateful_sequential_p99_ms": one_session.percentile(99),
+                 "access_log": not args.no_access_log,
                  "load_avg_1m": round(os.getloadavg()[0], 2)})
 
 

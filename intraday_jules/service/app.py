@@ -47,6 +47,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from intraday_jules import __version__
+from intraday_jules.service.fastpath import SessionBarsFastPath
 from intraday_jules.service.protection import (
     TOKEN_SECRET,
     Guard,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
 
     app = FastAPIOffline(title="IntradayJules inference service", version=__version__,
                          lifespan=lifespan)
+    app.add_middleware(SessionBarsFastPath)  # inside Guard: guarded like every route
     app.add_middleware(Guard)
     _add_routes(app)
     add_session_routes(app)

@@ -56,13 +56,14 @@ def free_port() -> int:
 
 @contextmanager
 def run_service(env: Mapping[str, str], log_path: Path, *, timeout_s: float = 90.0,
-                attempts: int = 3, workers: int = 1, host: str = "127.0.0.1"
-                ) -> Iterator[ServiceProcess]:
+                attempts: int = 3, workers: int = 1, host: str = "127.0.0.1",
+                access_log: bool = True) -> Iterator[ServiceProcess]:
     """The service in a child process with environment ``env`` (``workers`` > 1: that many
-    uvicorn worker processes), bound to ``host`` (reached on 127.0.0.1); stopped on exit."""
+    uvicorn worker processes), bound to ``host`` (reached on 127.0.0.1); stopped on exit.
+    ``access_log`` False: uvicorn's ``--no-access-log`` (one log line less per request)."""
     service = None
     for _ in range(attempts):
-        service = _start(env, log_path, workers, host)
+        service = _start(env, log_path, workers, host, access_log)
         if _wait_healthy(service, timeout_s):
             break
         _stop(service)
@@ -77,19 +78,22 @@ def run_service(env: Mapping[str, str], log_path: Path, *, timeout_s: float = 90
         _stop(service)
 
 
-def service_command(port: int, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
+def service_command(port: int, host: str = "127.0.0.1", workers: int = 1,
+                    access_log: bool = True) -> list[str]:
     """The uvicorn CLI command line that serves the module-level app."""
     command = [sys.executable, "-m", "uvicorn", APP, "--host", host, "--port", str(port),
                "--log-level", "info"]
     if workers > 1:
         command += ["--workers", str(workers)]
+    if not access_log:
+        command.append("--no-access-log")
     return command
 
 
 def _start(env: Mapping[str, str], log_path: Path, workers: int,
-           host: str = "127.0.0.1") -> ServiceProcess:
+           host: str = "127.0.0.1", access_log: bool = True) -> ServiceProcess:
     port = free_port()
-    command = service_command(port, host, workers)
+    command = service_command(port, host, workers, access_log)
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
             command, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT)

@@ -20,6 +20,7 @@ control, as one pure ASGI middleware (``Guard``) in front of every route.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
 import json
@@ -80,6 +81,7 @@ class ServiceLimits:
                    max_queue=settings.service_max_queue)
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of a few strings, asked per request
 def is_loopback(host: str | None) -> bool:
     """True for a loopback address or name (``127.0.0.0/8``, ``::1``, ``localhost``) and for
     a unix socket (``None``); False for anything else, wildcards (``0.0.0.0``, ``::``)
@@ -163,7 +165,7 @@ class Guard:
         body = await self._read_body(scope, receive, send, config.limits.max_body_bytes)
         if body is None:
             return  # answered (413) or the client went away
-        replay = _replaying(body, receive)
+        replay = replaying(body, receive)
         if not admitted(path):
             await self.app(scope, replay, send)
             return
@@ -284,7 +286,7 @@ async def _drain(receive: Receive, budget: int) -> None:
             return
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
+def replaying(body: bytes, receive: Receive) -> Receive:
     sent = False
 
     async def replay() -> Message:

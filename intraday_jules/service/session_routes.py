@@ -93,24 +93,9 @@ def add_session_routes(app: FastAPI) -> None:
     @app.post("/sessions/{session_id}/bars", response_model=SessionDecision,
               responses=BARS_ERRORS, openapi_extra=BARS_BODY)
     async def session_bars(session_id: str, request: Request) -> Any:
-        # async, with the body parsed by pydantic straight from the bytes and the answer
-        # serialised once: no thread hop, no FastAPI re-validation of the response; the
-        # decision itself is one bar's work (~0.5 ms), run on the event loop
-        from intraday_jules.service.inference import InputRefused
-        from intraday_jules.service.sessions import SessionRefused
-
-        body = _bars_body(await request.body())
-        try:
-            session = _registry(request).get(session_id)
-        except SessionRefused as exc:
-            return _refused(exc.status, str(exc))
-        try:
-            decision = session.add(body.bars, body.book)
-        except InputRefused as exc:
-            holder: ModelHolder = request.app.state.holder
-            return JSONResponse(status_code=422, content={"detail": json_safe([
-                {"type": "value_error", "loc": list(exc.loc), "msg": holder.scrub(exc)}])})
-        return Response(decision.model_dump_json(), media_type="application/json")
+        # what ``SessionBarsFastPath`` answers before routing; kept so that the OpenAPI
+        # document describes the route and an app without the fast path still serves it
+        return bars_answer(request.app.state, session_id, await request.body())
 
     @app.delete("/sessions/{session_id}", status_code=204, response_class=Response,
                 responses=SESSION_ERRORS)
@@ -122,6 +107,30 @@ def add_session_routes(app: FastAPI) -> None:
         except SessionRefused as exc:
             return _refused(exc.status, str(exc))
         return Response(status_code=204)
+
+
+def bars_answer(state: Any, session_id: str, raw: bytes) -> Response:
+    """``POST /sessions/{id}/bars``: the decision on the session's latest bar, or the refusal
+    (404, 422); ``RequestValidationError`` for a body that is not ``SessionBars``. Plain and
+    synchronous: the decision is one bar's work (well under a millisecond), run on the event
+    loop, with the body parsed by pydantic straight from the bytes and the answer serialised
+    once (no thread hop, no re-validation of the response)."""
+    from intraday_jules.service.inference import InputRefused
+    from intraday_jules.service.sessions import SessionRefused
+
+    body = _bars_body(raw)
+    registry: SessionRegistry = state.sessions
+    try:
+        session = registry.get(session_id)
+    except SessionRefused as exc:
+        return _refused(exc.status, str(exc))
+    try:
+        decision = session.add(body.bars, body.book)
+    except InputRefused as exc:
+        holder: ModelHolder = state.holder
+        return JSONResponse(status_code=422, content={"detail": json_safe([
+            {"type": "value_error", "loc": list(exc.loc), "msg": holder.scrub(exc)}])})
+    return Response(decision.model_dump_json(), media_type="application/json")
 
 
 def _model(holder: ModelHolder, model_id: str | None) -> ServedModel | JSONResponse:

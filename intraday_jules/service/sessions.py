@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from bisect import insort
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -91,6 +92,9 @@ class BarBuffer:
         self.prices = np.zeros((4, capacity), dtype=np.float64)  # open, high, low, close
         self.volume = np.zeros(capacity, dtype=np.int64)
         self.n = 0
+        # each symbol's closes kept so far, sorted as they arrive: the price check reads its
+        # median from them instead of a numpy median over the whole session per request
+        self._sorted_closes: dict[str, list[float]] = {}
 
     def append(self, bars: Sequence[BarIn]) -> None:
         end = self.n + len(bars)
@@ -100,6 +104,28 @@ class BarBuffer:
         self.prices[:, rows] = [[getattr(b, c) for b in bars] for c in _PRICES]
         self.volume[rows] = [b.volume for b in bars]
         self.n = end
+        for bar in bars:
+            insort(self._sorted_closes.setdefault(bar.symbol, []), bar.close)
+
+    def truncate(self, n: int) -> None:
+        """Forget every bar from the ``n``-th on (a refused request's)."""
+        self.n = n
+        self._sorted_closes = {}
+        for symbol in set(self.symbol[:n]):
+            self._sorted_closes[symbol] = sorted(self.closes(symbol).tolist())
+
+    def median_close(self, symbol: str, more: Sequence[float] = ()) -> float:
+        """The median close of ``symbol``'s bars kept and ``more``: ``np.median``'s value (the
+        middle one, or the mean of the two middle ones) without sorting them again."""
+        closes = self._sorted_closes.get(symbol, [])
+        if more:
+            closes = closes.copy()
+            for close in more:
+                insort(closes, close)
+        half, odd = divmod(len(closes), 2)
+        if odd:
+            return float(closes[half])
+        return float((closes[half - 1] + closes[half]) / 2)  # np.mean of the two: a+b, /2
 
     def since(self, start: int, symbols: Sequence[str]) -> list[SymbolBars]:
         """Each symbol's bars from the ``start``-th kept on, sorted by ts (no frame)."""
@@ -179,7 +205,8 @@ class DecisionSession:
         try:
             decision = self._decide() if self.regular else None
         except DECIDE_ERRORS as exc:
-            self.buffer.n, self.latest, self.book, self.regular = before
+            self.buffer.truncate(before[0])
+            self.latest, self.book, self.regular = before[1:]
             self._resync = True  # the policy may have taken part of the refused bars
             raise InputRefused(("body", "bars"), str(exc)) from None
         return self._answer(decision, max(self.latest.values()))
@@ -243,9 +270,8 @@ class DecisionSession:
         """As ``/predict``: prices within a factor ``PRICE_BAND`` of the median close of the
         symbol's bars (here: the session's so far and this request's)."""
         for symbol in {b.symbol for b in bars}:
-            closes = np.concatenate([self.buffer.closes(symbol),
-                                     [b.close for b in bars if b.symbol == symbol]])
-            median = float(np.median(closes))  # statistics.median's value, in numpy
+            median = self.buffer.median_close(symbol, [b.close for b in bars
+                                                       if b.symbol == symbol])
             low, high = max(MIN_PRICE, median / PRICE_BAND), median * PRICE_BAND
             for i, bar in enumerate(bars):
                 for name in _PRICES if bar.symbol == symbol else ():
