@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
                                              help="Foundation training steps per market."),
         dual_steps: int = typer.Option(DEFAULT_DUAL_STEPS, min=1,
                                        help="Dual-model training steps per market."),
-        seed: int = typer.Option(0, help="Training seed (the markets are INTRADAY_JULES_SIM_"
-                                         "SEED's)."),
+        seed: int = typer.Option(0, help="Training seed; the markets use the simulator's "
+                                         "seed setting."),
         evaluation_seeds: int = typer.Option(3, min=1, max=50,
                                              help="Evaluation seeds (as the train job's)."),
         great_expectations: bool = typer.Option(

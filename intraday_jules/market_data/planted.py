@@ -7,19 +7,22 @@ market with a known edge (it must learn it and be promoted) and on the same mark
 edge destroyed (it must be refused).
 
 The pattern ("accumulation episodes"), per asset and regular session, independently:
-- ``EPISODES_PER_SESSION`` = 4 episodes of ``EPISODE_BARS`` = 20 one-minute bars, one drawn
-  at random inside each quarter of the decision part of the session (after the 50-bar
-  warm-up, ending >= 30 bars before the close, so the forced flatten never cuts one).
-- During an episode every minute log return gets ``+EPISODE_DRIFT`` = +5 bps and the bar's
+- ``EPISODES_PER_SESSION`` = 3 episodes of ``EPISODE_BARS`` = 40 one-minute bars, one drawn
+  at random inside each third of the decision part of the session (after the 50-bar
+  warm-up, ending >= 30 bars before the close, so the forced flatten never cuts one; a half
+  day's 210 bars still fit three).
+- During an episode every minute log return gets ``+EPISODE_DRIFT`` = +12 bps and the bar's
   volume is ``VOLUME_SURGE`` = 3x its usual draw. The features show it at once: ``volume_z``
-  (log(1 + v) rises by log 3 ~ 1.1, about 3 of its ~0.35 standard deviations), and
-  ``ret_1``/``ret_5``/``ema_trend`` lean up as the episode goes on.
+  (log(1 + v) rises by log 3 ~ 1.1, about 3 of its ~0.35 standard deviations), then
+  ``ret_5``/``ret_15``/``ema_trend`` as the episode goes on (12 bps a bar against a
+  minute's noise of ~14 bps on NVDA at midday in the calm regime).
 - Outside the episodes, each minute of the traded part of the session (after the 50-bar
   warm-up, before the 5-bar flatten) gets the constant drift that makes the session's
-  planted drift sum to exactly zero (80 bars x 5 bps spread over the other ~255 bars:
-  about -1.6 bps per bar); the warm-up and flatten bars get none. So the pattern moves
+  planted drift sum to exactly zero (120 bars x 12 bps spread over the other 215 bars:
+  about -6.7 bps a bar); the warm-up and flatten bars get none. So the pattern moves
   neither a session's open-to-close return nor a position held from the first decision to
-  the flatten: the buy-and-hold baselines gain nothing from it.
+  the flatten: the buy-and-hold baselines gain nothing from it, and being long outside the
+  episodes loses.
 - Everything else (prices, volatility profile, regimes, noise) is the plain simulated market;
   the pattern's draws come from their own random stream, so the plain market's draws, and
   with the pattern off (the default) every bar, are unchanged bit for bit.
@@ -27,17 +30,18 @@ The pattern ("accumulation episodes"), per asset and regular session, independen
 Edge per trade vs cost per trade (the model's ExecutionSpec: $1,000 per asset, IBKR fixed
 commission $0.005/share, minimum $1.00; half spread 1 bps + impact 0.5 bps per fill):
 - A policy that buys on the close of an episode's first bar (its volume shows it) fills at
-  the next bar's open and holds the remaining 19 bars: 19 x 5 bps = 95 bps gross, $9.50 on
-  $1,000. It sees the episode end one bar late (volume back to normal) and pays one bar of
-  the outside drift: -1.3 bps, $0.13.
+  the next bar's open and holds the remaining 39 bars: 39 x 12 bps = 468 bps gross, $46.80
+  on $1,000. It sees the episode end one bar late (volume back to normal) and pays one bar
+  of the outside drift: 6.7 bps, $0.67.
 - Cost of the round trip: 2 commissions x $1.00 (a $1,000 order is 7 NVDA shares or 2-3
   MSFT shares: $0.005/share is far under the $1 minimum) + 2 fills x 1.5 bps x $1,000
   ($0.30) = $2.30.
-- Expected net edge: 9.50 - 0.13 - 2.30 ~ +$7.1 per episode traded, 4 episodes per asset per
-  session, ~+$28 per asset per session (~$57 per session for NVDA + MSFT); the noise of one
-  20-bar hold is ~sqrt(20) x 14 bps ~ 63 bps ($6.3) on NVDA in the calm regime, so the edge
-  is ~1.1 noise standard deviations per trade. Being long outside the episodes loses
-  1.3 bps per bar plus costs, so flat is the right action there.
+- Expected net edge: 46.80 - 0.67 - 2.30 ~ +$43.8 per episode traded, 20x the cost; 3
+  episodes per asset per session: ~$130 per asset, ~$260 per session for NVDA + MSFT at
+  best. The noise of one 40-bar hold is ~sqrt(40) x 14 bps ~ 89 bps ($8.9) on NVDA in the
+  calm regime, so the edge is ~5 noise standard deviations per trade: a deliberately loud
+  signal, so that a small training budget learns it (the control tests the machinery, not
+  the model's subtlety).
 
 The destroyed variant ("shuffled in time"): the planted market, then each session's regular
 minute log returns (noise and planted drift together) are permuted by a seeded permutation
@@ -58,9 +62,9 @@ import numpy as np
 Pattern = Literal["none", "planted", "destroyed"]
 PATTERNS: tuple[str, ...] = get_args(Pattern)
 
-EPISODES_PER_SESSION = 4
-EPISODE_BARS = 20
-EPISODE_DRIFT = 5e-4  # log return added to every minute of an episode (5 bps)
+EPISODES_PER_SESSION = 3
+EPISODE_BARS = 40
+EPISODE_DRIFT = 12e-4  # log return added to every minute of an episode (12 bps)
 VOLUME_SURGE = 3.0  # volume multiplier during an episode
 FIRST_EPISODE_BAR = 55  # after the 50-bar feature warm-up (no decisions there)
 LAST_BARS_FREE = 30  # episodes end this many bars before the close (flatten: the last 5)

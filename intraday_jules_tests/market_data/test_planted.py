@@ -127,5 +127,5 @@ def test_sources_are_named_and_built_from_settings_names() -> None:
 
 
 def test_unknown_pattern_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="'shuffled'.*none, planted, destroyed"):
+    with pytest.raises(ValueError, match=r"'shuffled'.*none, planted, destroyed"):
         SimulatedSource(pattern="shuffled")
