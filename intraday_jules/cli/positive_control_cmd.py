@@ -70,8 +70,9 @@ def register(app: typer.Typer) -> None:
 
 def _render(console: Console, payload: dict[str, Any]) -> None:
     table = Table(title="Positive control (validation window, 1x costs)")
-    for column in ("market", "P&L $", "dsr", "pbo", "promoted", "expected", "failed criteria"):
+    for column in ("market", "P&L $", "dsr", "pbo", "promoted", "expected"):
         table.add_column(column)
+    table.add_column("failed criteria", overflow="fold")
     for market in ("planted", "destroyed"):
         row = payload[market]
         table.add_row(market, _fmt(row["pnl_usd"]), _fmt(row["dsr"]), _fmt(row["pbo"]),

@@ -28,11 +28,14 @@ CLI = [sys.executable, "-m", "intraday_jules.cli"]
 MARKET_KEYS = {"pnl_usd", "dsr", "pbo", "promoted", "model_id", "criteria"}
 
 
-def test_cli_promotes_the_planted_model_and_refuses_the_destroyed_one(tmp_path: Path) -> None:
-    env = {**os.environ, "INTRADAY_JULES_HOME": str(tmp_path / "home"),
-           "INTRADAY_JULES_DEPLOYMENT": "ci"}
-    proc = subprocess.run([*CLI, "positive-control", "--json"], env=env, capture_output=True,
+def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INTRADAY_JULES_HOME": str(home), "INTRADAY_JULES_DEPLOYMENT": "ci"}
+    return subprocess.run([*CLI, "positive-control", *args], env=env, capture_output=True,
                           text=True, timeout=900)
+
+
+def test_cli_promotes_the_planted_model_and_refuses_the_destroyed_one(tmp_path: Path) -> None:
+    proc = run(["--json"], tmp_path / "home")
     out = json.loads(proc.stdout)
     planted, destroyed = out["planted"], out["destroyed"]
     detail = json.dumps({m: {k: out[m][k] for k in ("pnl_usd", "failed_criteria")}
@@ -49,6 +52,18 @@ def test_cli_promotes_the_planted_model_and_refuses_the_destroyed_one(tmp_path: 
     home = tmp_path / "home" / "positive_control"
     assert (home / "planted" / "control.db").exists() and (home / "destroyed" / "control.db"
                                                             ).exists()
+
+
+def test_an_untrained_pipeline_fails_the_control_and_says_which_verdict(tmp_path: Path) -> None:
+    # 64 steps learn nothing: the planted model trades at random, loses to costs, is refused
+    proc = run(["--json", "--foundation-steps", "64", "--dual-steps", "64",
+                "--evaluation-seeds", "1"], tmp_path / "home")
+    assert proc.returncode == 1
+    out = json.loads(proc.stdout)  # still the one result object
+    assert out["passed"] is False and out["planted"]["promoted"] is False
+    assert "beats_flat" in out["planted"]["failed_criteria"]
+    assert "planted market" in proc.stderr and "expected promoted" in proc.stderr
+    assert "destroyed market" not in proc.stderr
 
 
 def _verdict(market: str, promoted: bool, criteria: tuple[dict, ...] = ()) -> MarketVerdict:
