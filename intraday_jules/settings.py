@@ -24,7 +24,10 @@ from intraday_jules.domain.symbols import DEFAULT_SYMBOLS, parse_symbols
 from intraday_jules.secrets import default_home
 
 Deployment = Literal["local", "ci", "paper", "live"]
-KNOWN_SOURCES = ("simulated", "replay", "ibkr", "alpha_vantage")
+#: "simulated-planted" / "simulated-destroyed": the positive control's markets
+#: (market_data.planted)
+KNOWN_SOURCES = ("simulated", "replay", "ibkr", "alpha_vantage", "simulated-planted",
+                 "simulated-destroyed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 

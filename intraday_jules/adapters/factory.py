@@ -11,6 +11,8 @@ from intraday_jules.market_data.replay import ReplaySource
 from intraday_jules.market_data.simulated import SimulatedSource
 from intraday_jules.market_data.source import BarSource
 
+PATTERN_SOURCES = {"simulated-planted": "planted", "simulated-destroyed": "destroyed"}
+
 
 @dataclass(frozen=True)
 class SourceOptions:
@@ -49,6 +51,8 @@ def build_source(options: SourceOptions) -> BarSource:
 def _build_one(name: str, options: SourceOptions) -> BarSource:
     if name == "simulated":
         return SimulatedSource(seed=options.sim_seed)
+    if name in PATTERN_SOURCES:  # the positive control's planted / destroyed markets
+        return SimulatedSource(seed=options.sim_seed, pattern=PATTERN_SOURCES[name])
     if name == "replay":
         if options.replay_path is None:
             raise ValueError("source 'replay' needs a replay path (--replay-path or "
@@ -56,7 +60,8 @@ def _build_one(name: str, options: SourceOptions) -> BarSource:
         return ReplaySource(options.replay_path)
     if name in ("ibkr", "alpha_vantage"):
         return _build_vendor(name, options)
-    raise ValueError(f"unknown source {name!r}; known: simulated, replay, ibkr, alpha_vantage")
+    raise ValueError(f"unknown source {name!r}; known: simulated, "
+                     f"{', '.join(PATTERN_SOURCES)}, replay, ibkr, alpha_vantage")
 
 
 def _build_vendor(name: str, options: SourceOptions) -> BarSource:

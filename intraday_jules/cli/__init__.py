@@ -29,7 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "config_cmd", "ingest_cmd", "quality_cmd", "train_cmd", "evaluate_cmd", "trade_cmd",
     "demo_cmd", "status_cmd", "report_cmd", "ledger_cmd", "reconcile_cmd", "risk_cmd",
     "secrets_cmd",
-    "sweep_cmd",
+    "sweep_cmd", "positive_control_cmd",
 )
 
 for _name in COMMAND_MODULES:

@@ -15,6 +15,11 @@ The model, per session:
 - Volume: U-shaped intraday profile times lognormal noise, larger when |return| is large.
 - OHLC: open = previous close (+ gap on the first bar); high/low extend beyond open/close by a
   half-normal excursion proportional to the minute's volatility.
+
+``pattern`` (default "none": the market above, bit for bit): "planted" adds the positive
+control's documented, tradable pattern and "destroyed" the same market with it shuffled in
+time (``market_data.planted``); the sources are named "simulated-planted" and
+"simulated-destroyed".
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ import pandas as pd
 
 from intraday_jules.domain.bars import TS_DTYPE, validate_bars
 from intraday_jules.domain.calendar import session_window
+from intraday_jules.market_data.planted import (
+    PLANT_STREAM,
+    SHUFFLE_STREAM,
+    Pattern,
+    check_pattern,
+    plant,
+    shuffle_in_time,
+)
 from intraday_jules.market_data.source import BarRequest, SourceRequestError
 
 PATH_START = date(2010, 1, 1)
@@ -101,15 +114,19 @@ def _u_shape(n: int) -> np.ndarray:
 class SimulatedSource:
     """Deterministic simulated NVDA + MSFT bars (or other configured assets)."""
 
-    name = "simulated"
+    name: str = "simulated"  # the instance's: source_name(pattern)
 
-    def __init__(self, seed: int = 7, assets: tuple[SimulatedAsset, ...] = DEFAULT_ASSETS) -> None:
+    def __init__(self, seed: int = 7, assets: tuple[SimulatedAsset, ...] = DEFAULT_ASSETS,
+                 pattern: str = "none") -> None:
         self.seed = seed
         self.assets = assets
+        self.pattern: Pattern = check_pattern(pattern)
+        self.name = source_name(self.pattern)
         self._by_symbol = {a.symbol: a for a in assets}
 
     def __repr__(self) -> str:
-        return f"SimulatedSource(seed={self.seed}, symbols={list(self._by_symbol)})"
+        planted = "" if self.pattern == "none" else f", pattern={self.pattern!r}"
+        return f"SimulatedSource(seed={self.seed}, symbols={list(self._by_symbol)}{planted})"
 
     def fetch_session(self, request: BarRequest) -> pd.DataFrame:
         if request.symbol not in self._by_symbol:
@@ -120,7 +137,8 @@ class SimulatedSource:
 
     def session_frame(self, session: date, extended_hours: bool = False) -> pd.DataFrame:
         """All assets' bars for one session (validated, with a ``source`` column)."""
-        return _simulate_session(self.seed, self.assets, session, extended_hours).copy()
+        return _simulate_session(self.seed, self.assets, session, extended_hours,
+                                 self.pattern).copy()
 
     def close(self) -> None:
         """Nothing to release."""
@@ -128,7 +146,7 @@ class SimulatedSource:
 
 @lru_cache(maxsize=16)
 def _simulate_session(seed: int, assets: tuple[SimulatedAsset, ...], session: date,
-                      extended_hours: bool) -> pd.DataFrame:
+                      extended_hours: bool, pattern: Pattern = "none") -> pd.DataFrame:
     window = session_window(session)  # raises for non-sessions
     daily = _daily_path(seed, assets)
     day = daily.loc[session]
@@ -144,22 +162,40 @@ def _simulate_session(seed: int, assets: tuple[SimulatedAsset, ...], session: da
     sigma = profile[:, None] * burst[:, None] * minute_vol[None, :]
     sigma[~regular] *= 0.4  # thin, quiet extended hours
     shocks = rng.standard_normal((n, k)) @ np.linalg.cholesky(_corr(k)).T
+    increments = sigma * shocks
+    surge = np.ones((n, k))
+    if pattern != "none":  # the pattern's own streams: the draws above and below are unchanged
+        plant(increments, surge, regular, _pattern_rng(seed, session, PLANT_STREAM))
+    activity = np.abs(increments)  # volume follows the planted bar, shuffled or not
+    if pattern == "destroyed":
+        shuffle_in_time(increments, regular, _pattern_rng(seed, session, SHUFFLE_STREAM))
     log_close = np.log(day[[a.symbol for a in assets]].to_numpy(dtype=float))[None, :] + np.cumsum(
-        sigma * shocks, axis=0)
+        increments, axis=0)
     close = np.round(np.exp(log_close), 2)
-    open_ = np.vstack([np.round(np.exp(log_close[0] - sigma[0] * shocks[0]), 2), close[:-1]])
+    open_ = np.vstack([np.round(np.exp(log_close[0] - increments[0]), 2), close[:-1]])
     excursion = np.abs(rng.standard_normal((2, n, k))) * sigma * 0.6
     high = np.round(np.maximum(open_, close) * np.exp(excursion[0]), 2)
     low = np.round(np.minimum(open_, close) * np.exp(-excursion[1]), 2)
     shares = np.array([a.shares_per_day for a in assets]) / 390.0
     vol_profile = np.where(regular, profile, EXTENDED_HOURS_VOLUME_SHARE)
-    noise = rng.lognormal(0.0, 0.35, (n, k)) * (1.0 + 20.0 * np.abs(sigma * shocks))
-    volume = np.maximum(1, np.round(vol_profile[:, None] * shares[None, :] * noise)).astype(
-        np.int64)
+    noise = rng.lognormal(0.0, 0.35, (n, k)) * (1.0 + 20.0 * activity)
+    volume = np.maximum(1, np.round(vol_profile[:, None] * shares[None, :] * noise * surge)
+                        ).astype(np.int64)
+    label = source_name(pattern)
     frames = [
         pd.DataFrame({"symbol": a.symbol, "ts": pd.DatetimeIndex(starts).astype(TS_DTYPE),
                       "open": open_[:, j], "high": high[:, j], "low": low[:, j],
-                      "close": close[:, j], "volume": volume[:, j], "source": "simulated"})
+                      "close": close[:, j], "volume": volume[:, j], "source": label})
         for j, a in enumerate(assets)
     ]
-    return validate_bars(pd.concat(frames, ignore_index=True), f"simulated session {session}")
+    return validate_bars(pd.concat(frames, ignore_index=True), f"{label} session {session}")
+
+
+def _pattern_rng(seed: int, session: date, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, session.toordinal(), stream]))
+
+
+def source_name(pattern: Pattern) -> str:
+    """The source's name (and provenance label): "simulated", "simulated-planted" or
+    "simulated-destroyed"."""
+    return "simulated" if pattern == "none" else f"simulated-{pattern}"

@@ -49,13 +49,16 @@ def require_unblocked(engine: Engine, partition_key: str) -> None:
 
 def build_partition_features(engine: Engine, bars: pd.DataFrame, *, session: date,
                              symbol: str, partition_key: str,
-                             spec: FeatureSpec = DEFAULT_SPEC) -> FeaturePartition:
-    """Check the gate, build, contract-check and write one partition's features."""
+                             spec: FeatureSpec = DEFAULT_SPEC,
+                             use_gx: bool = True) -> FeaturePartition:
+    """Check the gate, build, contract-check and write one partition's features (``use_gx``:
+    the contract's Great Expectations engine too, as ``QualityGate.use_gx``)."""
     require_unblocked(engine, partition_key)
     features = build_features(bars, spec, origin=f"partition {partition_key}")
     frame = features.reset_index().assign(spec_version=spec.version)
     report = run_quality_checks(frame, symbols=[symbol], sessions=[session],
-                                extended_hours=spec.hours == "extended", contract="features")
+                                extended_hours=spec.hours == "extended", contract="features",
+                                use_gx=use_gx)
     if report.blocking_failed:
         failed = "; ".join(f"{c.name}: {c.failures[0].detail if c.failures else c.note}"
                            for c in report.checks if c.blocking)
@@ -74,7 +77,8 @@ def session_bars_window(session: date, extended: bool) -> tuple[pd.Timestamp, pd
 
 
 def store_partition_features(store: BarStore, session: date, symbol: str, partition_key: str,
-                             spec: FeatureSpec = DEFAULT_SPEC) -> FeaturePartition:
+                             spec: FeatureSpec = DEFAULT_SPEC,
+                             use_gx: bool = True) -> FeaturePartition:
     """Read the partition's stored bars (the spec's hours) and build, check and write its
     features: the ``features/feature_table`` asset and ``ingest --features`` both call this.
     ``PartitionBlocked`` if no bars are stored or they failed blocking checks."""
@@ -84,4 +88,4 @@ def store_partition_features(store: BarStore, session: date, symbol: str, partit
         raise PartitionBlocked(f"partition {partition_key}: no bars stored; materialize "
                                "market_data/bars")
     return build_partition_features(store.engine, bars, session=session, symbol=symbol,
-                                    partition_key=partition_key, spec=spec)
+                                    partition_key=partition_key, spec=spec, use_gx=use_gx)

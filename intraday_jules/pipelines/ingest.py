@@ -69,6 +69,9 @@ class QualityGate:
     #: Symbols the deployment trades (settings.symbols): rows of any other symbol in a replay
     #: file are reported as ``unknown_symbol``. None: only the partition's symbol is known.
     known_symbols: tuple[str, ...] | None = None
+    #: also run the contract through Great Expectations (the same checks' second engine,
+    #: ~1 s a partition); the positive control turns it off for speed
+    use_gx: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def ingest_partition(source: BarSource, store: BarStore, symbol: str, session: d
             frame, contract=gate.contract, symbols=[symbol], sessions=[session],
             extended_hours=extended_hours, now=gate.clock() if gate.clock else None,
             other_source_bars=_other_source_bars(gate, request),
-            price_history=stored_price_history(store, [symbol], session))
+            price_history=stored_price_history(store, [symbol], session), use_gx=gate.use_gx)
         if skipped.count:
             report = replace(report, skipped=skipped.to_json())
         frame, quarantined = split.clean, split.quarantined
