@@ -16,13 +16,13 @@ export DAGSTER_HOME ?= $(INTRADAY_JULES_HOME)/dagster
 export OMP_NUM_THREADS ?= 1
 UI_PORT ?= 3000
 
-.PHONY: demo test ui lint type imports bench stack-config train serve tensorboard sweep-ui sweep-worker clean help
+.PHONY: demo test ui lint type imports bench stack-config train serve tensorboard sweep-ui sweep-worker positive-control clean help
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline on the embedded default"
 	@echo "make test   - set up .venv with dev extras and run the test suite"
 	@echo "make ui     - open the Dagster UI (dagster dev) on http://127.0.0.1:$(UI_PORT)"
-	@echo "make lint | type | imports | bench | train | serve | tensorboard | sweep-ui | sweep-worker | clean"
+	@echo "make lint | type | imports | bench | train | serve | tensorboard | sweep-ui | sweep-worker | positive-control | clean"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
@@ -85,6 +85,10 @@ tensorboard: $(VENV)/.installed
 # optuna-dashboard on the sweeps' study storage (docs/sweeps.md)
 sweep-ui: $(VENV)/.installed
 	$(VENV)/bin/intraday-jules sweep-ui --host 127.0.0.1 --port 8080
+
+# the pipeline must learn a planted edge and refuse the same market shuffled in time
+positive-control: $(VENV)/.installed
+	$(VENV)/bin/intraday-jules positive-control
 
 # a Celery worker for sweep_job_celery (docs/sweeps_scale_out.md)
 sweep-worker: $(VENV)/.installed

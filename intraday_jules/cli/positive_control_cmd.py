@@ -25,6 +25,7 @@ from intraday_jules.cli.config_cmd import load_settings
 #: (docs/positive_control.md); the pipelines module's ControlBudgets defaults are these
 DEFAULT_FOUNDATION_STEPS = 16_384
 DEFAULT_DUAL_STEPS = 16_384
+DEFAULT_CPCV_STEPS = 8_192
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +39,10 @@ def register(app: typer.Typer) -> None:
                                          "seed setting."),
         evaluation_seeds: int = typer.Option(3, min=1, max=50,
                                              help="Evaluation seeds (as the train job's)."),
+        cpcv_foundation_steps: int = typer.Option(DEFAULT_CPCV_STEPS, min=1, help="The "
+                                                  "gate's CPCV: foundation steps per split."),
+        cpcv_dual_steps: int = typer.Option(DEFAULT_CPCV_STEPS, min=1,
+                                            help="The gate's CPCV: dual steps per split."),
         great_expectations: bool = typer.Option(
             False, "--great-expectations", help="Also run the quality contracts' Great "
             "Expectations engine at ingest (the same checks again; ~4 more minutes a market)."),
@@ -52,7 +57,8 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings()
         try:
-            budgets = ControlBudgets(foundation_steps, dual_steps, evaluation_seeds)
+            budgets = ControlBudgets(foundation_steps, dual_steps, evaluation_seeds,
+                                     cpcv_foundation_steps, cpcv_dual_steps)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         result = run_positive_control(

@@ -37,6 +37,7 @@ from intraday_jules.market_data.simulated import SimulatedSource
 from intraday_jules.market_data.store import BarStore
 from intraday_jules.pipelines.features import PartitionBlocked, store_partition_features
 from intraday_jules.pipelines.ingest import QualityGate, ingest_partition
+from intraday_jules.pipelines.robustness import CpcvBudget
 from intraday_jules.pipelines.training import (
     evaluate_step,
     promotion_step,
@@ -61,21 +62,31 @@ Step = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ControlBudgets:
-    """Training steps of the foundation and the dual model, and the evaluation's seeds."""
+    """Training steps of the foundation and the dual model, the evaluation's seeds, and the
+    per-split budgets of the gate's CPCV (its recipe retrained on 15 splits)."""
 
     foundation_steps: int = 16_384
     dual_steps: int = 16_384
     evaluation_seeds: int = 3
+    cpcv_foundation_steps: int = 8_192
+    cpcv_dual_steps: int = 8_192
 
     def __post_init__(self) -> None:
-        for name in ("foundation_steps", "dual_steps", "evaluation_seeds"):
+        for name in ("foundation_steps", "dual_steps", "evaluation_seeds",
+                     "cpcv_foundation_steps", "cpcv_dual_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ControlBudgets.{name} must be >= 1, got "
                                  f"{getattr(self, name)}")
 
     def to_dict(self) -> dict[str, int]:
         return {"foundation_steps": self.foundation_steps, "dual_steps": self.dual_steps,
-                "evaluation_seeds": self.evaluation_seeds}
+                "evaluation_seeds": self.evaluation_seeds,
+                "cpcv_foundation_steps": self.cpcv_foundation_steps,
+                "cpcv_dual_steps": self.cpcv_dual_steps}
+
+    def cpcv(self) -> CpcvBudget:
+        return CpcvBudget(self.cpcv_foundation_steps, self.cpcv_dual_steps,
+                          seeds=self.evaluation_seeds)
 
 
 @dataclass(frozen=True)
@@ -191,7 +202,10 @@ def run_market(market: str, scope: Path, settings: Settings, *, budgets: Control
         dual = train_dual_step(store, bars, foundation, steps=budgets.dual_steps, seed=seed,
                                tensorboard_dir=None, blocked=blocked, device=settings.device)
         say(f"{market}: evaluate on the validation window and gate")
-        report = evaluate_step(store, bars, dual, seeds=budgets.evaluation_seeds)
+        say(f"{market}: CPCV of the recipe ({budgets.cpcv_foundation_steps} + "
+            f"{budgets.cpcv_dual_steps} steps a split)")
+        report = evaluate_step(store, bars, dual, seeds=budgets.evaluation_seeds,
+                               cpcv=budgets.cpcv())
         gate = promotion_step(store, dual, report, limits)
     finally:
         bar_store.close()

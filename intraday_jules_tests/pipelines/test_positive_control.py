@@ -46,8 +46,12 @@ def test_cli_promotes_the_planted_model_and_refuses_the_destroyed_one(tmp_path: 
     assert planted["promoted"] is True and destroyed["promoted"] is False
     assert planted["pnl_usd"] > 0
     assert planted["model_id"] != destroyed["model_id"]
-    assert {c["name"] for c in planted["criteria"]} >= {"beats_flat", "beats_buy_and_hold"}
+    assert {c["name"] for c in planted["criteria"]} >= {
+        "beats_flat", "beats_buy_and_hold", "cpcv_median_pnl_usd", "cpcv_beats_buy_and_hold",
+        "deflated_sharpe", "pbo"}
     assert all(c["passed"] for c in planted["criteria"])
+    # the control's models come from no sweep: a DSR against one trial, PBO not applicable
+    assert planted["dsr"] >= 0.95 and planted["pbo"] == "n/a: the model has no study"
     # each market ran in its own database and model store: no shared champion
     home = tmp_path / "home" / "positive_control"
     assert (home / "planted" / "control.db").exists() and (home / "destroyed" / "control.db"
@@ -57,7 +61,8 @@ def test_cli_promotes_the_planted_model_and_refuses_the_destroyed_one(tmp_path: 
 def test_an_untrained_pipeline_fails_the_control_and_says_which_verdict(tmp_path: Path) -> None:
     # 64 steps learn nothing: the planted model trades at random, loses to costs, is refused
     proc = run(["--json", "--foundation-steps", "64", "--dual-steps", "64",
-                "--evaluation-seeds", "1"], tmp_path / "home")
+                "--evaluation-seeds", "1", "--cpcv-foundation-steps", "64",
+                "--cpcv-dual-steps", "64"], tmp_path / "home")
     assert proc.returncode == 1
     out = json.loads(proc.stdout)  # still the one result object
     assert out["passed"] is False and out["planted"]["promoted"] is False
@@ -124,10 +129,12 @@ def test_ingest_stores_features_and_leaves_blocked_sessions_out(tmp_path: Path) 
 
 def test_cli_defaults_are_the_pipelines_budgets() -> None:
     from intraday_jules.cli.positive_control_cmd import (
+        DEFAULT_CPCV_STEPS,
         DEFAULT_DUAL_STEPS,
         DEFAULT_FOUNDATION_STEPS,
     )
 
     budgets = ControlBudgets()
+    assert budgets.cpcv_foundation_steps == budgets.cpcv_dual_steps == DEFAULT_CPCV_STEPS
     assert budgets.foundation_steps == DEFAULT_FOUNDATION_STEPS
     assert budgets.dual_steps == DEFAULT_DUAL_STEPS
