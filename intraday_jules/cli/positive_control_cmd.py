@@ -25,7 +25,7 @@ from intraday_jules.cli.config_cmd import load_settings
 #: (docs/positive_control.md); the pipelines module's ControlBudgets defaults are these
 DEFAULT_FOUNDATION_STEPS = 16_384
 DEFAULT_DUAL_STEPS = 16_384
-DEFAULT_CPCV_STEPS = 8_192
+DEFAULT_CPCV_STEPS = 16_384
 
 
 def register(app: typer.Typer) -> None:

@@ -19,9 +19,13 @@ promoted and the destroyed one refused.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -68,8 +72,8 @@ class ControlBudgets:
     foundation_steps: int = 16_384
     dual_steps: int = 16_384
     evaluation_seeds: int = 3
-    cpcv_foundation_steps: int = 8_192
-    cpcv_dual_steps: int = 8_192
+    cpcv_foundation_steps: int = 16_384
+    cpcv_dual_steps: int = 16_384
 
     def __post_init__(self) -> None:
         for name in ("foundation_steps", "dual_steps", "evaluation_seeds",
@@ -161,19 +165,45 @@ class PositiveControlResult:
 def run_positive_control(settings: Settings, *, budgets: ControlBudgets = ControlBudgets(),
                          seed: int = 0, workdir: Path | None = None,
                          window: tuple[date, date] = WINDOW, great_expectations: bool = False,
-                         on_step: Step | None = None) -> PositiveControlResult:
+                         on_step: Step | None = None, parallel: bool = True
+                         ) -> PositiveControlResult:
     """Both markets through the full pipeline (see the module docstring). ``seed``: the
     training seed; the markets are the simulator's ``settings.sim_seed``. ``workdir``: where
     the two scopes go (default ``settings.home/positive_control``). ``great_expectations``:
-    see ``ingest_with_features``."""
+    see ``ingest_with_features``. ``parallel``: the two markets in two processes at once when
+    the machine has two cores or more (they share nothing, each is seeded: the verdicts are
+    those of a sequential run; the steps are then printed by the processes, on stderr)."""
     root = Path(workdir) if workdir is not None else Path(settings.home) / "positive_control"
     limits = RiskLimits.from_settings(settings)
-    verdicts = {market: run_market(market, root / market, settings, budgets=budgets,
-                                   seed=seed, window=window, limits=limits,
-                                   great_expectations=great_expectations, on_step=on_step)
-                for market in MARKETS}
+    jobs = {market: {"scope": root / market, "settings": settings, "budgets": budgets,
+                     "seed": seed, "window": window, "limits": limits,
+                     "great_expectations": great_expectations}
+            for market in MARKETS}
+    if parallel and (os.cpu_count() or 1) >= len(MARKETS):
+        verdicts = _run_in_processes(jobs, say=on_step is not None)
+    else:
+        verdicts = {market: run_market(market, on_step=on_step, **job)
+                    for market, job in jobs.items()}
     return PositiveControlResult(verdicts["planted"], verdicts["destroyed"], budgets, seed,
                                  settings.sim_seed)
+
+
+def _run_in_processes(jobs: dict[str, dict[str, Any]], *, say: bool
+                      ) -> dict[str, MarketVerdict]:
+    # spawn, not fork: torch and the database engines must not be shared with the parent
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+        futures = {market: pool.submit(run_market, market,
+                                       on_step=say_on_stderr if say else None, **job)
+                   for market, job in jobs.items()}
+        # a market's failure is raised here, with the worker's traceback attached
+        return {market: future.result() for market, future in futures.items()}
+
+
+def say_on_stderr(text: str) -> None:
+    """A market process's progress line (module-level: it crosses the process boundary)."""
+    sys.stderr.write(f"{text}\n")
+    sys.stderr.flush()
 
 
 def run_market(market: str, scope: Path, settings: Settings, *, budgets: ControlBudgets,

@@ -31,7 +31,7 @@ MARKET_KEYS = {"pnl_usd", "dsr", "pbo", "promoted", "model_id", "criteria"}
 def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INTRADAY_JULES_HOME": str(home), "INTRADAY_JULES_DEPLOYMENT": "ci"}
     return subprocess.run([*CLI, "positive-control", *args], env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=2400)
 
 
 def test_cli_promotes_the_planted_model_and_refuses_the_destroyed_one(tmp_path: Path) -> None:
