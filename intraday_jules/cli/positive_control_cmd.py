@@ -21,8 +21,10 @@ from rich.table import Table
 from intraday_jules.cli._output import JSON_OPTION, CliError, emit, err_console
 from intraday_jules.cli.config_cmd import load_settings
 
-#: the smallest budgets at which the control passed for training seeds 0, 1 and 2
-#: (docs/positive_control.md); the pipelines module's ControlBudgets defaults are these
+#: training: the smallest budgets at which the control passed for training seeds 0, 1 and 2
+#: before the gate had CPCV criteria; CPCV: the recipe's own budgets (8,192 a split refused
+#: the planted model; 16,384 passed, seed 0 only). docs/positive_control.md. The pipelines
+#: module's ControlBudgets defaults are these (tested)
 DEFAULT_FOUNDATION_STEPS = 16_384
 DEFAULT_DUAL_STEPS = 16_384
 DEFAULT_CPCV_STEPS = 16_384
